@@ -1,0 +1,184 @@
+"""Writes for people and accounts. Each service is atomic, checks who may act, and audits."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.audit import audit_record
+from accounts.models import Account, DeveloperProfile, Membership, PartnerApplication, User
+from accounts.notifications import notify
+from accounts.roles import is_operator, is_reviewer
+
+
+def _full_clean(instance, exclude=None):
+    instance.full_clean(exclude=exclude)
+    return instance
+
+
+@transaction.atomic
+def developer_profile_create(*, user: User, dev_ref: str, company: str, contact_name: str,
+                             contact_phone: str = "", website: str = "") -> DeveloperProfile:
+    """Register ``user`` as a developer. Raises ValidationError for a taken or malformed dev_ref,
+    or if the user already has a profile."""
+    if DeveloperProfile.objects.filter(user=user).exists():
+        raise ValidationError("You are already registered as a developer.")
+    profile = _full_clean(DeveloperProfile(
+        user=user, dev_ref=dev_ref.strip().lower(), company=company.strip(), contact_name=contact_name.strip(),
+        contact_phone=contact_phone.strip(), website=website.strip(),
+    ))
+    profile.save()
+    audit_record(actor=user, verb="developer.registered", target=profile, data={"dev_ref": profile.dev_ref})
+    return profile
+
+
+@transaction.atomic
+def developer_profile_update(*, profile: DeveloperProfile, actor: User, company: str, contact_name: str,
+                             contact_phone: str = "", website: str = "") -> DeveloperProfile:
+    """Change contact details (the dev_ref never changes). Only the profile's owner may."""
+    profile = DeveloperProfile.objects.select_for_update().get(pk=profile.pk)
+    if profile.user_id != actor.pk:
+        raise PermissionDenied("Only the developer can edit this profile.")
+    before = {"company": profile.company, "contact_name": profile.contact_name,
+              "contact_phone": profile.contact_phone, "website": profile.website}
+    profile.company, profile.contact_name = company.strip(), contact_name.strip()
+    profile.contact_phone, profile.website = contact_phone.strip(), website.strip()
+    _full_clean(profile).save()
+    after = {key: getattr(profile, key) for key in before}
+    audit_record(actor=actor, verb="developer.updated", target=profile,
+                 data={"changed": {k: [before[k], after[k]] for k in before if before[k] != after[k]}})
+    return profile
+
+
+@transaction.atomic
+def partner_application_submit(*, profile: DeveloperProfile, actor: User, company_name: str, company_number: str,
+                               country: str, website: str, description: str,
+                               agreement_accepted: bool) -> PartnerApplication:
+    """Apply to become a partner. Requires the partner agreement to be accepted, no pending
+    application and not already a partner."""
+    profile = DeveloperProfile.objects.select_for_update().get(pk=profile.pk)
+    if profile.user_id != actor.pk:
+        raise PermissionDenied("Only the developer can apply for their own profile.")
+    if profile.is_partner:
+        raise ValidationError("You are already a partner.")
+    if profile.partner_status == DeveloperProfile.PartnerStatus.APPLIED:
+        raise ValidationError("Your partner application is already waiting for review.")
+    if not agreement_accepted:
+        raise ValidationError("You must accept the partner agreement.")
+    application = _full_clean(PartnerApplication(
+        profile=profile, company_name=company_name.strip(), company_number=company_number.strip(),
+        country=country.strip(), website=website.strip(), description=description.strip(),
+        agreement_accepted_at=timezone.now(),
+    ))
+    application.save()
+    profile.partner_status = DeveloperProfile.PartnerStatus.APPLIED
+    profile.save(update_fields=["partner_status", "updated_at"])
+    audit_record(actor=actor, verb="partner.applied", target=application, data={"company": application.company_name})
+    return application
+
+
+@transaction.atomic
+def partner_application_decide(*, application: PartnerApplication, actor: User, approve: bool,
+                               note: str = "") -> PartnerApplication:
+    """A reviewer approves or rejects a pending partner application (a note is required to reject)."""
+    if not is_reviewer(actor):
+        raise PermissionDenied("Only reviewers can decide partner applications.")
+    application = PartnerApplication.objects.select_for_update().select_related("profile").get(pk=application.pk)
+    if application.status != PartnerApplication.Status.PENDING:
+        raise ValidationError("This application has already been decided.")
+    note = note.strip()
+    if not approve and not note:
+        raise ValidationError("Say why the application is rejected.")
+    application.status = PartnerApplication.Status.APPROVED if approve else PartnerApplication.Status.REJECTED
+    application.reviewer, application.decided_at, application.decision_note = actor, timezone.now(), note
+    application.save()
+    profile = application.profile
+    profile.partner_status = (DeveloperProfile.PartnerStatus.APPROVED if approve
+                              else DeveloperProfile.PartnerStatus.REJECTED)
+    if approve:
+        profile.company = application.company_name
+    profile.save(update_fields=["partner_status", "company", "updated_at"])
+    verb = "partner.approved" if approve else "partner.rejected"
+    audit_record(actor=actor, verb=verb, target=application, data={"note": note})
+    notify(
+        user=profile.user,
+        subject="You are now a partner" if approve else "Your partner application was not approved",
+        body=note or "You can now request lifecycle progression for your apps.",
+        link=reverse("accounts:developer_profile"),
+    )
+    return application
+
+
+@transaction.atomic
+def account_create(*, code: str, name: str, datacentre: str, owner_email: str = "", actor: User | None) -> Account:
+    """Create a platform account, optionally with its first owner. Operators only (``actor=None``
+    means a trusted command line)."""
+    if actor is not None and not is_operator(actor):
+        raise PermissionDenied("Only operators can create accounts.")
+    account = _full_clean(Account(code=code.strip().lower(), name=name.strip(), datacentre=datacentre.strip()))
+    account.save()
+    audit_record(actor=actor, verb="account.created", target=account, data={"code": account.code})
+    if owner_email:
+        owner = User.objects.filter(email__iexact=owner_email.strip()).first()
+        if owner is None:
+            raise ValidationError({"owner_email": f"No user has the email address {owner_email}."})
+        membership = Membership.objects.create(account=account, user=owner, role=Membership.Role.OWNER, added_by=actor)
+        audit_record(actor=actor, verb="account.member_added", target=membership,
+                     data={"email": owner.email, "role": membership.role, "account": account.code})
+    return account
+
+
+def _require_owner(account: Account, actor: User) -> None:
+    if not Membership.objects.filter(account=account, user=actor, role=Membership.Role.OWNER).exists():
+        raise PermissionDenied("Only an owner of this account can manage its members.")
+
+
+@transaction.atomic
+def account_member_add(*, account: Account, email: str, role: str, actor: User) -> Membership:
+    """An owner adds an existing user to the account by email with a role."""
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    _require_owner(account, actor)
+    if role not in Membership.Role.values:
+        raise ValidationError({"role": "Choose owner, admin or staff."})
+    user = User.objects.filter(email__iexact=email.strip()).first()
+    if user is None:
+        raise ValidationError({"email": "No one has signed up with that email address yet. Ask them to sign up first."})
+    if Membership.objects.filter(account=account, user=user).exists():
+        raise ValidationError({"email": f"{user.email} is already a member of {account.code}."})
+    membership = Membership.objects.create(account=account, user=user, role=role, added_by=actor)
+    audit_record(actor=actor, verb="account.member_added", target=membership,
+                 data={"email": user.email, "role": role, "account": account.code})
+    notify(user=user, subject=f"You were added to the account {account.code}",
+           body=f"{actor.email} added you as {membership.get_role_display().lower()}.",
+           link=reverse("accounts:account_detail", args=[account.code]))
+    return membership
+
+
+@transaction.atomic
+def account_member_remove(*, membership: Membership, actor: User) -> None:
+    """An owner removes a member. The last owner cannot be removed."""
+    account = Account.objects.select_for_update().get(pk=membership.account_id)
+    _require_owner(account, actor)
+    membership = Membership.objects.select_related("user").get(pk=membership.pk)
+    if membership.role == Membership.Role.OWNER and not Membership.objects.filter(
+        account=account, role=Membership.Role.OWNER
+    ).exclude(pk=membership.pk).exists():
+        raise ValidationError("An account needs at least one owner; add another owner first.")
+    audit_record(actor=actor, verb="account.member_removed", target=membership,
+                 data={"email": membership.user.email, "role": membership.role, "account": account.code})
+    membership.delete()
+
+
+@transaction.atomic
+def account_set_show_beta_apps(*, account: Account, show: bool, actor: User) -> Account:
+    """Owners and admins choose whether the account's store shows beta apps."""
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    if not Membership.objects.filter(
+        account=account, user=actor, role__in=[Membership.Role.OWNER, Membership.Role.ADMIN]
+    ).exists():
+        raise PermissionDenied("Only owners and admins can change this.")
+    if account.show_beta_apps != show:
+        account.show_beta_apps = show
+        account.save(update_fields=["show_beta_apps"])
+        audit_record(actor=actor, verb="account.show_beta_apps_changed", target=account, data={"show": show})
+    return account

@@ -1,0 +1,205 @@
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+from oauth2_provider.models import AbstractApplication, ApplicationManager
+
+from accounts.models import Account
+
+app_ref_validator = RegexValidator(
+    r"^[a-z0-9](?:[a-z0-9-]{1,48}[a-z0-9])$",
+    "Use 3–50 lowercase letters, digits and hyphens, starting and ending with a letter or digit.",
+)
+
+
+class Stage(models.TextChoices):
+    IN_DEVELOPMENT = "in_development", "In development"
+    ALPHA = "alpha", "Alpha"
+    BETA = "beta", "Beta"
+    RELEASED = "released", "Released"
+
+
+class App(AbstractApplication):
+    """A developer's app. It is also the OAuth client (django-oauth-toolkit's swapped Application):
+    the app reference is the client id."""
+
+    client_id = models.CharField(
+        "app reference", max_length=50, unique=True, validators=[app_ref_validator],
+        help_text="Lowercase letters, digits and hyphens. It is your OAuth client_id and cannot change.",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="apps", verbose_name="developer"
+    )
+    short_description = models.CharField(max_length=160)
+    long_description = models.TextField(blank=True, max_length=10000)
+    icon = models.ImageField(upload_to="app-icons/", blank=True)
+    install_callback_url = models.URLField(blank=True)
+    uninstall_callback_url = models.URLField(blank=True)
+    homepage_url = models.URLField(blank=True)
+    support_url = models.URLField(blank=True)
+    privacy_url = models.URLField(blank=True)
+    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.IN_DEVELOPMENT, db_index=True)
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    suspended_reason = models.TextField(blank=True)
+    secret_rotated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApplicationManager()
+
+    class Meta(AbstractApplication.Meta):
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name or self.client_id
+
+    @property
+    def app_ref(self) -> str:
+        return self.client_id
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
+
+    @property
+    def lifecycle_state(self) -> str:
+        """The stage, or "suspended" while suspended (the stage is kept for unsuspending)."""
+        return "suspended" if self.suspended_at else self.stage
+
+    @property
+    def redirect_uri_list(self) -> list[str]:
+        return self.redirect_uris.split()
+
+
+class PlatformSettings(models.Model):
+    """One row of platform-wide settings, editable by reviewers."""
+
+    progression_intake_open = models.BooleanField(default=True)
+    intake_closed_message = models.TextField(
+        blank=True,
+        default="Progression requests are paused while we revise our review systems and processes. "
+        "Please check back soon.",
+    )
+    default_instance_limit = models.PositiveIntegerField(default=200, help_text="API calls per period per installation.")
+    limit_period_seconds = models.PositiveIntegerField(default=60)
+    staff_token_limit = models.PositiveIntegerField(default=200, help_text="Fixed calls per period per account, shared by its staff tokens.")
+    early_access_cap = models.PositiveIntegerField(default=25, help_text="Most early-access accounts per app.")
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name_plural = "platform settings"
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="platform_settings_single_row")]
+
+    def __str__(self):
+        return "Platform settings"
+
+
+class EarlyAccess(models.Model):
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="early_access")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="early_access")
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "early access"
+        ordering = ["added_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["app", "account"], name="early_access_once_per_account")]
+
+    def __str__(self):
+        return f"{self.app_id} → {self.account_id}"
+
+
+class ReviewStage(models.Model):
+    """A kind of review (design, code, security…) and the target stages it is required for."""
+
+    key = models.SlugField(max_length=40, unique=True)
+    label = models.CharField(max_length=100)
+    description = models.CharField(max_length=300, blank=True)
+    required_for = models.JSONField(
+        default=list, blank=True, help_text='Target stages that need this review, e.g. ["beta", "released"].'
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return self.label
+
+
+class ProgressionRequest(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="progression_requests")
+    from_stage = models.CharField(max_length=20, choices=Stage.choices)
+    to_stage = models.CharField(max_length=20, choices=Stage.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    message = models.TextField(max_length=5000)
+    submitted_at = models.DateTimeField(default=timezone.now)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["submitted_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["app"], condition=models.Q(status="pending"), name="one_pending_progression_per_app"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.app_id}: {self.from_stage} → {self.to_stage} ({self.status})"
+
+
+class ReviewCheck(models.Model):
+    """One review stage of one progression request, ticked by a reviewer."""
+
+    request = models.ForeignKey(ProgressionRequest, on_delete=models.CASCADE, related_name="checks")
+    stage = models.ForeignKey(ReviewStage, on_delete=models.PROTECT, related_name="+")
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    checked_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["stage__position", "id"]
+        constraints = [models.UniqueConstraint(fields=["request", "stage"], name="one_check_per_stage")]
+
+    @property
+    def is_checked(self) -> bool:
+        return self.checked_at is not None
+
+
+class Installation(models.Model):
+    """One app turned on in one account (an "installation instance")."""
+
+    app = models.ForeignKey(App, on_delete=models.PROTECT, related_name="installations")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="installations")
+    is_enabled = models.BooleanField(default=True)
+    installed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    installed_at = models.DateTimeField(default=timezone.now)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-installed_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["app", "account"], name="one_installation_per_account")]
+
+    def __str__(self):
+        return f"{self.app_id}@{self.account_id}"
+
+    @property
+    def instance_id(self) -> str:
+        return str(self.pk)

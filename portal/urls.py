@@ -1,0 +1,30 @@
+from django.urls import path
+
+from portal import views
+
+app_name = "portal"
+urlpatterns = [
+    path("", views.landing, name="landing"),
+    path("home/", views.home, name="home"),
+    path("apps/", views.dashboard, name="dashboard"),
+    path("apps/new/", views.app_create, name="app_create"),
+    path("apps/<int:pk>/", views.app_detail, name="app_detail"),
+    path("apps/<int:pk>/edit/", views.app_edit, name="app_edit"),
+    path("apps/<int:pk>/delete/", views.app_delete, name="app_delete"),
+    path("apps/<int:pk>/credentials/", views.app_credentials, name="app_credentials"),
+    path("apps/<int:pk>/credentials/rotate/", views.app_rotate_secret, name="app_rotate_secret"),
+    path("apps/<int:pk>/early-access/", views.app_early_access, name="app_early_access"),
+    path("apps/<int:pk>/early-access/<int:grant_id>/remove/", views.early_access_remove, name="early_access_remove"),
+    path("apps/<int:pk>/progression/", views.progression_request, name="progression_request"),
+    path("apps/<int:pk>/progression/<int:request_id>/withdraw/", views.progression_withdraw, name="progression_withdraw"),
+    path("apps/<int:pk>/history/", views.app_history, name="app_history"),
+    path("review/", views.review_queue, name="review_queue"),
+    path("review/requests/<int:pk>/", views.review_request, name="review_request"),
+    path("review/requests/<int:pk>/check/", views.review_check, name="review_check"),
+    path("review/requests/<int:pk>/decide/", views.review_decide, name="review_decide"),
+    path("review/apps/", views.review_apps, name="review_apps"),
+    path("review/apps/<int:pk>/", views.review_app, name="review_app"),
+    path("review/apps/<int:pk>/suspension/", views.review_app_suspension, name="review_app_suspension"),
+    path("review/settings/", views.platform_settings_edit, name="platform_settings"),
+    path("review/audit/", views.audit_log, name="audit_log"),
+]
