@@ -1,0 +1,33 @@
+# Partner Portal. `make run` and `make test` work on a machine with nothing but Python 3.11+.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run test bench install migrate seed clean
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+install: $(VENV)/.installed
+
+## Portal + Celery worker + beat on SQLite and a private Redis, with demo data, at http://127.0.0.1:$(PORT)
+run: install
+	PORT=$(PORT) $(PY) -m portal.devstack
+
+## The whole test suite (SQLite + a private Redis unless DATABASE_URL / REDIS_URL are set)
+test: install
+	$(PY) -m portal.embedded_redis -- $(PY) -m pytest $(PYTEST_ARGS)
+
+migrate: install
+	$(PY) manage.py migrate
+
+seed: install
+	$(PY) manage.py seed_demo
+
+clean:
+	rm -rf .run .demo db.sqlite3 staticfiles

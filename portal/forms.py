@@ -1,0 +1,109 @@
+from django import forms
+
+from portal.models import App, PlatformSettings
+from portal.validation import parse_redirect_uris, validate_icon
+
+
+class AppForm(forms.Form):
+    """Registration and edit form. The app reference is asked for only at registration."""
+
+    name = forms.CharField(max_length=255)
+    app_ref = forms.CharField(
+        label="App reference", max_length=50,
+        help_text="Lowercase letters, digits and hyphens (3–50). It becomes your OAuth client_id and cannot change.",
+    )
+    short_description = forms.CharField(max_length=160, help_text="One line shown in the app store (160 characters).")
+    long_description = forms.CharField(
+        required=False, max_length=10000, widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="Markdown formatting (lists, links, emphasis). HTML is shown as text.",
+    )
+    icon = forms.FileField(required=False, help_text="PNG, JPEG, GIF or WebP, up to 512 KB and 1024×1024 pixels.")
+    client_type = forms.ChoiceField(
+        choices=[(App.CLIENT_CONFIDENTIAL, "Confidential — runs on a server and keeps a secret"),
+                 (App.CLIENT_PUBLIC, "Public — runs in a browser or on a device; uses PKCE, no secret")],
+        widget=forms.RadioSelect, initial=App.CLIENT_CONFIDENTIAL,
+    )
+    redirect_uris = forms.CharField(
+        label="Redirect URIs", widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One per line, matched exactly. https only (http is allowed for localhost).",
+    )
+    install_callback_url = forms.URLField(required=False, assume_scheme="https", help_text="Called when an account turns the app on.")
+    uninstall_callback_url = forms.URLField(required=False, assume_scheme="https", help_text="Called when an account turns the app off.")
+    homepage_url = forms.URLField(required=False, assume_scheme="https", label="Homepage URL")
+    support_url = forms.URLField(required=False, assume_scheme="https", label="Support URL")
+    privacy_url = forms.URLField(required=False, assume_scheme="https", label="Privacy policy URL")
+
+    def __init__(self, *args, editing: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if editing:
+            del self.fields["app_ref"]
+            self.fields["icon"].help_text += " Leave empty to keep the current icon."
+
+    def clean_app_ref(self):
+        value = self.cleaned_data["app_ref"].strip()
+        App._meta.get_field("client_id").run_validators(value)
+        if App.objects.filter(client_id=value).exists():
+            raise forms.ValidationError("That app reference is already taken.")
+        return value
+
+    def clean_redirect_uris(self):
+        return "\n".join(parse_redirect_uris(self.cleaned_data["redirect_uris"]))
+
+    def clean_icon(self):
+        icon = self.cleaned_data.get("icon")
+        validate_icon(icon)
+        return icon
+
+    def service_fields(self) -> dict:
+        data = dict(self.cleaned_data)
+        data.pop("app_ref", None)
+        if not data.get("icon"):
+            data.pop("icon", None)
+        return data
+
+
+class EarlyAccessForm(forms.Form):
+    account_code = forms.CharField(label="Account code", max_length=50, help_text="For example: outerheaven")
+
+
+class ProgressionRequestForm(forms.Form):
+    message = forms.CharField(
+        label="Message for the reviewer", max_length=5000, widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="What changed, how to test it, and anything the reviewer should know.",
+    )
+
+
+class ReviewCheckForm(forms.Form):
+    stage_key = forms.SlugField(widget=forms.HiddenInput)
+    checked = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    note = forms.CharField(required=False, max_length=500)
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")], widget=forms.HiddenInput)
+    note = forms.CharField(
+        required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3}),
+        label="Note to the developer", help_text="Required when rejecting.",
+    )
+
+
+class SuspensionForm(forms.Form):
+    action = forms.ChoiceField(choices=[("suspend", "Suspend"), ("unsuspend", "Unsuspend")], widget=forms.HiddenInput)
+    reason = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}),
+                             help_text="Required to suspend; the developer sees it.")
+
+
+class PlatformSettingsForm(forms.ModelForm):
+    class Meta:
+        model = PlatformSettings
+        fields = ["progression_intake_open", "intake_closed_message", "early_access_cap",
+                  "default_instance_limit", "limit_period_seconds", "staff_token_limit"]
+        labels = {"progression_intake_open": "Progression intake is open",
+                  "intake_closed_message": "Message shown while intake is closed"}
+        widgets = {"intake_closed_message": forms.Textarea(attrs={"rows": 3})}
+
+
+class AuditFilterForm(forms.Form):
+    app_ref = forms.CharField(required=False, label="App reference")
+    actor = forms.CharField(required=False, label="Actor email")
+    verb = forms.CharField(required=False, label="Action starts with", help_text="e.g. progression.")

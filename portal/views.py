@@ -1,0 +1,355 @@
+"""Pages of the developer portal and the reviewer area. Views parse input, call one service or
+selector, and render; services enforce permissions again."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.decorators import developer_required, reviewer_required
+from accounts.models import PartnerApplication
+from accounts.roles import is_reviewer
+from portal import lifecycle, selectors, services
+from portal.forms import (
+    AppForm, AuditFilterForm, DecisionForm, EarlyAccessForm, PlatformSettingsForm, ProgressionRequestForm,
+    ReviewCheckForm, SuspensionForm,
+)
+from portal.models import App, EarlyAccess, ProgressionRequest, Stage
+
+STAGE_ORDER = [(stage.value, stage.label) for stage in Stage]
+
+
+def _report(request, error: Exception, form=None) -> None:
+    """Show a service refusal: on the form's fields where it names them, else as a message."""
+    if isinstance(error, ValidationError) and hasattr(error, "error_dict") and form is not None:
+        for field, errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+        return
+    text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+    messages.error(request, text or "That is not allowed.")
+
+
+def landing(request):
+    return render(request, "portal/landing.html")
+
+
+@login_required
+def home(request):
+    """Send each kind of user to where their work is."""
+    if is_reviewer(request.user):
+        return redirect("portal:review_queue")
+    if hasattr(request.user, "developer_profile"):
+        return redirect("portal:dashboard")
+    if request.user.memberships.exists():
+        return redirect("accounts:my_accounts")
+    return redirect("portal:landing")
+
+
+# --- Developer pages -------------------------------------------------------------------------------
+
+@developer_required
+def dashboard(request):
+    apps = list(selectors.apps_of_developer(user=request.user))
+    profile = request.user.developer_profile
+    return render(request, "portal/dashboard.html", {
+        "apps": apps, "profile": profile, "nav_section": "apps",
+        "unread": request.user.notifications.filter(read_at__isnull=True)[:5],
+    })
+
+
+@developer_required
+def app_create(request):
+    form = AppForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            app, secret = services.app_register(
+                actor=request.user, app_ref=form.cleaned_data["app_ref"], **form.service_fields()
+            )
+        except (ValidationError, PermissionDenied) as error:
+            _report(request, error, form)
+        else:
+            request.session[f"new-secret:{app.pk}"] = secret
+            messages.success(request, f"{app.name} is registered. Copy your client secret now.")
+            return redirect("portal:app_credentials", pk=app.pk)
+    return render(request, "portal/app_form.html", {"form": form, "nav_section": "apps"})
+
+
+def _app_page(request, app: App, template: str, **context):
+    return render(request, template, {
+        "app": app, "nav_section": "apps", "stages": STAGE_ORDER,
+        "pending": selectors.pending_request_of(app=app), **context,
+    })
+
+
+@developer_required
+def app_detail(request, pk):
+    app = selectors.app_of_developer(user=request.user, pk=pk)
+    intake = selectors.platform_settings()
+    return _app_page(
+        request, app, "portal/app_detail.html",
+        next_stage=lifecycle.next_stage(app.stage), intake=intake,
+        progression_form=ProgressionRequestForm(),
+        is_partner=request.user.developer_profile.is_partner,
+        requests=selectors.progression_requests_of(app=app)[:10],
+        installations=selectors.installations_of(app=app)[:20],
+    )
+
+
+@developer_required
+def app_edit(request, pk):
+    app = selectors.app_of_developer(user=request.user, pk=pk)
+    initial = {name: getattr(app, name) for name in services.APP_FIELDS}
+    initial["redirect_uris"] = "\n".join(app.redirect_uri_list)
+    form = AppForm(request.POST or None, request.FILES or None, initial=initial, editing=True)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.app_update(app=app, actor=request.user, **form.service_fields())
+        except (ValidationError, PermissionDenied) as error:
+            _report(request, error, form)
+        else:
+            messages.success(request, "Changes saved.")
+            return redirect("portal:app_detail", pk=app.pk)
+    return _app_page(request, app, "portal/app_form.html", form=form, editing=True)
+
+
+@developer_required
+def app_delete(request, pk):
+    app = selectors.app_of_developer(user=request.user, pk=pk)
+    if request.method == "POST":
+        try:
+            services.app_delete(app=app, actor=request.user)
+        except (ValidationError, PermissionDenied) as error:
+            _report(request, error)
+            return redirect("portal:app_detail", pk=app.pk)
+        messages.success(request, f"{app.name} was deleted.")
+        return redirect("portal:dashboard")
+    return _app_page(request, app, "portal/app_delete.html")
+
+
+@developer_required
+def app_credentials(request, pk):
+    app = selectors.app_of_developer(user=request.user, pk=pk)
+    secret = request.session.pop(f"new-secret:{app.pk}", None)
+    return _app_page(request, app, "portal/app_credentials.html", secret=secret)
+
+
+@developer_required
+@require_POST
+def app_rotate_secret(request, pk):
+    app = selectors.app_of_developer(user=request.user, pk=pk)
+    try:
+        secret = services.app_rotate_secret(app=app, actor=request.user)
+    except (ValidationError, PermissionDenied) as error:
+        _report(request, error)
+    else:
+        request.session[f"new-secret:{app.pk}"] = secret
+        messages.success(request, "A new client secret was issued; the old one no longer works.")
+    return redirect("portal:app_credentials", pk=app.pk)
+
+
+@developer_required
+def app_early_access(request, pk):
+    app = selectors.app_of_developer(user=request.user, pk=pk)
+    form = EarlyAccessForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            grant = services.early_access_add(app=app, account_code=form.cleaned_data["account_code"], actor=request.user)
+        except (ValidationError, PermissionDenied) as error:
+            _report(request, error, form)
+        else:
+            messages.success(request, f"{grant.account.code} now has early access.")
+            return redirect("portal:app_early_access", pk=app.pk)
+    return _app_page(
+        request, app, "portal/app_early_access.html", form=form,
+        grants=selectors.early_access_of(app=app), cap=selectors.platform_settings().early_access_cap,
+    )
+
+
+@developer_required
+@require_POST
+def early_access_remove(request, pk, grant_id):
+    app = selectors.app_of_developer(user=request.user, pk=pk)
+    grant = get_object_or_404(EarlyAccess.objects.select_related("account", "app"), pk=grant_id, app=app)
+    try:
+        services.early_access_remove(grant=grant, actor=request.user)
+    except (ValidationError, PermissionDenied) as error:
+        _report(request, error)
+    else:
+        messages.success(request, f"{grant.account.code} no longer has early access.")
+    return redirect("portal:app_early_access", pk=app.pk)
+
+
+@developer_required
+@require_POST
+def progression_request(request, pk):
+    app = selectors.app_of_developer(user=request.user, pk=pk)
+    form = ProgressionRequestForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Write a message for the reviewer.")
+        return redirect("portal:app_detail", pk=app.pk)
+    try:
+        created = services.progression_request_submit(app=app, actor=request.user, message=form.cleaned_data["message"])
+    except (ValidationError, PermissionDenied) as error:
+        _report(request, error)
+    else:
+        messages.success(request, f"Your request to move to {created.get_to_stage_display().lower()} is in the review queue.")
+    return redirect("portal:app_detail", pk=app.pk)
+
+
+@developer_required
+@require_POST
+def progression_withdraw(request, pk, request_id):
+    app = selectors.app_of_developer(user=request.user, pk=pk)
+    progression = get_object_or_404(ProgressionRequest, pk=request_id, app=app)
+    try:
+        services.progression_request_withdraw(request=progression, actor=request.user)
+    except (ValidationError, PermissionDenied) as error:
+        _report(request, error)
+    else:
+        messages.success(request, "Your request was withdrawn.")
+    return redirect("portal:app_detail", pk=app.pk)
+
+
+@developer_required
+def app_history(request, pk):
+    app = selectors.app_of_developer(user=request.user, pk=pk)
+    page = Paginator(selectors.app_history(app=app), 50).get_page(request.GET.get("page"))
+    return _app_page(request, app, "portal/app_history.html", events=page)
+
+
+# --- Reviewer pages --------------------------------------------------------------------------------
+
+def _review_context(**context):
+    return {"nav_section": "review",
+            "partner_pending": PartnerApplication.objects.filter(status=PartnerApplication.Status.PENDING).count(),
+            **context}
+
+
+@reviewer_required
+def review_queue(request):
+    queue = list(selectors.review_queue())
+    return render(request, "portal/review_queue.html", _review_context(queue=queue))
+
+
+@reviewer_required
+def review_request(request, pk):
+    progression = selectors.progression_request_for_review(pk=pk)
+    checks = list(progression.checks.all())
+    return render(request, "portal/review_request.html", _review_context(
+        progression=progression, app=progression.app, checks=checks,
+        all_checked=all(check.is_checked for check in checks),
+        history=selectors.app_history(app=progression.app)[:30],
+        decision_form=DecisionForm(), stages=STAGE_ORDER,
+    ))
+
+
+@reviewer_required
+@require_POST
+def review_check(request, pk):
+    progression = get_object_or_404(ProgressionRequest, pk=pk)
+    form = ReviewCheckForm(request.POST)
+    if form.is_valid():
+        try:
+            services.review_check_set(request=progression, stage_key=form.cleaned_data["stage_key"],
+                                      checked=form.cleaned_data["checked"], actor=request.user,
+                                      note=form.cleaned_data["note"])
+        except (ValidationError, PermissionDenied) as error:
+            _report(request, error)
+    else:
+        messages.error(request, "That review stage could not be updated.")
+    return redirect("portal:review_request", pk=pk)
+
+
+@reviewer_required
+@require_POST
+def review_decide(request, pk):
+    progression = get_object_or_404(ProgressionRequest.objects.select_related("app"), pk=pk)
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose approve or reject.")
+        return redirect("portal:review_request", pk=pk)
+    decision, note = form.cleaned_data["decision"], form.cleaned_data["note"]
+    try:
+        if decision == "approve":
+            services.progression_request_approve(request=progression, actor=request.user, note=note)
+        else:
+            services.progression_request_reject(request=progression, actor=request.user, note=note)
+    except (ValidationError, PermissionDenied) as error:
+        _report(request, error)
+        return redirect("portal:review_request", pk=pk)
+    verb = "approved" if decision == "approve" else "rejected"
+    messages.success(request, f"{progression.app.name}: request {verb}. The developer has been told.")
+    return redirect("portal:review_queue")
+
+
+@reviewer_required
+def review_apps(request):
+    query = request.GET.get("q", "").strip()
+    state = request.GET.get("state", "")
+    apps = App.objects.select_related("user__developer_profile").order_by("name", "id")
+    if query:
+        from django.db.models import Q
+
+        apps = apps.filter(Q(name__icontains=query) | Q(client_id__icontains=query) | Q(user__email__icontains=query))
+    if state == lifecycle.SUSPENDED:
+        apps = apps.filter(suspended_at__isnull=False)
+    elif state in Stage.values:
+        apps = apps.filter(stage=state, suspended_at__isnull=True)
+    page = Paginator(apps, 50).get_page(request.GET.get("page"))
+    return render(request, "portal/review_apps.html", _review_context(
+        apps=page, q=query, state=state, states=[*STAGE_ORDER, (lifecycle.SUSPENDED, "Suspended")],
+    ))
+
+
+@reviewer_required
+def review_app(request, pk):
+    app = get_object_or_404(App.objects.select_related("user__developer_profile"), pk=pk)
+    return render(request, "portal/review_app.html", _review_context(
+        app=app, form=SuspensionForm(), history=selectors.app_history(app=app)[:50],
+        requests=selectors.progression_requests_of(app=app)[:20], stages=STAGE_ORDER,
+    ))
+
+
+@reviewer_required
+@require_POST
+def review_app_suspension(request, pk):
+    app = get_object_or_404(App, pk=pk)
+    form = SuspensionForm(request.POST)
+    if form.is_valid():
+        try:
+            if form.cleaned_data["action"] == "suspend":
+                services.app_suspend(app=app, actor=request.user, reason=form.cleaned_data["reason"])
+                messages.success(request, f"{app.name} is suspended.")
+            else:
+                services.app_unsuspend(app=app, actor=request.user)
+                messages.success(request, f"{app.name} is no longer suspended.")
+        except (ValidationError, PermissionDenied) as error:
+            _report(request, error)
+    return redirect("portal:review_app", pk=pk)
+
+
+@reviewer_required
+def platform_settings_edit(request):
+    row = selectors.platform_settings()
+    form = PlatformSettingsForm(request.POST or None, instance=row)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.platform_settings_update(actor=request.user, **form.cleaned_data)
+        except (ValidationError, PermissionDenied) as error:
+            _report(request, error, form)
+        else:
+            messages.success(request, "Platform settings saved.")
+            return redirect("portal:platform_settings")
+    return render(request, "portal/platform_settings.html", _review_context(form=form, row=row))
+
+
+@reviewer_required
+def audit_log(request):
+    form = AuditFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    events = selectors.audit_log(app_ref=filters.get("app_ref", ""), actor_email=filters.get("actor", ""),
+                                 verb=filters.get("verb", ""))
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    return render(request, "portal/audit_log.html", _review_context(form=form, events=page))
