@@ -154,7 +154,7 @@ class Membership(models.Model):
         constraints = [models.UniqueConstraint(fields=["account", "user"], name="one_membership_per_user")]
 
     def __str__(self):
-        return f"{self.user_id}@{self.account_id} ({self.role})"
+        return f"{self.user.email} in {self.account.code} ({self.role})"
 
     @property
     def can_manage(self) -> bool:

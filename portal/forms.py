@@ -17,7 +17,9 @@ class AppForm(forms.Form):
         required=False, max_length=10000, widget=forms.Textarea(attrs={"rows": 6}),
         help_text="Markdown formatting (lists, links, emphasis). HTML is shown as text.",
     )
-    icon = forms.FileField(required=False, help_text="PNG, JPEG, GIF or WebP, up to 512 KB and 1024×1024 pixels.")
+    icon = forms.FileField(
+        required=False, widget=forms.FileInput(attrs={"accept": "image/png,image/jpeg,image/gif,image/webp"}),
+        help_text="PNG, JPEG, GIF or WebP, up to 512 KB and 1024×1024 pixels.")
     client_type = forms.ChoiceField(
         choices=[(App.CLIENT_CONFIDENTIAL, "Confidential — runs on a server and keeps a secret"),
                  (App.CLIENT_PUBLIC, "Public — runs in a browser or on a device; uses PKCE, no secret")],
@@ -27,8 +29,8 @@ class AppForm(forms.Form):
         label="Redirect URIs", widget=forms.Textarea(attrs={"rows": 3}),
         help_text="One per line, matched exactly. https only (http is allowed for localhost).",
     )
-    install_callback_url = forms.URLField(required=False, assume_scheme="https", help_text="Called when an account turns the app on.")
-    uninstall_callback_url = forms.URLField(required=False, assume_scheme="https", help_text="Called when an account turns the app off.")
+    install_callback_url = forms.URLField(required=False, assume_scheme="https", label="Install callback URL", help_text="Called when an account turns the app on.")
+    uninstall_callback_url = forms.URLField(required=False, assume_scheme="https", label="Install callback URL", help_text="Called when an account turns the app off.")
     homepage_url = forms.URLField(required=False, assume_scheme="https", label="Homepage URL")
     support_url = forms.URLField(required=False, assume_scheme="https", label="Support URL")
     privacy_url = forms.URLField(required=False, assume_scheme="https", label="Privacy policy URL")

@@ -107,7 +107,7 @@ class EarlyAccess(models.Model):
         constraints = [models.UniqueConstraint(fields=["app", "account"], name="early_access_once_per_account")]
 
     def __str__(self):
-        return f"{self.app_id} → {self.account_id}"
+        return f"{self.account.code} for {self.app.client_id}"
 
 
 class ReviewStage(models.Model):
@@ -158,7 +158,7 @@ class ProgressionRequest(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.app_id}: {self.from_stage} → {self.to_stage} ({self.status})"
+        return f"{self.app.client_id}: {self.from_stage} → {self.to_stage}"
 
 
 class ReviewCheck(models.Model):
@@ -198,7 +198,7 @@ class Installation(models.Model):
         constraints = [models.UniqueConstraint(fields=["app", "account"], name="one_installation_per_account")]
 
     def __str__(self):
-        return f"{self.app_id}@{self.account_id}"
+        return f"{self.app.client_id} in {self.account.code}"
 
     @property
     def instance_id(self) -> str:
