@@ -92,7 +92,9 @@ def app_update(*, app: App, actor, **fields) -> App:
     app = _lock_own_app(app, actor)
     before = {name: getattr(app, name) for name in (*APP_FIELDS, "redirect_uris")}
     _apply_fields(app, fields)
-    if app.client_type == App.CLIENT_CONFIDENTIAL and not app.client_secret:
+    # Compare with the stored type: a public app's client_secret is not empty (the field hashes
+    # the empty string), so it cannot tell us whether the app ever had a real secret.
+    if before["client_type"] == App.CLIENT_PUBLIC and app.client_type == App.CLIENT_CONFIDENTIAL:
         raise ValidationError({"client_type": "A public app cannot become confidential; register a new app instead."})
     app.full_clean(exclude=["client_secret", "icon"])
     app.save()

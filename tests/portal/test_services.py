@@ -1,6 +1,7 @@
 """Portal services: app registration and credentials, early access, progression review, platform settings."""
 
 import io
+import os
 
 import pytest
 from django.contrib.auth.hashers import check_password, identify_hasher
@@ -43,7 +44,7 @@ def _register(actor, **overrides) -> tuple[App, str]:
 def _png(size=(64, 64), noise=False) -> SimpleUploadedFile:
     image = Image.new("RGB", size, "white")
     if noise:
-        image = Image.frombytes("RGB", size, bytes((i * 7919) % 251 for i in range(size[0] * size[1] * 3)))
+        image = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return SimpleUploadedFile("icon.png", buffer.getvalue(), content_type="image/png")

@@ -1,0 +1,317 @@
+"""Django admin for people and accounts. Decisions and account creation go through the services, so the
+admin checks the same permissions and writes the same audit events as the portal's pages."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count
+from django.template.response import TemplateResponse
+
+from accounts import services
+from accounts.audit import audit_record
+from accounts.forms import datacentre_choices
+from accounts.models import (
+    Account,
+    AuditEvent,
+    DeveloperProfile,
+    Membership,
+    Notification,
+    PartnerApplication,
+    User,
+)
+
+
+def _messages_of(error: ValidationError | PermissionDenied) -> str:
+    if isinstance(error, ValidationError):
+        return " ".join(error.messages)
+    return str(error) or "Not allowed."
+
+
+# --- Users (email login, no username) -----------------------------------------------------------------------
+
+
+class _EmailMixin:
+    def clean_email(self):
+        email = User.objects.normalize_email(self.cleaned_data["email"]).lower()
+        taken = User.objects.filter(email__iexact=email)
+        if self.instance.pk:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise ValidationError("A user with that email address already exists.")
+        return email
+
+
+class PortalUserCreationForm(_EmailMixin, AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email", "full_name")
+
+
+class PortalUserChangeForm(_EmailMixin, UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = PortalUserChangeForm
+    add_form = PortalUserCreationForm
+    ordering = ["email"]
+    list_display = ["email", "full_name", "is_staff", "is_superuser", "is_active", "date_joined", "last_login"]
+    list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
+    search_fields = ["email", "full_name"]
+    readonly_fields = ["date_joined", "last_login"]
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Personal info", {"fields": ("full_name",)}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (None, {
+            "classes": ("wide",),
+            "fields": ("email", "full_name", "usable_password", "password1", "password2"),
+        }),
+    )
+
+
+# --- Developers and partner applications ----------------------------------------------------------------------
+
+
+@admin.register(DeveloperProfile)
+class DeveloperProfileAdmin(admin.ModelAdmin):
+    list_display = ["dev_ref", "user", "company", "partner_status", "created_at"]
+    list_filter = ["partner_status"]
+    search_fields = ["dev_ref", "user__email", "company", "contact_name"]
+    raw_id_fields = ["user"]
+    # The partner status changes only through partner applications (which audit and notify).
+    readonly_fields = ["partner_status", "created_at", "updated_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The developer reference is permanent once registered.
+        return [*self.readonly_fields, "dev_ref", "user"] if obj else self.readonly_fields
+
+
+class RejectApplicationsForm(forms.Form):
+    note = forms.CharField(
+        label="Reason for rejecting", widget=forms.Textarea(attrs={"rows": 4, "cols": 70}),
+        help_text="Sent to each developer, so say what would make a new application succeed.",
+    )
+
+
+@admin.register(PartnerApplication)
+class PartnerApplicationAdmin(admin.ModelAdmin):
+    list_display = ["company_name", "profile", "country", "status", "submitted_at", "reviewer", "decided_at"]
+    list_filter = ["status"]
+    search_fields = ["company_name", "profile__dev_ref", "profile__user__email"]
+    date_hierarchy = "submitted_at"
+    actions = ["approve_selected", "reject_selected"]
+    readonly_fields = ["profile", "agreement_accepted_at", "status", "submitted_at", "reviewer", "decided_at",
+                       "decision_note"]
+
+    def has_add_permission(self, request):
+        return False  # developers apply in the portal
+
+    def _decide(self, request, queryset, *, approve: bool, note: str = "") -> None:
+        done = 0
+        for application in queryset.select_related("profile"):
+            try:
+                services.partner_application_decide(application=application, actor=request.user, approve=approve,
+                                                    note=note)
+            except (ValidationError, PermissionDenied) as error:
+                self.message_user(request, f"{application.company_name} ({application.profile.dev_ref}): "
+                                           f"{_messages_of(error)}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            verb = "Approved" if approve else "Rejected"
+            self.message_user(request, f"{verb} {done} application{'s' if done != 1 else ''}.", messages.SUCCESS)
+
+    @admin.action(description="Approve selected applications")
+    def approve_selected(self, request, queryset):
+        self._decide(request, queryset, approve=True)
+
+    @admin.action(description="Reject selected applications")
+    def reject_selected(self, request, queryset):
+        form = RejectApplicationsForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            self._decide(request, queryset, approve=False, note=form.cleaned_data["note"])
+            return None
+        return TemplateResponse(request, "accounts/admin_reject_applications.html", {
+            **self.admin_site.each_context(request),
+            "title": "Reject partner applications",
+            "opts": self.model._meta,
+            "applications": queryset.select_related("profile__user"),
+            "form": form,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        })
+
+
+# --- Platform accounts and members ------------------------------------------------------------------------------
+
+
+def _audit_membership(*, actor, membership: Membership, verb: str, **data) -> None:
+    audit_record(actor=actor, verb=verb, target=membership, data={
+        "email": membership.user.email, "role": membership.role, "account": membership.account.code,
+        "via": "admin", **data,
+    })
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    fk_name = "account"
+    extra = 0
+    fields = ["user", "role", "added_by", "created_at"]
+    readonly_fields = ["added_by", "created_at"]
+    raw_id_fields = ["user"]
+
+
+class AccountAddForm(forms.ModelForm):
+    """Creating an account: what account_create takes, with an optional first owner."""
+
+    datacentre = forms.ChoiceField(choices=datacentre_choices)
+    owner_email = forms.EmailField(
+        label="Owner's email", required=False,
+        help_text="Optional: an existing user who becomes the account's first owner.",
+    )
+
+    class Meta:
+        model = Account
+        fields = ["code", "name", "datacentre"]
+
+    def clean_code(self):
+        return self.cleaned_data["code"].strip().lower()
+
+    def clean_owner_email(self):
+        email = self.cleaned_data["owner_email"].strip()
+        if email and not User.objects.filter(email__iexact=email).exists():
+            raise ValidationError("No user has that email address. Ask them to sign up first.")
+        return email
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "datacentre", "status", "show_beta_apps", "member_count", "created_at"]
+    list_filter = ["status", "datacentre", "show_beta_apps"]
+    search_fields = ["code", "name", "memberships__user__email"]
+    readonly_fields = ["created_at"]
+    inlines = [MembershipInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(member_count=Count("memberships"))
+
+    @admin.display(description="Members", ordering="member_count")
+    def member_count(self, obj):
+        return obj.member_count
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = AccountAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": ["code", "name", "datacentre", "owner_email"]})]
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "code"] if obj else []
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            if form.changed_data:
+                audit_record(actor=request.user, verb="account.changed", target=obj, data={
+                    "changed": {name: str(form.cleaned_data[name]) for name in form.changed_data}, "via": "admin",
+                })
+            return
+        account = services.account_create(
+            code=obj.code, name=obj.name, datacentre=obj.datacentre,
+            owner_email=form.cleaned_data.get("owner_email", ""), actor=request.user,
+        )
+        # The admin carries on with ``obj`` (log entry, redirect), so it becomes the created row.
+        obj.pk, obj.created_at, obj._state = account.pk, account.created_at, account._state
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Membership:
+            return super().save_formset(request, form, formset, change)
+        memberships = formset.save(commit=False)
+        for membership in formset.deleted_objects:
+            _audit_membership(actor=request.user, membership=membership, verb="account.member_removed")
+            membership.delete()
+        for membership in memberships:
+            adding = membership._state.adding
+            if adding:
+                membership.added_by = request.user
+            membership.save()
+            if adding:
+                _audit_membership(actor=request.user, membership=membership, verb="account.member_added")
+            else:
+                _audit_membership(actor=request.user, membership=membership, verb="account.member_changed")
+        formset.save_m2m()
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["account", "user", "role", "added_by", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["account__code", "user__email"]
+    raw_id_fields = ["account", "user"]
+    readonly_fields = ["added_by", "created_at"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.added_by = request.user
+        super().save_model(request, obj, form, change)
+        _audit_membership(actor=request.user, membership=obj,
+                          verb="account.member_changed" if change else "account.member_added")
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            _audit_membership(actor=request.user, membership=obj, verb="account.member_removed")
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for membership in queryset.select_related("user", "account"):
+                _audit_membership(actor=request.user, membership=membership, verb="account.member_removed")
+            super().delete_queryset(request, queryset)
+
+
+# --- Audit log and notifications --------------------------------------------------------------------------------
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the audit log is written by the services, never by hand."""
+
+    list_display = ["created_at", "actor", "verb", "target_type", "target_label", "app_ref"]
+    list_filter = ["verb"]
+    search_fields = ["app_ref", "actor__email"]
+    date_hierarchy = "created_at"
+    list_select_related = ["actor"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["subject", "user", "created_at", "read_at"]
+    list_filter = [("read_at", admin.EmptyFieldListFilter)]
+    search_fields = ["subject", "user__email"]
+    raw_id_fields = ["user"]
+    list_select_related = ["user"]

@@ -1,0 +1,97 @@
+"""The API rate limiter: an exact sliding log in one atomic Redis script.
+
+"200 calls per 60 s" means at most 200 calls admitted in *any* rolling 60 seconds, bursts allowed
+(see shared/reference/RATELIMIT.md). Each pool keeps the admit times of its most recent calls in a
+Redis list (newest first), on Redis's own clock, so every process and machine shares one exact
+budget. A call is admitted when fewer than ``limit`` admits fall inside the window. Limits travel
+with every call, so a raised (or lowered) limit applies at the next request.
+
+One script call = one round trip; the list never holds more than ``limit`` entries and expires
+with the window when the pool goes idle.
+"""
+
+from dataclasses import dataclass
+
+import redis
+
+# KEYS[1] = pool key; ARGV = limit, window (microseconds), cost (0 = peek without admitting)
+SLIDING_LOG = """
+local key = KEYS[1]
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local horizon = now - window
+local len = redis.call('LLEN', key)
+while len > 0 do
+  local oldest = tonumber(redis.call('LINDEX', key, -1))
+  if oldest > horizon then break end
+  redis.call('RPOP', key)
+  len = len - 1
+end
+local allowed = 0
+if cost > 0 and len < limit then
+  redis.call('LPUSH', key, now)
+  len = len + 1
+  if len > limit then
+    redis.call('LTRIM', key, 0, limit - 1)
+    len = limit
+  end
+  redis.call('PEXPIRE', key, math.ceil(window / 1000))
+  allowed = 1
+end
+local remaining = limit - len
+if remaining < 0 then remaining = 0 end
+-- A slot frees when the entry that keeps the count at the limit leaves the window; below the
+-- limit, report when the oldest admit leaves (the period "resets" for it).
+local reset_us = 0
+if len > 0 then
+  local from_tail = 0
+  if len >= limit then from_tail = len - limit end
+  reset_us = tonumber(redis.call('LINDEX', key, -1 - from_tail)) + window - now
+end
+return {allowed, remaining, reset_us, now}
+"""
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_ms: int  # until the next slot frees (0 when idle)
+    at_us: int = 0  # Redis's clock when the decision was taken (microseconds)
+
+    @property
+    def retry_after_s(self) -> int:
+        """Whole seconds to wait before a refused call can succeed (for the Retry-After header)."""
+        return max(1, -(-self.reset_ms // 1000)) if not self.allowed else 0
+
+
+def pool_key(pool: str) -> str:
+    """Redis key of a pool; the {hash tag} keeps one pool on one Redis Cluster slot."""
+    return f"ratelimit:{{{pool}}}"
+
+
+class SlidingLogLimiter:
+    def __init__(self, client: redis.Redis):
+        self._client = client
+        self._script = client.register_script(SLIDING_LOG)
+
+    def hit(self, pool: str, *, limit: int, window_s: float) -> Decision:
+        """Admit one call to ``pool`` if the limit allows it; always report what is left."""
+        return self._run(pool, limit=limit, window_s=window_s, cost=1)
+
+    def peek(self, pool: str, *, limit: int, window_s: float) -> Decision:
+        """What is left in ``pool`` without using a slot."""
+        return self._run(pool, limit=limit, window_s=window_s, cost=0)
+
+    def _run(self, pool: str, *, limit: int, window_s: float, cost: int) -> Decision:
+        if limit < 1 or window_s <= 0:
+            raise ValueError("limit must be at least 1 and the window positive")
+        allowed, remaining, reset_us, now_us = self._script(
+            keys=[pool_key(pool)], args=[limit, int(window_s * 1_000_000), cost]
+        )
+        return Decision(allowed=bool(allowed), limit=limit, remaining=int(remaining),
+                        reset_ms=-(-int(reset_us) // 1000), at_us=int(now_us))
