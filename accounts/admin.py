@@ -170,6 +170,14 @@ class MembershipInline(admin.TabularInline):
     raw_id_fields = ["user"]
 
 
+class AccountChangeForm(forms.ModelForm):
+    datacentre = forms.ChoiceField(choices=datacentre_choices)
+
+    class Meta:
+        model = Account
+        fields = ["name", "datacentre", "status", "show_beta_apps"]
+
+
 class AccountAddForm(forms.ModelForm):
     """Creating an account: what account_create takes, with an optional first owner."""
 
@@ -198,8 +206,11 @@ class AccountAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "datacentre", "status", "show_beta_apps", "member_count", "created_at"]
     list_filter = ["status", "datacentre", "show_beta_apps"]
     search_fields = ["code", "name", "memberships__user__email"]
+    form = AccountChangeForm
     readonly_fields = ["created_at"]
     inlines = [MembershipInline]
+    fieldsets = [(None, {"fields": ["code", "name", "datacentre", "status", "show_beta_apps", "created_at"]})]
+    add_fieldsets = [(None, {"fields": ["code", "name", "datacentre", "owner_email"]})]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(member_count=Count("memberships"))
@@ -214,9 +225,7 @@ class AccountAdmin(admin.ModelAdmin):
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fieldsets(self, request, obj=None):
-        if obj is None:
-            return [(None, {"fields": ["code", "name", "datacentre", "owner_email"]})]
-        return super().get_fieldsets(request, obj)
+        return self.add_fieldsets if obj is None else self.fieldsets
 
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "code"] if obj else []

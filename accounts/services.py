@@ -1,5 +1,6 @@
 """Writes for people and accounts. Each service is atomic, checks who may act, and audits."""
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
@@ -115,6 +116,9 @@ def account_create(*, code: str, name: str, datacentre: str, owner_email: str = 
     means a trusted command line)."""
     if actor is not None and not is_operator(actor):
         raise PermissionDenied("Only operators can create accounts.")
+    datacentres = dict(settings.PORTAL["DATACENTRES"])
+    if datacentre.strip() not in datacentres:
+        raise ValidationError({"datacentre": f"Choose one of: {', '.join(datacentres)}."})
     account = _full_clean(Account(code=code.strip().lower(), name=name.strip(), datacentre=datacentre.strip()))
     account.save()
     audit_record(actor=actor, verb="account.created", target=account, data={"code": account.code})

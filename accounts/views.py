@@ -149,6 +149,7 @@ def _render_account(request, membership: Membership, *, add_form=None, status=20
                      key=lambda member: (ROLE_ORDER.index(member.role), member.user.email))
     datacentres = dict(settings.PORTAL["DATACENTRES"])
     is_owner = membership.role == Membership.Role.OWNER
+    owners = [member.pk for member in members if member.role == Membership.Role.OWNER]
     return render(request, "accounts/account_detail.html", {
         "nav_section": "accounts",
         "account": account,
@@ -156,6 +157,8 @@ def _render_account(request, membership: Membership, *, add_form=None, status=20
         "members": members,
         "datacentre_label": datacentres.get(account.datacentre, account.datacentre),
         "is_owner": is_owner,
+        # The last owner cannot be removed, so they get no Remove button.
+        "sole_owner_pk": owners[0] if len(owners) == 1 else None,
         "can_manage": membership.can_manage,
         "add_form": add_form if add_form is not None else (MemberAddForm() if is_owner else None),
     }, status=status)

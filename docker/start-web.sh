@@ -11,5 +11,6 @@ echo "start-web: gunicorn on 0.0.0.0:${PORT:-8000} with ${WEB_CONCURRENCY:-3} wo
 exec gunicorn portal.wsgi:application \
     --bind "0.0.0.0:${PORT:-8000}" \
     --workers "${WEB_CONCURRENCY:-3}" \
+    --control-socket "${TMPDIR:-/tmp}/gunicorn.ctl" \
     --access-logfile - \
     --error-logfile -

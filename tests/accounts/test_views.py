@@ -257,7 +257,8 @@ def test_owner_adds_and_removes_a_member(client):
     assert membership.role == Membership.Role.ADMIN
     assert membership.added_by == owner.user
     assert Notification.objects.filter(user=newcomer, subject__contains=account.code).exists()
-    assert "newcomer@example.com" in client.get(reverse("accounts:account_detail", args=[account.code])).content.decode()
+    page = client.get(reverse("accounts:account_detail", args=[account.code])).content.decode()
+    assert "newcomer@example.com" in page
 
     # when the owner removes them again
     response = client.post(reverse("accounts:member_remove", args=[account.code, membership.pk]))
@@ -407,3 +408,70 @@ def test_create_account_command_refuses_a_taken_code():
     # then it says the code is taken
     assert "already exists" in str(raised.value)
     assert Account.objects.count() == 1
+
+
+# --- Django admin -------------------------------------------------------------------------------------------------
+
+
+def test_admin_adding_an_account_goes_through_the_service(client):
+    # given an operator (superuser) and a signed-up user
+    operator = UserFactory(is_staff=True, is_superuser=True)
+    owner = UserFactory(email="boss@example.com")
+    client.force_login(operator)
+
+    # when the operator adds an account in the admin with an unknown owner, then with a known one
+    url = reverse("admin:accounts_account_add")
+    refused = client.post(url, {"code": "big-boss", "name": "Big Boss", "datacentre": "eu1",
+                                "owner_email": "ghost@example.com"})
+    created = client.post(url, {"code": "big-boss", "name": "Big Boss", "datacentre": "eu1",
+                                "owner_email": "boss@example.com"})
+
+    # then the first is refused with nothing created, the second creates the account, its owner and audit rows
+    assert refused.status_code == 200 and "No user has that email address" in refused.content.decode()
+    assert created.status_code == 302
+    account = Account.objects.get(code="big-boss")
+    assert Membership.objects.get(account=account).user == owner
+    assert AuditEvent.objects.filter(verb="account.created", actor=operator, target_id=str(account.pk)).exists()
+
+
+def test_admin_approve_action_uses_the_service_and_reports_refusals(client):
+    # given two pending applications, and an operator who is not a reviewer
+    first, second = DeveloperFactory(), DeveloperFactory()
+    for profile in (first, second):
+        client.force_login(profile.user)
+        client.post(reverse("accounts:partner_apply"), APPLICATION)
+    operator = UserFactory(is_staff=True, is_superuser=True)
+    url = reverse("admin:accounts_partnerapplication_changelist")
+    ids = list(PartnerApplication.objects.values_list("pk", flat=True))
+
+    # when the operator approves both, then a reviewer-superuser does
+    client.force_login(operator)
+    refused = client.post(url, {"action": "approve_selected", "_selected_action": ids}, follow=True)
+    reviewer = make_reviewer(is_superuser=True)
+    client.force_login(reviewer)
+    client.post(url, {"action": "approve_selected", "_selected_action": ids})
+
+    # then the operator was told only reviewers may decide, and the reviewer's approval took effect
+    assert "Only reviewers can decide partner applications" in refused.content.decode()
+    assert set(PartnerApplication.objects.values_list("status", flat=True)) == {PartnerApplication.Status.APPROVED}
+    assert set(DeveloperProfile.objects.values_list("partner_status", flat=True)) == {"approved"}
+
+
+def test_audit_events_are_read_only_in_the_admin(client):
+    # given an audit event and a superuser
+    AccountFactory()
+    call_command("create_account", "audited", "--name", "Audited")
+    event = AuditEvent.objects.get(verb="account.created")
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+
+    # when they open the add, change and delete pages
+    add = client.get(reverse("admin:accounts_auditevent_add"))
+    change = client.post(reverse("admin:accounts_auditevent_change", args=[event.pk]), {"verb": "forged"})
+    delete = client.post(reverse("admin:accounts_auditevent_delete", args=[event.pk]), {"post": "yes"})
+
+    # then nothing can be added, changed or deleted
+    assert add.status_code == 403
+    assert change.status_code == 403
+    assert delete.status_code == 403
+    event.refresh_from_db()
+    assert event.verb == "account.created"

@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""Full-page screenshots of the portal's main pages, as each kind of user sees them.
+
+Run it against a portal seeded with `manage.py seed_demo` (for example `make run`, or
+`PORT=8123 python -m portal.devstack`):
+
+    .venv/bin/python tools/screenshots.py [BASE_URL] [--out DIR]
+
+BASE_URL defaults to http://127.0.0.1:8000 and DIR to test-artifacts/screenshots/. It signs in as the demo
+developer, reviewer and owner (password demo-pass-2026) and only reads pages, so it changes nothing but
+sessions; with --register-owner it also registers the owner as a developer, through the form, so that the
+partner-application form (which partners never see) can be shown. It uses Debian's chromium
+(/usr/bin/chromium) through Playwright; no browser is downloaded. Each saved path is printed.
+"""
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from urllib.parse import urljoin
+
+from playwright.sync_api import Browser, Page, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+PASSWORD = "demo-pass-2026"
+DEVELOPER, REVIEWER, OWNER = "developer@example.com", "reviewer@example.com", "owner@example.com"
+WIDE = {"width": 1280, "height": 900}
+NARROW = {"width": 390, "height": 844}
+
+
+class Shooter:
+    def __init__(self, browser: Browser, base: str, out: Path):
+        self.browser, self.base, self.out = browser, base.rstrip("/") + "/", out
+        self.count = 0
+        self.problems: list[str] = []
+
+    def context(self, viewport=WIDE):
+        context = self.browser.new_context(viewport=viewport)
+        context.set_default_timeout(15_000)
+        return context
+
+    def url(self, path: str) -> str:
+        return urljoin(self.base, path.lstrip("/"))
+
+    def visit(self, page: Page, path: str) -> None:
+        response = page.goto(self.url(path))
+        if response is not None and response.status >= 400:
+            self.problems.append(f"{path}: HTTP {response.status}")
+
+    def shot(self, page: Page, name: str, path: str | None = None) -> Path:
+        """Open ``path`` (unless None: the page as it is) and save a full-page PNG named ``NN-name.png``."""
+        if path is not None:
+            self.visit(page, path)
+        page.wait_for_load_state("networkidle")
+        self.count += 1
+        target = self.out / f"{self.count:02d}-{name}.png"
+        page.screenshot(path=str(target), full_page=True)
+        note = "" if path is None or page.url == self.url(path) else f"  (ended at {page.url})"
+        print(f"{target}{note}", flush=True)
+        return target
+
+    def sign_in(self, page: Page, email: str) -> None:
+        self.visit(page, "/accounts/login/")
+        page.locator("input[name=login]").fill(email)
+        page.locator("input[name=password]").fill(PASSWORD)
+        page.get_by_role("button", name="Sign In", exact=True).click()
+        page.wait_for_load_state()
+        if page.get_by_role("button", name="Sign out").count() == 0:
+            raise SystemExit(f"could not sign in as {email} (is the portal seeded? ended at {page.url})")
+
+    def first_href(self, page: Page, selector: str, pattern: str) -> str | None:
+        """The first link on the page matching ``selector`` whose href matches ``pattern``."""
+        for href in page.locator(selector).evaluate_all("links => links.map(a => a.getAttribute('href'))"):
+            if href and re.fullmatch(pattern, href):
+                return href
+        return None
+
+
+def anonymous(s: Shooter) -> None:
+    with s.context() as context:
+        page = context.new_page()
+        s.shot(page, "landing", "/")
+        s.shot(page, "login", "/accounts/login/")
+        s.shot(page, "signup", "/accounts/signup/")
+        s.shot(page, "password-reset", "/accounts/password/reset/")
+    with s.context(NARROW) as context:
+        s.shot(context.new_page(), "narrow-landing", "/")
+
+
+def developer(s: Shooter) -> None:
+    with s.context() as context:
+        page = context.new_page()
+        s.sign_in(page, DEVELOPER)
+        s.shot(page, "dev-dashboard", "/apps/")
+        app = s.first_href(page, "main a", r"/apps/\d+/")
+        if app is None:
+            s.problems.append("the developer dashboard lists no app; app pages skipped")
+        else:
+            s.shot(page, "dev-app-detail", app)
+            s.shot(page, "dev-app-credentials", app + "credentials/")
+            s.shot(page, "dev-app-early-access", app + "early-access/")
+            s.shot(page, "dev-app-history", app + "history/")
+            s.shot(page, "dev-app-edit", app + "edit/")
+        s.shot(page, "dev-app-new", "/apps/new/")
+        s.shot(page, "dev-profile", "/developer/")
+        s.shot(page, "dev-partner-apply-as-partner", "/developer/partner/")
+        s.shot(page, "dev-my-accounts", "/my-accounts/")
+        s.shot(page, "dev-inbox", "/inbox/")
+        s.shot(page, "dev-email-settings", "/accounts/email/")
+        s.shot(page, "dev-two-factor", "/accounts/2fa/")
+    with s.context(NARROW) as context:
+        page = context.new_page()
+        s.sign_in(page, DEVELOPER)
+        s.shot(page, "narrow-dev-dashboard", "/apps/")
+        app = s.first_href(page, "main a", r"/apps/\d+/")
+        if app:
+            s.shot(page, "narrow-dev-app-detail", app)
+
+
+def reviewer(s: Shooter) -> None:
+    with s.context() as context:
+        page = context.new_page()
+        s.sign_in(page, REVIEWER)
+        s.shot(page, "rev-queue", "/review/")
+        request = s.first_href(page, "main a", r"/review/requests/\d+/")
+        if request is None:
+            s.problems.append("the review queue is empty; the review request page was skipped")
+        else:
+            s.shot(page, "rev-request", request)
+        s.shot(page, "rev-partner-queue", "/review/partners/")
+        s.shot(page, "rev-all-apps", "/review/apps/")
+        app = s.first_href(page, "main a", r"/review/apps/\d+/")
+        if app:
+            s.shot(page, "rev-app", app)
+        s.shot(page, "rev-settings", "/review/settings/")
+        s.shot(page, "rev-audit", "/review/audit/")
+        s.shot(page, "rev-inbox", "/inbox/")
+    with s.context(NARROW) as context:
+        page = context.new_page()
+        s.sign_in(page, REVIEWER)
+        s.shot(page, "narrow-rev-queue", "/review/")
+
+
+def owner(s: Shooter, register: bool) -> None:
+    with s.context() as context:
+        page = context.new_page()
+        s.sign_in(page, OWNER)
+        s.shot(page, "owner-home", "/home/")
+        s.shot(page, "owner-my-accounts", "/my-accounts/")
+        account = s.first_href(page, "main a", r"/my-accounts/[\w-]+/")
+        if account is None:
+            s.problems.append("the owner has no account; the account page was skipped")
+        else:
+            s.shot(page, "owner-account", account)
+        s.shot(page, "owner-inbox", "/inbox/")
+        s.shot(page, "owner-developer-register", "/developer/")
+        if register:
+            if page.get_by_label("Developer reference").count():
+                page.get_by_label("Developer reference").fill("demo-owner")
+                page.get_by_label("Company").fill("Outer Heaven Ltd")
+                page.get_by_role("button", name="Register as a developer").click()
+                page.wait_for_load_state()
+            s.shot(page, "owner-partner-apply", "/developer/partner/")
+    with s.context(NARROW) as context:
+        page = context.new_page()
+        s.sign_in(page, OWNER)
+        s.shot(page, "narrow-owner-account", "/my-accounts/outerheaven/")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("base_url", nargs="?", default="http://127.0.0.1:8000")
+    parser.add_argument("--out", type=Path, default=Path("test-artifacts/screenshots"))
+    parser.add_argument("--chromium", default=CHROMIUM)
+    parser.add_argument("--register-owner", action="store_true",
+                        help="register the demo owner as a developer (changes the demo data) to show the partner form")
+    args = parser.parse_args(argv)
+    if not Path(args.chromium).exists():
+        print(f"{args.chromium} not found: install Debian's chromium (apt-get install chromium)", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS, headless=True)
+        try:
+            shooter = Shooter(browser, args.base_url, args.out)
+            anonymous(shooter)
+            developer(shooter)
+            reviewer(shooter)
+            owner(shooter, register=args.register_owner)
+        finally:
+            browser.close()
+    print(f"{shooter.count} screenshots in {args.out}")
+    for problem in shooter.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return 1 if shooter.problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
