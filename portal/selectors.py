@@ -87,3 +87,24 @@ def audit_log(*, app_ref: str = "", actor_email: str = "", verb: str = "") -> Qu
 
 def installations_of(*, app: App) -> QuerySet[Installation]:
     return app.installations.select_related("account", "installed_by").order_by("-installed_at")
+
+
+def apps_visible_to_account(*, account) -> QuerySet[App]:
+    """The store of one account: in development and alpha apps only with early access; beta with
+    early access or when the account shows beta apps; released for everyone; suspended for nobody."""
+    from portal.models import Stage
+
+    has_early_access = Exists(EarlyAccess.objects.filter(app=OuterRef("pk"), account=account))
+    visible = Q(stage=Stage.RELEASED) | Q(has_early_access=True)
+    if account.show_beta_apps:
+        visible |= Q(stage=Stage.BETA)
+    return (
+        App.objects.filter(suspended_at__isnull=True)
+        .annotate(has_early_access=has_early_access)
+        .filter(visible)
+        .select_related("user__developer_profile")
+    )
+
+
+def app_visible_to_account(*, app: App, account) -> bool:
+    return apps_visible_to_account(account=account).filter(pk=app.pk).exists()

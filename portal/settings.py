@@ -9,6 +9,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from portal.oauth_policy import pkce_required
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 INSECURE_DEFAULT_SECRET_KEY = "insecure-dev-key-change-me"
@@ -172,7 +174,11 @@ OAUTH2_PROVIDER = {
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 120,
     "ROTATE_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
-    "PKCE_REQUIRED": "portal.oauth_policy.pkce_required",
+    # A callable (not a dotted path: the toolkit does not import this one): PKCE for public clients.
+    "PKCE_REQUIRED": pkce_required,
+    # Refuse the "plain" PKCE method; S256 only.
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "OAUTH2_VALIDATOR_CLASS": "integrations.oauth.PortalOAuth2Validator",
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"],
 }
 
@@ -219,6 +225,8 @@ PORTAL = {
     "REVIEWERS_GROUP": "reviewers",
     "ICON_MAX_BYTES": env_int("ICON_MAX_BYTES", 512 * 1024),
     "ICON_MAX_PIXELS": 1024,
+    # Host returned as api_domain in token responses (default: the host of SITE_URL).
+    "API_DOMAIN": os.environ.get("API_DOMAIN", ""),
     "DATACENTRES": [("eu1", "EU 1 (London)"), ("use1", "US East 1"), ("usw1", "US West 1")],
 }
 
