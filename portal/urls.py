@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal import views
+from portal import store_views, views
 
 app_name = "portal"
 urlpatterns = [
@@ -18,6 +18,11 @@ urlpatterns = [
     path("apps/<int:pk>/progression/", views.progression_request, name="progression_request"),
     path("apps/<int:pk>/progression/<int:request_id>/withdraw/", views.progression_withdraw, name="progression_withdraw"),
     path("apps/<int:pk>/history/", views.app_history, name="app_history"),
+    path("store/<slug:code>/", store_views.store, name="store"),
+    path("store/<slug:code>/connected/", store_views.connected_apps, name="connected_apps"),
+    path("store/<slug:code>/apps/<slug:app_ref>/", store_views.store_app, name="store_app"),
+    path("store/<slug:code>/apps/<slug:app_ref>/turn-on/", store_views.store_turn_on, name="store_turn_on"),
+    path("store/<slug:code>/apps/<slug:app_ref>/turn-off/", store_views.store_turn_off, name="store_turn_off"),
     path("review/", views.review_queue, name="review_queue"),
     path("review/requests/<int:pk>/", views.review_request, name="review_request"),
     path("review/requests/<int:pk>/check/", views.review_check, name="review_check"),

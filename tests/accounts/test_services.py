@@ -112,7 +112,8 @@ def test_partner_application_submit_creates_a_pending_application():
     profile.refresh_from_db()
     assert profile.partner_status == DeveloperProfile.PartnerStatus.APPLIED
     event = AuditEvent.objects.get()
-    assert (event.verb, event.actor, event.data) == ("partner.applied", profile.user, {"company": "Acme Integrations Ltd"})
+    assert (event.verb, event.actor, event.data) == (
+        "partner.applied", profile.user, {"company": "Acme Integrations Ltd"})
 
 
 @pytest.mark.django_db
@@ -324,7 +325,8 @@ def test_account_create_from_the_command_line_without_an_actor():
 @pytest.mark.parametrize("who", ["developer", "staff-without-permission", "reviewer", "inactive-superuser"])
 def test_account_create_by_a_non_operator_is_refused(who):
     # given
-    actor = {"developer": lambda: DeveloperFactory().user, "staff-without-permission": lambda: UserFactory(is_staff=True),
+    actor = {"developer": lambda: DeveloperFactory().user,
+             "staff-without-permission": lambda: UserFactory(is_staff=True),
              "reviewer": make_reviewer,
              "inactive-superuser": lambda: UserFactory(is_staff=True, is_superuser=True, is_active=False)}[who]()
 
@@ -349,6 +351,22 @@ def test_account_create_refuses_a_bad_code(code):
 
     # then
     assert "code" in exc.value.message_dict
+    assert not Account.objects.exists()
+    assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("datacentre", ["mars1", "", "EU1"])
+def test_account_create_refuses_an_unknown_datacentre(datacentre):
+    # given
+    actor = _operator()
+
+    # when
+    with pytest.raises(ValidationError) as exc:
+        services.account_create(code="outerheaven", name="Outer Heaven", datacentre=datacentre, actor=actor)
+
+    # then
+    assert "datacentre" in exc.value.message_dict
     assert not Account.objects.exists()
     assert not AuditEvent.objects.exists()
 

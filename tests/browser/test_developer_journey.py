@@ -9,7 +9,9 @@ Only the reviewer and the platform account exist beforehand (an operator creates
 else happens through forms, found by their labels and roles, so unlabelled controls fail this test.
 """
 
+import os
 import re
+from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -42,6 +44,14 @@ def sign_out(page: Page) -> None:
     expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Sign in")).to_be_visible()
 
 
+def snap(page: Page, name: str) -> None:
+    """With JOURNEY_SCREENSHOTS=<dir>, keep a full-page screenshot of this step (pages the demo seed never shows)."""
+    folder = os.environ.get("JOURNEY_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"journey-{name}.png"), full_page=True)
+
+
 def expect_message(page: Page, text: str) -> None:
     expect(page.locator(".messages")).to_contain_text(text)
 
@@ -60,6 +70,7 @@ def test_developer_takes_an_app_from_sign_up_to_alpha(page: Page, live_server, p
     page.get_by_label(re.compile(r"^Password \(again\)")).fill(DEVELOPER_PASSWORD)
     page.get_by_role("button", name="Sign Up", exact=True).click()
     expect(page.get_by_role("heading", name="Verify Your Email Address")).to_be_visible()
+    snap(page, "verify-email")
 
     confirmations = [message for message in mail.outbox if DEVELOPER in message.to]
     assert len(confirmations) == 1, [message.subject for message in mail.outbox]
@@ -67,9 +78,11 @@ def test_developer_takes_an_app_from_sign_up_to_alpha(page: Page, live_server, p
     assert link, confirmations[0].body
     page.goto(link.group(0))
     expect(page.get_by_role("heading", name="Confirm Email Address")).to_be_visible()
+    snap(page, "confirm-email")
     page.get_by_role("button", name="Confirm", exact=True).click()
     nav = page.get_by_role("navigation", name="Main")
     expect(nav.get_by_text(DEVELOPER)).to_be_visible()  # signed in by the confirmation
+    snap(page, "after-confirmation")
 
     # --- ... registers as a developer ---------------------------------------------------------------------
     nav.get_by_role("link", name="My apps").click()
@@ -80,6 +93,7 @@ def test_developer_takes_an_app_from_sign_up_to_alpha(page: Page, live_server, p
     page.get_by_role("button", name="Register as a developer").click()
     expect_message(page, "You are registered as developer dana-apps.")
     expect(page.get_by_role("heading", name="Developer profile")).to_be_visible()
+    snap(page, "developer-profile")
 
     # --- ... registers an app and copies its secret ---------------------------------------------------------
     page.get_by_role("link", name="My apps").first.click()
@@ -98,6 +112,7 @@ def test_developer_takes_an_app_from_sign_up_to_alpha(page: Page, live_server, p
     expect(secret_box).to_be_visible()
     secret = secret_box.inner_text().strip()
     assert len(secret) >= 32, secret
+    snap(page, "credentials-with-secret")
     credentials_url = page.url
     page.reload()
     expect(page.get_by_role("heading", name="OAuth credentials")).to_be_visible()
@@ -126,6 +141,7 @@ def test_developer_takes_an_app_from_sign_up_to_alpha(page: Page, live_server, p
     page.get_by_label("I accept the partner agreement").check()
     page.get_by_role("button", name="Send application").click()
     expect_message(page, "Your partner application is waiting for review")
+    snap(page, "partner-applied")
     sign_out(page)
 
     # --- The reviewer approves the partner application ------------------------------------------------------
@@ -134,6 +150,7 @@ def test_developer_takes_an_app_from_sign_up_to_alpha(page: Page, live_server, p
     page.get_by_role("navigation", name="Reviewer sections").get_by_role("link", name="Partner applications").click()
     page.get_by_role("row").filter(has_text="dana-apps").get_by_role("link", name="Review").click()
     expect(page.get_by_role("heading", name="Dana Apps Ltd")).to_be_visible()
+    snap(page, "partner-review")
     page.get_by_label("Note to the developer (optional)").fill("Welcome aboard.")
     page.get_by_role("button", name="Approve", exact=True).click()
     expect_message(page, "The partner application of dana-apps is approved")
@@ -147,6 +164,7 @@ def test_developer_takes_an_app_from_sign_up_to_alpha(page: Page, live_server, p
     page.get_by_role("button", name="Request alpha").click()
     expect_message(page, "Your request to move to alpha is in the review queue.")
     expect(page.get_by_text("Waiting for review:")).to_be_visible()
+    snap(page, "alpha-requested")
     sign_out(page)
 
     # --- The reviewer ticks every review stage and approves ---------------------------------------------------
@@ -164,6 +182,7 @@ def test_developer_takes_an_app_from_sign_up_to_alpha(page: Page, live_server, p
         tick.first.click()
         expect(tick).to_have_count(remaining)  # the page came back with one stage fewer to tick
     expect(page.get_by_role("button", name=re.compile(r"^Untick "))).not_to_have_count(0)
+    snap(page, "review-all-ticked")
     page.get_by_label("Note to the developer").fill("Looks good. Enjoy alpha.")
     expect(approve).to_be_enabled()
     approve.click()
@@ -176,6 +195,7 @@ def test_developer_takes_an_app_from_sign_up_to_alpha(page: Page, live_server, p
     page.get_by_role("link", name=APP_NAME, exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(APP_NAME)
     expect(page.get_by_role("heading", level=1).locator(".badge")).to_have_text("Alpha")
+    snap(page, "app-in-alpha")
     nav = page.get_by_role("navigation", name="Main")
     expect(nav.get_by_role("link", name=re.compile(r"^Inbox"))).to_contain_text("2")  # partner + alpha
     nav.get_by_role("link", name=re.compile(r"^Inbox")).click()
@@ -183,3 +203,4 @@ def test_developer_takes_an_app_from_sign_up_to_alpha(page: Page, live_server, p
     expect(notice).to_be_visible()
     expect(notice).to_contain_text("Looks good. Enjoy alpha.")
     expect(page.get_by_role("heading", name="You are now a partner")).to_be_visible()
+    snap(page, "inbox")

@@ -200,3 +200,19 @@ def test_unsuspend_restores_the_kept_stage(stage):
     ]
     assert Notification.objects.filter(user=app.user).count() == 2
 
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("to_state", ["archived", "", "Alpha"])
+def test_an_unknown_state_is_refused(to_state):
+    # given
+    app = AppFactory(stage=Stage.IN_DEVELOPMENT)
+    before = _snapshot(app)
+
+    # when
+    with pytest.raises(TransitionNotAllowed):
+        lifecycle.apply_transition(app=app, to_state=to_state, actor=make_reviewer())
+
+    # then
+    assert _snapshot(app) == before
+    assert not AuditEvent.objects.exists()

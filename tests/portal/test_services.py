@@ -347,7 +347,8 @@ def test_app_delete_removes_an_uninstalled_app_in_development():
     # then
     assert not App.objects.filter(pk=pk).exists()
     event = AuditEvent.objects.get()
-    assert (event.verb, event.actor, event.target_id, event.app_ref) == ("app.deleted", developer, str(pk), app.client_id)
+    assert (event.verb, event.actor, event.target_id, event.app_ref) == (
+        "app.deleted", developer, str(pk), app.client_id)
 
 
 @pytest.mark.django_db

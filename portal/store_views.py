@@ -1,0 +1,91 @@
+"""The app store of one platform account, and its connected apps."""
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from accounts.models import Membership
+from portal import selectors
+from portal.installations import installation_turn_off
+from portal.models import Installation, Stage
+
+
+def _membership(request, code: str) -> Membership:
+    membership = Membership.objects.select_related("account").filter(user=request.user, account__code=code).first()
+    if membership is None:
+        raise Http404("No such account")
+    return membership
+
+
+@login_required
+def store(request, code):
+    membership = _membership(request, code)
+    account = membership.account
+    apps = selectors.apps_visible_to_account(account=account).order_by("name", "id")
+    query, stage = request.GET.get("q", "").strip(), request.GET.get("stage", "")
+    if query:
+        apps = apps.filter(Q(name__icontains=query) | Q(short_description__icontains=query))
+    if stage in Stage.values:
+        apps = apps.filter(stage=stage)
+    enabled = set(Installation.objects.filter(account=account, is_enabled=True).values_list("app_id", flat=True))
+    return render(request, "portal/store.html", {
+        "account": account, "membership": membership, "apps": list(apps), "enabled": enabled,
+        "q": query, "stage": stage, "stages": [(s.value, s.label) for s in Stage], "nav_section": "accounts",
+    })
+
+
+@login_required
+def store_app(request, code, app_ref):
+    membership = _membership(request, code)
+    account = membership.account
+    app = get_object_or_404(selectors.apps_visible_to_account(account=account), client_id=app_ref)
+    installation = Installation.objects.filter(app=app, account=account).first()
+    return render(request, "portal/store_app.html", {
+        "account": account, "membership": membership, "app": app, "installation": installation,
+        "nav_section": "accounts",
+    })
+
+
+@login_required
+@require_POST
+def store_turn_on(request, code, app_ref):
+    """Start the OAuth flow at the app's registered redirect URI (the consent page does the rest)."""
+    membership = _membership(request, code)
+    app = get_object_or_404(selectors.apps_visible_to_account(account=membership.account), client_id=app_ref)
+    if not membership.can_manage:
+        raise PermissionDenied("Only owners and admins can turn apps on.")
+    query = urlencode({"response_type": "code", "client_id": app.client_id, "redirect_uri": app.redirect_uri_list[0],
+                       "state": f"store:{membership.account.code}"})
+    return redirect(reverse("integrations:authorize", args=[membership.account.code]) + "?" + query)
+
+
+@login_required
+@require_POST
+def store_turn_off(request, code, app_ref):
+    membership = _membership(request, code)
+    installation = get_object_or_404(Installation, account=membership.account, app__client_id=app_ref)
+    try:
+        installation_turn_off(installation=installation, actor=request.user)
+    except (ValidationError, PermissionDenied) as error:
+        messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+    else:
+        messages.success(request, f"{installation.app.name} is off; its access was revoked.")
+    return redirect("portal:connected_apps", code=code)
+
+
+@login_required
+def connected_apps(request, code):
+    membership = _membership(request, code)
+    installations = (Installation.objects.filter(account=membership.account)
+                     .select_related("app", "installed_by").order_by("-is_enabled", "app__name"))
+    return render(request, "portal/connected_apps.html", {
+        "account": membership.account, "membership": membership, "installations": installations,
+        "nav_section": "accounts",
+    })
