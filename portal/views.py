@@ -44,7 +44,9 @@ def home(request):
         return redirect("portal:dashboard")
     if request.user.memberships.exists():
         return redirect("accounts:my_accounts")
-    return redirect("portal:landing")
+    # Nothing yet (e.g. just verified their email): registering as a developer is the next step. The landing
+    # page would offer "Go to your workspace", which leads straight back here.
+    return redirect("accounts:developer_profile")
 
 
 # --- Developer pages -------------------------------------------------------------------------------

@@ -82,11 +82,10 @@ def test_developer_takes_an_app_from_sign_up_to_alpha(page: Page, live_server, p
     page.get_by_role("button", name="Confirm", exact=True).click()
     nav = page.get_by_role("navigation", name="Main")
     expect(nav.get_by_text(DEVELOPER)).to_be_visible()  # signed in by the confirmation
-    snap(page, "after-confirmation")
 
-    # --- ... registers as a developer ---------------------------------------------------------------------
-    nav.get_by_role("link", name="My apps").click()
+    # --- ... and, sent on to the next step, registers as a developer -------------------------------------
     expect(page.get_by_role("heading", name="Register as a developer")).to_be_visible()
+    snap(page, "after-confirmation")
     page.get_by_label("Developer reference").fill("dana-apps")
     page.get_by_label("Company").fill("Dana Apps Ltd")
     page.get_by_label("Contact name").fill("Dana Developer")
