@@ -27,21 +27,7 @@ from accounts.forms import (
 )
 from accounts.models import DeveloperProfile, Membership, Notification, PartnerApplication
 from accounts.notifications import notification_mark_read
-
-
-def _error_messages(error: ValidationError | PermissionDenied) -> list[str]:
-    if isinstance(error, ValidationError):
-        return error.messages
-    return [str(error) or "You are not allowed to do that."]
-
-
-def _apply_errors(form, error: ValidationError) -> None:
-    """Put a service's ValidationError onto the form: per field where the form has it, else on top."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)
+from accounts.refusals import apply_refusal, refusal_messages
 
 
 # --- Developer profile and partner application ---------------------------------------------------------
@@ -65,9 +51,9 @@ def developer_profile(request):
         try:
             services.developer_profile_update(profile=profile, actor=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_refusal(form, error)
         except PermissionDenied as error:
-            messages.error(request, _error_messages(error)[0])
+            messages.error(request, refusal_messages(error)[0])
         else:
             messages.success(request, "Your developer profile is saved.")
             return redirect("accounts:developer_profile")
@@ -87,7 +73,7 @@ def _developer_register(request):
         try:
             profile = services.developer_profile_create(user=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_refusal(form, error)
         else:
             messages.success(request, f"You are registered as developer {profile.dev_ref}.")
             return redirect("accounts:developer_profile")
@@ -109,9 +95,9 @@ def partner_apply(request):
         try:
             services.partner_application_submit(profile=profile, actor=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_refusal(form, error)
         except PermissionDenied as error:
-            messages.error(request, _error_messages(error)[0])
+            messages.error(request, refusal_messages(error)[0])
         else:
             messages.success(request, "Thank you. Your partner application is waiting for review; "
                                       "we will tell you in your inbox when it is decided.")
@@ -179,9 +165,9 @@ def member_add(request, code):
         try:
             added = services.account_member_add(account=account, actor=request.user, **form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            apply_refusal(form, error)
         except PermissionDenied as error:
-            messages.error(request, _error_messages(error)[0])
+            messages.error(request, refusal_messages(error)[0])
             return redirect("accounts:account_detail", code=account.code)
         else:
             messages.success(request, f"{added.user.email} is now {added.get_role_display().lower()} "
@@ -198,7 +184,7 @@ def member_remove(request, code, membership_id):
     try:
         services.account_member_remove(membership=target, actor=request.user)
     except (ValidationError, PermissionDenied) as error:
-        messages.error(request, _error_messages(error)[0])
+        messages.error(request, refusal_messages(error)[0])
     else:
         messages.success(request, f"{target.user.email} is no longer a member of {own.account.code}.")
         if target.pk == own.pk:
@@ -216,7 +202,7 @@ def account_show_beta(request, code):
     try:
         services.account_set_show_beta_apps(account=membership.account, show=show, actor=request.user)
     except (ValidationError, PermissionDenied) as error:
-        messages.error(request, _error_messages(error)[0])
+        messages.error(request, refusal_messages(error)[0])
     else:
         messages.success(request, "Beta apps now show in this account's store." if show
                          else "Beta apps no longer show in this account's store (unless it has early access).")
@@ -296,7 +282,7 @@ def partner_review(request, pk):
                 )
             except (ValidationError, PermissionDenied) as error:
                 # e.g. another reviewer decided it first; the page then shows that decision.
-                messages.error(request, _error_messages(error)[0])
+                messages.error(request, refusal_messages(error)[0])
                 return redirect("accounts:partner_review", pk=pk)
             else:
                 verb = "approved" if decision == "approve" else "rejected"

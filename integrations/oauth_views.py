@@ -15,6 +15,7 @@ from oauth2_provider.oauth2_backends import get_oauthlib_core
 from oauth2_provider.views import IntrospectTokenView, RevokeTokenView, TokenView
 
 from accounts.models import Account, Membership
+from accounts.refusals import refusal_text
 from integrations.oauth import ACCOUNT_HEADER
 from portal.installations import MANAGER_ROLES, installation_turn_on
 from portal.models import App, Stage
@@ -67,7 +68,7 @@ def authorize(request, account_code: str):
         try:
             installation = installation_turn_on(app=app, account=account, actor=request.user)
         except (ValidationError, PermissionDenied) as error:
-            return _refuse(request, 403, "Cannot turn the app on", " ".join(getattr(error, "messages", [str(error)])))
+            return _refuse(request, 403, "Cannot turn the app on", refusal_text(error))
         credentials["installation_id"] = installation.pk
         uri, _headers, _body, _status = core.create_authorization_response(request, scopes, credentials, allow=True)
         return HttpResponseRedirect(uri)

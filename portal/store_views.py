@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.models import Membership
+from accounts.refusals import refusal_text
 from portal import selectors
 from portal.installations import installation_turn_off
 from portal.models import Installation, Stage
@@ -74,7 +75,7 @@ def store_turn_off(request, code, app_ref):
     try:
         installation_turn_off(installation=installation, actor=request.user)
     except (ValidationError, PermissionDenied) as error:
-        messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+        messages.error(request, refusal_text(error))
     else:
         messages.success(request, f"{installation.app.name} is off; its access was revoked.")
     return redirect("portal:connected_apps", code=code)

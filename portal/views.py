@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import developer_required, reviewer_required
 from accounts.models import PartnerApplication
+from accounts.refusals import apply_refusal, refusal_text
 from accounts.roles import is_reviewer
 from portal import lifecycle, selectors, services
 from portal.forms import (
@@ -24,11 +25,9 @@ STAGE_ORDER = [(stage.value, stage.label) for stage in Stage]
 def _report(request, error: Exception, form=None) -> None:
     """Show a service refusal: on the form's fields where it names them, else as a message."""
     if isinstance(error, ValidationError) and hasattr(error, "error_dict") and form is not None:
-        for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-        return
-    text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-    messages.error(request, text or "That is not allowed.")
+        apply_refusal(form, error)
+    else:
+        messages.error(request, refusal_text(error))
 
 
 def landing(request):
