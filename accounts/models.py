@@ -199,3 +199,69 @@ class Notification(models.Model):
 
     def __str__(self):
         return self.subject
+
+
+class PrivateApp(models.Model):
+    """An account's own app for scripts: staff tokens are created under it."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="private_apps")
+    name = models.CharField(max_length=100)
+    identifier = models.CharField(
+        max_length=70, unique=True,
+        help_text="<account_code>_<4–16 lowercase letters, digits or hyphens>; sent as brightpearl-app-ref.",
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["account__code", "identifier"]
+
+    def __str__(self):
+        return self.identifier
+
+
+class StaffToken(models.Model):
+    """A secret a script sends as brightpearl-staff-token. Shown once; only its SHA-256 is kept.
+    All staff tokens of one account share one fixed rate pool."""
+
+    private_app = models.ForeignKey(PrivateApp, on_delete=models.CASCADE, related_name="staff_tokens")
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_tokens",
+        help_text="The account member the token acts for.",
+    )
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12, help_text="The first characters, to recognise the token in lists.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    def is_usable(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class DeveloperApiKey(models.Model):
+    """A developer's personal key for the developer JSON API. Shown once; only its SHA-256 is kept."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"

@@ -42,6 +42,9 @@ class App(AbstractApplication):
     suspended_at = models.DateTimeField(null=True, blank=True)
     suspended_reason = models.TextField(blank=True)
     secret_rotated_at = models.DateTimeField(null=True, blank=True)
+    # HMAC key for signed callbacks and webhooks: SHA-256 of "callback-signing:" + client secret (hex).
+    # The developer derives the same key from the secret they were shown; the secret itself is only hashed.
+    callback_signing_key = models.CharField(max_length=64, blank=True)
 
     objects = ApplicationManager()
 
@@ -192,6 +195,7 @@ class Installation(models.Model):
     )
     installed_at = models.DateTimeField(default=timezone.now)
     disabled_at = models.DateTimeField(null=True, blank=True)
+    last_call_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-installed_at", "id"]
@@ -203,3 +207,81 @@ class Installation(models.Model):
     @property
     def instance_id(self) -> str:
         return str(self.pk)
+
+
+class RateLimitIncreaseRequest(models.Model):
+    """A developer asks for more API calls per minute, for all installations or one account."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    class Period(models.TextChoices):
+        MINUTE = "minute", "per minute"
+        HOUR = "hour", "per hour"
+        DAY = "day", "per day"
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="limit_requests")
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+        help_text="Empty: every installation of the app.",
+    )
+    use_case = models.TextField("what the app is doing", max_length=4000)
+    calls_per_period = models.PositiveIntegerField("how many calls it makes")
+    period = models.CharField(max_length=10, choices=Period.choices, default=Period.HOUR)
+    processing_time = models.CharField("how fast those calls must be processed", max_length=300)
+    optimisations = models.TextField("what was already optimised", max_length=4000)
+    requested_limit = models.PositiveIntegerField(help_text="Calls per minute wanted.")
+    requested_until = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    granted_limit = models.PositiveIntegerField(null=True, blank=True)
+    granted_until = models.DateTimeField(null=True, blank=True)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField(default=timezone.now)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+
+    def __str__(self):
+        return f"{self.app.client_id}: {self.requested_limit}/min"
+
+
+class UsageMinute(models.Model):
+    """API calls of one installation in one minute, rolled up from Redis counters."""
+
+    installation = models.ForeignKey(Installation, on_delete=models.CASCADE, related_name="usage")
+    minute = models.DateTimeField()
+    calls = models.PositiveIntegerField(default=0)
+    throttled = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["minute"]
+        constraints = [models.UniqueConstraint(fields=["installation", "minute"], name="one_usage_row_per_minute")]
+
+
+class CallbackAttempt(models.Model):
+    """One call of an app's install or uninstall callback URL, as the developer sees it."""
+
+    class Kind(models.TextChoices):
+        INSTALL = "install", "Install"
+        UNINSTALL = "uninstall", "Uninstall"
+
+    installation = models.ForeignKey(Installation, on_delete=models.CASCADE, related_name="callback_attempts")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    url = models.URLField(max_length=500)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    response_excerpt = models.CharField(max_length=500, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]

@@ -14,7 +14,7 @@ from accounts.models import Account, DeveloperProfile
 from accounts.notifications import notify
 from accounts.roles import is_reviewer
 from portal import lifecycle
-from portal.credentials import new_client_secret
+from portal.credentials import callback_signing_key, new_client_secret
 from portal.models import App, EarlyAccess, PlatformSettings, ProgressionRequest, ReviewCheck, ReviewStage, Stage
 from portal.selectors import platform_settings
 from portal.validation import parse_redirect_uris, validate_icon
@@ -75,6 +75,7 @@ def app_register(*, actor, app_ref: str, **fields) -> tuple[App, str]:
         raise ValidationError({"client_type": "Choose confidential or public."})
     secret = new_client_secret() if app.client_type == App.CLIENT_CONFIDENTIAL else ""
     app.client_secret = secret
+    app.callback_signing_key = callback_signing_key(secret) if secret else ""
     app.full_clean(exclude=["client_secret", "icon"])
     try:
         with transaction.atomic():
@@ -125,8 +126,9 @@ def app_rotate_secret(*, app: App, actor) -> str:
         raise ValidationError("Public clients have no secret to rotate.")
     secret = new_client_secret()
     app.client_secret = secret
+    app.callback_signing_key = callback_signing_key(secret)
     app.secret_rotated_at = timezone.now()
-    app.save(update_fields=["client_secret", "secret_rotated_at", "updated"])
+    app.save(update_fields=["client_secret", "callback_signing_key", "secret_rotated_at", "updated"])
     audit_record(actor=actor, verb="app.secret_rotated", target=app, app_ref=app.client_id)
     return secret
 
