@@ -30,3 +30,7 @@ seed: install
 
 clean:
 	rm -rf .run .demo db.sqlite3 staticfiles
+
+## Benchmarks: limiter latency and throughput, gateway overhead, token exchanges (prints a table and a JSON line)
+bench: install
+	$(PY) -m portal.embedded_redis -- $(PY) tools/bench.py

@@ -16,10 +16,13 @@ from accounts.forms import datacentre_choices
 from accounts.models import (
     Account,
     AuditEvent,
+    DeveloperApiKey,
     DeveloperProfile,
     Membership,
     Notification,
     PartnerApplication,
+    PrivateApp,
+    StaffToken,
     User,
 )
 
@@ -324,3 +327,79 @@ class NotificationAdmin(admin.ModelAdmin):
     search_fields = ["subject", "user__email"]
     raw_id_fields = ["user"]
     list_select_related = ["user"]
+
+
+# --- Private apps, staff tokens and API keys (read-only) ----------------------------------------------------------
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Viewable only: these rows are written by the services (which check who may act and audit), and
+    their secrets are never shown; only the hash is stored, and it is left out of every page."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class StaffTokenInline(admin.TabularInline):
+    model = StaffToken
+    fields = ["name", "prefix_display", "member", "created_by", "created_at", "last_used_at", "expires_at",
+              "revoked_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Prefix")
+    def prefix_display(self, obj):
+        return f"{obj.prefix}…"
+
+
+@admin.register(PrivateApp)
+class PrivateAppAdmin(ReadOnlyAdmin):
+    list_display = ["identifier", "name", "account", "created_by", "created_at"]
+    search_fields = ["identifier", "name", "account__code"]
+    list_select_related = ["account", "created_by"]
+    fields = ["identifier", "name", "account", "created_by", "created_at"]
+    inlines = [StaffTokenInline]
+
+
+@admin.register(StaffToken)
+class StaffTokenAdmin(ReadOnlyAdmin):
+    list_display = ["name", "prefix_display", "private_app", "member", "created_by", "created_at", "last_used_at",
+                    "expires_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), ("expires_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix", "private_app__identifier", "private_app__account__code", "member__email"]
+    list_select_related = ["private_app", "member", "created_by"]
+    fields = ["name", "prefix_display", "private_app", "member", "created_by", "created_at", "last_used_at",
+              "expires_at", "revoked_at"]
+    readonly_fields = ["prefix_display"]
+
+    @admin.display(description="Prefix", ordering="prefix")
+    def prefix_display(self, obj):
+        return f"{obj.prefix}…"
+
+
+@admin.register(DeveloperApiKey)
+class DeveloperApiKeyAdmin(ReadOnlyAdmin):
+    list_display = ["name", "prefix_display", "user", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix", "user__email"]
+    list_select_related = ["user"]
+    fields = ["name", "prefix_display", "user", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["prefix_display"]
+
+    @admin.display(description="Prefix", ordering="prefix")
+    def prefix_display(self, obj):
+        return f"{obj.prefix}…"

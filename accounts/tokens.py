@@ -4,9 +4,10 @@ shown once, stored only as SHA-256 (they are long and random, so a fast hash is 
 import hashlib
 import secrets
 
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from accounts.models import DeveloperApiKey, StaffToken
+from accounts.models import DeveloperApiKey, Membership, StaffToken
 
 PREFIX_LENGTH = 8
 
@@ -22,12 +23,15 @@ def hash_secret(raw: str) -> str:
 
 def staff_token_lookup(*, app_ref: str, raw_token: str) -> StaffToken | None:
     """The usable staff token for this secret under the private app ``app_ref`` (not revoked, not
-    expired), with its private app and account loaded; None otherwise."""
+    expired, and acting for an active user who is still a member of the account), with its private app,
+    account and member loaded; None otherwise. One query."""
     if not raw_token or not app_ref:
         return None
+    still_member = Membership.objects.filter(account=OuterRef("private_app__account"), user=OuterRef("member"))
     token = (
         StaffToken.objects.select_related("private_app__account", "member")
-        .filter(token_hash=hash_secret(raw_token), private_app__identifier=app_ref)
+        .filter(Exists(still_member), token_hash=hash_secret(raw_token), private_app__identifier=app_ref,
+                member__is_active=True)
         .first()
     )
     if token is None or not token.is_usable(timezone.now()):

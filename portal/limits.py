@@ -1,10 +1,57 @@
-"""API rate limits of installations: the default, raised by approved increase requests until their date."""
+"""API rate limits of installations: the default, raised by approved increase requests until their date.
 
-from django.db.models import Q
-from django.utils import timezone
+Grants are approved ``RateLimitIncreaseRequest`` rows. A grant covers every installation of its app (no
+account) or the app's installation in one account, from its approval until ``granted_until`` (open when
+empty). An installation gets the highest grant covering it, never less than the platform default; the
+gateway reads this at every call, so an approval applies at once and an ended grant falls back by itself.
 
-from portal.models import Installation, RateLimitIncreaseRequest
+Requests and grants are counted in calls per minute; the gateway's window is the platform's
+``limit_period_seconds`` (60 by default), to which a grant is scaled.
+"""
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.urls import reverse
+from django.utils import dateformat, timezone
+
+from accounts.audit import audit_record
+from accounts.models import Account
+from accounts.notifications import notify
+from accounts.roles import is_reviewer
+from portal.models import App, Installation, RateLimitIncreaseRequest
 from portal.selectors import platform_settings
+
+Status = RateLimitIncreaseRequest.Status
+
+
+def _per_period(per_minute: int, period_seconds: int) -> int:
+    """A per-minute figure in the gateway's window (the same number when the window is 60 s)."""
+    return per_minute if period_seconds == 60 else max(1, math.ceil(per_minute * period_seconds / 60))
+
+
+def default_limit_per_minute() -> int:
+    row = platform_settings()
+    return math.floor(row.default_instance_limit * 60 / row.limit_period_seconds)
+
+
+def active_grants(*, app_ids, now=None) -> QuerySet[RateLimitIncreaseRequest]:
+    """Approved grants of these apps that have not ended, highest first."""
+    now = now or timezone.now()
+    return (
+        RateLimitIncreaseRequest.objects.filter(app_id__in=app_ids, status=Status.APPROVED)
+        .filter(Q(granted_until__isnull=True) | Q(granted_until__gt=now))
+        .order_by("-granted_limit", "-decided_at", "-id")
+    )
+
+
+def grant_is_active(grant: RateLimitIncreaseRequest, now=None) -> bool:
+    now = now or timezone.now()
+    return grant.status == Status.APPROVED and (grant.granted_until is None or grant.granted_until > now)
 
 
 def installation_limit(*, installation: Installation, now=None) -> tuple[int, int]:
@@ -13,13 +60,260 @@ def installation_limit(*, installation: Installation, now=None) -> tuple[int, in
     now = now or timezone.now()
     row = platform_settings()
     granted = (
-        RateLimitIncreaseRequest.objects.filter(
-            app_id=installation.app_id, status=RateLimitIncreaseRequest.Status.APPROVED,
-        )
+        active_grants(app_ids=[installation.app_id], now=now)
         .filter(Q(account__isnull=True) | Q(account_id=installation.account_id))
-        .filter(Q(granted_until__isnull=True) | Q(granted_until__gt=now))
-        .order_by("-granted_limit")
         .values_list("granted_limit", flat=True)
         .first()
     )
-    return max(row.default_instance_limit, granted or 0), row.limit_period_seconds
+    granted = _per_period(granted, row.limit_period_seconds) if granted else 0
+    return max(row.default_instance_limit, granted), row.limit_period_seconds
+
+
+@dataclass(frozen=True)
+class EffectiveLimit:
+    per_minute: int
+    calls: int  # in the gateway's window
+    window_seconds: int
+    grant: RateLimitIncreaseRequest | None  # None: the platform default
+
+    @property
+    def is_default(self) -> bool:
+        return self.grant is None
+
+
+@dataclass(frozen=True)
+class AppLimits:
+    default: EffectiveLimit
+    grants: list[RateLimitIncreaseRequest]  # active, highest first
+    by_installation: dict[int, EffectiveLimit]
+
+    def of(self, installation: Installation) -> EffectiveLimit:
+        return self.by_installation.get(installation.pk, self.default)
+
+
+def current_limits_of(*, app: App, installations=None, now=None) -> AppLimits:
+    """What limit each installation of ``app`` has now and why (the grant, or the default), for
+    display. Two queries (plus the installations, unless given), however many installations."""
+    now = now or timezone.now()
+    row = platform_settings()
+    default = EffectiveLimit(default_limit_per_minute(), row.default_instance_limit, row.limit_period_seconds, None)
+    grants = list(active_grants(app_ids=[app.pk], now=now).select_related("account"))
+    if installations is None:
+        installations = app.installations.all()
+    by_installation = {}
+    for installation in installations:
+        best = next((g for g in grants if g.account_id in (None, installation.account_id)), None)
+        calls = _per_period(best.granted_limit, row.limit_period_seconds) if best else 0
+        if best is None or calls <= row.default_instance_limit:
+            by_installation[installation.pk] = default
+        else:
+            by_installation[installation.pk] = EffectiveLimit(best.granted_limit, calls, row.limit_period_seconds, best)
+    return AppLimits(default=default, grants=grants, by_installation=by_installation)
+
+
+def limit_requests_of(*, app: App) -> QuerySet[RateLimitIncreaseRequest]:
+    return app.limit_requests.select_related("account", "submitted_by", "reviewer").order_by("-submitted_at", "-id")
+
+
+def limit_scope_accounts(*, app: App) -> QuerySet[Account]:
+    """Accounts a request may be scoped to: those with an installation of the app or early access."""
+    return Account.objects.filter(Q(installations__app=app) | Q(early_access__app=app)).distinct().order_by("code")
+
+
+def limit_review_queue() -> QuerySet[RateLimitIncreaseRequest]:
+    """Pending increase requests, oldest first."""
+    return (
+        RateLimitIncreaseRequest.objects.filter(status=Status.PENDING)
+        .select_related("app", "app__user", "app__user__developer_profile", "account", "submitted_by")
+        .order_by("submitted_at", "id")
+    )
+
+
+def limit_requests_decided(*, limit: int = 20) -> QuerySet[RateLimitIncreaseRequest]:
+    return (
+        RateLimitIncreaseRequest.objects.exclude(status=Status.PENDING)
+        .select_related("app", "account", "reviewer")
+        .order_by("-decided_at", "-id")[:limit]
+    )
+
+
+# --- Writes ---------------------------------------------------------------------------------------
+
+def _lock_own_app(app: App, actor) -> App:
+    locked = App.objects.select_for_update().filter(pk=app.pk, user=actor).first()
+    if locked is None:
+        raise PermissionDenied("This is not your app.")
+    return locked
+
+
+def _require_reviewer(actor) -> None:
+    if not is_reviewer(actor):
+        raise PermissionDenied("Only reviewers can decide rate-limit requests.")
+
+
+def _lock(limit_request: RateLimitIncreaseRequest, *, pending: bool = True) -> RateLimitIncreaseRequest:
+    # Only the inner join on the app: PostgreSQL cannot lock the nullable side of an outer join.
+    locked = RateLimitIncreaseRequest.objects.select_for_update().select_related("app").get(pk=limit_request.pk)
+    if pending and locked.status != Status.PENDING:
+        raise ValidationError(f"This request is already {locked.get_status_display().lower()}.")
+    return locked
+
+
+def _scope(limit_request: RateLimitIncreaseRequest) -> str:
+    return limit_request.account.code if limit_request.account_id else "all installations"
+
+
+def _limits_link(app: App) -> str:
+    return reverse("portal:app_limits", args=[app.pk])
+
+
+@transaction.atomic
+def limit_request_submit(
+    *, app: App, actor, use_case: str, calls_per_period: int, period: str, processing_time: str,
+    optimisations: str, requested_limit: int, account: Account | None = None, requested_until: date | None = None,
+) -> RateLimitIncreaseRequest:
+    """The app's developer asks for a higher API rate limit, for every installation (``account`` None)
+    or for the installation in one account.
+
+    Requires the actor to own the app (PermissionDenied otherwise). Refused with a ValidationError,
+    nothing created, when: the app is suspended; a description is empty; the period is unknown; the
+    limit wanted is not above the current default; ``requested_until`` is not in the future; the
+    account has neither an installation of the app nor early access; or a request for the same scope
+    is already pending. Writes ``limit_request.submitted``."""
+    app = _lock_own_app(app, actor)
+    if app.is_suspended:
+        raise ValidationError("A suspended app cannot ask for a higher limit.")
+    errors = {}
+    texts = {"use_case": (use_case, "Say what the app is doing with these calls."),
+             "processing_time": (processing_time, "Say how fast these calls must be processed."),
+             "optimisations": (optimisations, "Say what you have already done to make fewer calls.")}
+    for name, (value, message) in texts.items():
+        if not (value or "").strip():
+            errors[name] = message
+    if not calls_per_period or calls_per_period < 1:
+        errors["calls_per_period"] = "Give the number of calls, at least 1."
+    if period not in RateLimitIncreaseRequest.Period.values:
+        errors["period"] = "Choose per minute, per hour or per day."
+    default = default_limit_per_minute()
+    if not requested_limit or requested_limit <= default:
+        errors["requested_limit"] = f"Ask for more than the default of {default} calls per minute."
+    if requested_until is not None and requested_until <= timezone.localdate():
+        errors["requested_until"] = "Choose a date after today, or leave it empty."
+    if account is not None and not (
+        app.installations.filter(account=account).exists() or app.early_access.filter(account=account).exists()
+    ):
+        errors["account"] = f"{account.code} has neither turned this app on nor has early access to it."
+    if errors:
+        raise ValidationError(errors)
+    same_scope = app.limit_requests.filter(status=Status.PENDING)
+    same_scope = same_scope.filter(account=account) if account is not None else same_scope.filter(account__isnull=True)
+    if same_scope.exists():
+        scope = account.code if account is not None else "all installations"
+        raise ValidationError(f"A request for {scope} is already waiting for review. Withdraw it to send a new one.")
+    limit_request = RateLimitIncreaseRequest.objects.create(
+        app=app, account=account, use_case=use_case.strip(), calls_per_period=calls_per_period, period=period,
+        processing_time=processing_time.strip(), optimisations=optimisations.strip(),
+        requested_limit=requested_limit, requested_until=requested_until, submitted_by=actor,
+    )
+    audit_record(actor=actor, verb="limit_request.submitted", target=limit_request, app_ref=app.client_id, data={
+        "scope": _scope(limit_request), "requested_limit": requested_limit,
+        "requested_until": requested_until.isoformat() if requested_until else None,
+    })
+    return limit_request
+
+
+@transaction.atomic
+def limit_request_withdraw(*, limit_request: RateLimitIncreaseRequest, actor) -> RateLimitIncreaseRequest:
+    """The app's developer withdraws a pending request. Writes ``limit_request.withdrawn``."""
+    _lock_own_app(limit_request.app, actor)
+    limit_request = _lock(limit_request)
+    limit_request.status, limit_request.decided_at = Status.WITHDRAWN, timezone.now()
+    limit_request.save(update_fields=["status", "decided_at"])
+    audit_record(actor=actor, verb="limit_request.withdrawn", target=limit_request,
+                 app_ref=limit_request.app.client_id, data={"scope": _scope(limit_request)})
+    return limit_request
+
+
+@transaction.atomic
+def limit_request_approve(
+    *, limit_request: RateLimitIncreaseRequest, actor, granted_limit: int, granted_until: datetime | None = None,
+    note: str = "",
+) -> RateLimitIncreaseRequest:
+    """A reviewer grants ``granted_limit`` calls per minute for the request's scope, until
+    ``granted_until`` (or with no end). The gateway applies it from its next call.
+
+    Requires a reviewer (PermissionDenied). Refused with a ValidationError when the request is not
+    pending, the granted limit is not above the default (a grant at or below it would change nothing)
+    or the end is not in the future. Writes ``limit_request.approved`` and tells the developer."""
+    _require_reviewer(actor)
+    limit_request = _lock(limit_request)
+    now = timezone.now()
+    default = default_limit_per_minute()
+    if not granted_limit or granted_limit < 1:
+        raise ValidationError({"granted_limit": "Grant at least 1 call per minute."})
+    if granted_limit <= default:
+        raise ValidationError({"granted_limit": f"The default is already {default} calls per minute; "
+                                                "grant more, or reject the request."})
+    if granted_until is not None and granted_until <= now:
+        raise ValidationError({"granted_until": "Choose an end in the future, or leave it empty."})
+    note = (note or "").strip()
+    limit_request.status, limit_request.reviewer, limit_request.decided_at = Status.APPROVED, actor, now
+    limit_request.granted_limit, limit_request.granted_until = granted_limit, granted_until
+    limit_request.decision_note = note
+    limit_request.save(update_fields=["status", "reviewer", "decided_at", "granted_limit", "granted_until",
+                                      "decision_note"])
+    app = limit_request.app
+    audit_record(actor=actor, verb="limit_request.approved", target=limit_request, app_ref=app.client_id, data={
+        "scope": _scope(limit_request), "granted_limit": granted_limit,
+        "granted_until": granted_until.isoformat() if granted_until else None, **({"note": note} if note else {}),
+    })
+    until = f" until {dateformat.format(timezone.localtime(granted_until), 'j M Y H:i T')}" if granted_until else ""
+    notify(user=app.user, subject=f"{app.name}: rate limit raised to {granted_limit} calls per minute",
+           body=f"For {_scope(limit_request)}{until}. It applies now.{' ' + note if note else ''}",
+           link=_limits_link(app))
+    return limit_request
+
+
+@transaction.atomic
+def limit_request_reject(*, limit_request: RateLimitIncreaseRequest, actor, note: str) -> RateLimitIncreaseRequest:
+    """A reviewer rejects a pending request with a note the developer receives.
+
+    Requires a reviewer (PermissionDenied); the note is required (ValidationError). Writes
+    ``limit_request.rejected``."""
+    _require_reviewer(actor)
+    limit_request = _lock(limit_request)
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": "Say why the request is rejected; the developer will read it."})
+    limit_request.status, limit_request.reviewer = Status.REJECTED, actor
+    limit_request.decided_at, limit_request.decision_note = timezone.now(), note
+    limit_request.save(update_fields=["status", "reviewer", "decided_at", "decision_note"])
+    app = limit_request.app
+    audit_record(actor=actor, verb="limit_request.rejected", target=limit_request, app_ref=app.client_id,
+                 data={"scope": _scope(limit_request), "note": note})
+    notify(user=app.user, subject=f"{app.name}: your rate-limit request was not approved", body=note,
+           link=_limits_link(app))
+    return limit_request
+
+
+@transaction.atomic
+def limit_grant_end(*, limit_request: RateLimitIncreaseRequest, actor, note: str = "") -> RateLimitIncreaseRequest:
+    """A reviewer ends an active grant now; its installations fall back at their next call.
+
+    Requires a reviewer (PermissionDenied) and a grant that has not ended (ValidationError). Writes
+    ``limit_grant.ended`` and tells the developer."""
+    _require_reviewer(actor)
+    limit_request = _lock(limit_request, pending=False)
+    now = timezone.now()
+    if not grant_is_active(limit_request, now):
+        raise ValidationError("This grant is not active.")
+    limit_request.granted_until = now
+    limit_request.save(update_fields=["granted_until"])
+    app = limit_request.app
+    note = (note or "").strip()
+    audit_record(actor=actor, verb="limit_grant.ended", target=limit_request, app_ref=app.client_id,
+                 data={"scope": _scope(limit_request), "granted_limit": limit_request.granted_limit,
+                       **({"note": note} if note else {})})
+    notify(user=app.user, subject=f"{app.name}: the raised rate limit for {_scope(limit_request)} has ended",
+           body=note, link=_limits_link(app))
+    return limit_request

@@ -207,3 +207,19 @@ def test_metadata_document(client, db):
     data = client.get("/.well-known/oauth-authorization-server").json()
     assert data["token_endpoint"].endswith("/oauth/token")
     assert data["code_challenge_methods_supported"] == ["S256"]
+
+
+def test_unsuspending_does_not_bring_old_tokens_back(client, world, live_server):
+    # given a connected app with live tokens
+    client.force_login(world["owner"])
+    token = _exchange(live_server, code_from(authorize(client, "outerheaven")), secret=world["secret"]).json()
+    reviewer = _reviewer()
+    # when a reviewer suspends and then unsuspends it
+    services.app_suspend(app=world["app"], actor=reviewer, reason="abuse")
+    assert not AccessToken.objects.filter(application=world["app"]).exists()
+    services.app_unsuspend(app=world["app"], actor=reviewer)
+    # then the old refresh token stays dead
+    response = requests.post(f"{live_server.url}/oauth/token/outerheaven", data={
+        "grant_type": "refresh_token", "refresh_token": token["refresh_token"], "client_id": "flow-app",
+        "client_secret": world["secret"]})
+    assert response.status_code == 400

@@ -1,0 +1,39 @@
+"""The process's one Redis connection for the API gateway: the limiter and the usage counters.
+
+Created lazily from ``settings.REDIS_URL`` with short socket timeouts, so that a slow or missing
+Redis costs each API request at most a fraction of a second (the gateway then fails open or closed
+as configured). redis-py's client holds a thread-safe connection pool, so one client per process
+serves every thread. If ``REDIS_URL`` changes (tests override it), the next call builds a new client.
+"""
+
+import threading
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from django.conf import settings
+
+_lock = threading.Lock()
+_client: redis.Redis | None = None
+_client_url: str | None = None
+
+
+def api_redis() -> redis.Redis:
+    """The shared client for ``settings.REDIS_URL`` (built on first use)."""
+    global _client, _client_url
+    url = settings.REDIS_URL
+    client = _client
+    if client is not None and _client_url == url:
+        return client
+    with _lock:
+        if _client is None or _client_url != url:
+            timeout = float(settings.PORTAL.get("LIMITER_TIMEOUT_SECONDS", 0.2))
+            if _client is not None:
+                _client.close()
+            _client = redis.Redis.from_url(
+                # No retries: a second attempt would only double the wait of a request.
+                url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0),
+                health_check_interval=30,
+            )
+            _client_url = url
+        return _client

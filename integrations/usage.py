@@ -1,0 +1,117 @@
+"""API usage counters in Redis: cheap enough to write on every API request.
+
+Per installation and minute, one Redis hash ``usage:{<installation id>}:<epoch minute>`` holds two
+counters, written with HINCRBY in one pipeline round trip:
+
+- ``calls``: requests admitted into the installation's pool (including ones that then failed
+  authentication or validation: they used a slot all the same);
+- ``throttled``: requests refused because the pool was full.
+
+Each hash expires after ``COUNTER_TTL_SECONDS`` (two hours), long enough for the rollup task
+(integrations/tasks.py) to copy it into ``portal.models.UsageMinute`` with :func:`read_minutes`.
+The time of each installation's latest call is kept in the hash ``usage:last_call``
+(field = installation id, value = epoch seconds); :func:`read_last_calls` reads it.
+
+Minutes are "epoch minutes": whole minutes since 1970-01-01T00:00Z, on Redis's clock when written
+by the gateway. :func:`minute_of` and :func:`minute_start` convert.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone as dt_timezone
+
+import redis
+
+from integrations.redis_client import api_redis
+
+logger = logging.getLogger(__name__)
+
+COUNTER_TTL_SECONDS = 2 * 3600
+LAST_CALL_KEY = "usage:last_call"
+
+
+@dataclass(frozen=True)
+class UsageCount:
+    """What one installation did in one minute."""
+
+    installation_id: int
+    minute: int  # epoch minute
+    calls: int
+    throttled: int
+
+    @property
+    def minute_start(self) -> datetime:
+        return minute_start(self.minute)
+
+
+def minute_key(installation_id: int, minute: int) -> str:
+    """Redis key of one installation's counters for one epoch minute ({hash tag} per installation)."""
+    return f"usage:{{{installation_id}}}:{minute}"
+
+
+def minute_of(moment: datetime | float | int) -> int:
+    """The epoch minute of an aware datetime or of a Unix timestamp in seconds."""
+    seconds = moment.timestamp() if isinstance(moment, datetime) else float(moment)
+    return int(seconds // 60)
+
+
+def minute_start(minute: int) -> datetime:
+    """The aware UTC datetime at which an epoch minute starts."""
+    return datetime.fromtimestamp(minute * 60, tz=dt_timezone.utc)
+
+
+def record_call(*, installation_id: int, throttled: bool, at_us: int | None = None,
+                client: redis.Redis | None = None) -> None:
+    """Count one request of an installation in the minute of ``at_us`` (microseconds since the
+    epoch; now when omitted) and remember it as the installation's latest call.
+
+    One pipelined round trip. Raises redis errors; the gateway catches and logs them."""
+    at_seconds = at_us / 1_000_000 if at_us else time.time()
+    key = minute_key(installation_id, minute_of(at_seconds))
+    pipe = (client or api_redis()).pipeline(transaction=False)
+    pipe.hincrby(key, "throttled" if throttled else "calls", 1)
+    pipe.expire(key, COUNTER_TTL_SECONDS)
+    if not throttled:
+        pipe.hset(LAST_CALL_KEY, str(installation_id), int(at_seconds))
+    pipe.execute()
+
+
+def read_minutes(installation_ids, since_minute: int | datetime, until_minute: int | datetime,
+                 *, client: redis.Redis | None = None) -> list[UsageCount]:
+    """The counters of these installations for the epoch minutes in [since_minute, until_minute)
+    (half-open: the minute ``until_minute`` is not included; pass the current minute to leave out
+    the one still being counted). Datetimes are converted with :func:`minute_of`.
+
+    Returns only minutes with at least one call or refusal, ordered by installation and minute.
+    Reading does not delete: counters expire by themselves, so rolling the same minute up twice
+    yields the same numbers (write them with an upsert, not an increment)."""
+    since = minute_of(since_minute) if isinstance(since_minute, datetime) else int(since_minute)
+    until = minute_of(until_minute) if isinstance(until_minute, datetime) else int(until_minute)
+    ids = sorted({int(pk) for pk in installation_ids})
+    wanted = [(pk, minute) for pk in ids for minute in range(since, until)]
+    if not wanted:
+        return []
+    pipe = (client or api_redis()).pipeline(transaction=False)
+    for pk, minute in wanted:
+        pipe.hmget(minute_key(pk, minute), "calls", "throttled")
+    counts = []
+    for (pk, minute), (calls, throttled) in zip(wanted, pipe.execute()):
+        if calls is None and throttled is None:
+            continue
+        counts.append(UsageCount(installation_id=pk, minute=minute, calls=int(calls or 0),
+                                 throttled=int(throttled or 0)))
+    return counts
+
+
+def read_last_calls(installation_ids, *, client: redis.Redis | None = None) -> dict[int, datetime]:
+    """When each of these installations last made an admitted API call (installations with no
+    recorded call are left out). Copy it to ``Installation.last_call_at`` in the rollup."""
+    ids = [int(pk) for pk in installation_ids]
+    if not ids:
+        return {}
+    values = (client or api_redis()).hmget(LAST_CALL_KEY, [str(pk) for pk in ids])
+    return {
+        pk: datetime.fromtimestamp(int(value), tz=dt_timezone.utc)
+        for pk, value in zip(ids, values) if value is not None
+    }

@@ -1,0 +1,122 @@
+"""API usage of installations: per-minute rows (``UsageMinute``) rolled up from the gateway's Redis
+counters, read here in the shapes the pages and charts need.
+
+The rollup (``integrations.tasks.rollup_usage``) writes through ``usage_minutes_record`` with absolute
+figures per (installation, minute), so running it twice for the same minute changes nothing.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from portal.models import Installation, UsageMinute
+
+WINDOW_HOURS = 24
+BUCKET_MINUTES = 15
+EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
+
+
+@dataclass
+class Bucket:
+    """A few minutes of one installation's usage. Bars show the busiest minute, so they compare with
+    the per-minute limit; the totals are for the text."""
+
+    start: datetime
+    peak_calls: int = 0  # most calls admitted in one minute of the bucket
+    peak_throttled: int = 0  # most calls refused in one minute of the bucket
+    calls: int = 0
+    throttled: int = 0
+
+
+@dataclass
+class UsageSeries:
+    installation_id: int
+    start: datetime
+    end: datetime
+    bucket_minutes: int
+    buckets: list[Bucket]
+    calls: int = 0
+    throttled: int = 0
+    peak_calls: int = 0
+    peak_at: datetime | None = None
+    minutes_throttled: int = 0
+
+    @property
+    def has_calls(self) -> bool:
+        return bool(self.calls or self.throttled)
+
+
+def epoch_minute(moment: datetime) -> int:
+    return int((moment - EPOCH).total_seconds() // 60)
+
+
+def minute_start(epoch_min: int) -> datetime:
+    return EPOCH + timedelta(minutes=epoch_min)
+
+
+def usage_window(*, now: datetime | None = None, hours: int = WINDOW_HOURS,
+                 bucket_minutes: int = BUCKET_MINUTES) -> tuple[datetime, datetime]:
+    """[start, end) of the last ``hours``, aligned to bucket boundaries so the last bucket holds now."""
+    now = now or timezone.now()
+    end = (epoch_minute(now) // bucket_minutes + 1) * bucket_minutes
+    return minute_start(end - hours * 60), minute_start(end)
+
+
+def usage_series_of(*, installations, now: datetime | None = None, hours: int = WINDOW_HOURS,
+                    bucket_minutes: int = BUCKET_MINUTES) -> dict[int, UsageSeries]:
+    """The last ``hours`` of each installation in buckets of ``bucket_minutes``, keyed by
+    installation id. One query, however many installations."""
+    start, end = usage_window(now=now, hours=hours, bucket_minutes=bucket_minutes)
+    ids = [getattr(installation, "pk", installation) for installation in installations]
+    count = hours * 60 // bucket_minutes
+    series = {
+        pk: UsageSeries(pk, start, end, bucket_minutes,
+                        [Bucket(start + timedelta(minutes=i * bucket_minutes)) for i in range(count)])
+        for pk in ids
+    }
+    if not ids:
+        return series
+    rows = (UsageMinute.objects.filter(installation_id__in=ids, minute__gte=start, minute__lt=end)
+            .values_list("installation_id", "minute", "calls", "throttled"))
+    for installation_id, minute, calls, throttled in rows.iterator(chunk_size=5000):
+        one = series[installation_id]
+        bucket = one.buckets[int((minute - start).total_seconds() // 60) // bucket_minutes]
+        bucket.calls += calls
+        bucket.throttled += throttled
+        bucket.peak_calls = max(bucket.peak_calls, calls)
+        bucket.peak_throttled = max(bucket.peak_throttled, throttled)
+        one.calls += calls
+        one.throttled += throttled
+        if throttled:
+            one.minutes_throttled += 1
+        if calls > one.peak_calls or (calls == one.peak_calls and calls and minute > one.peak_at):
+            one.peak_calls, one.peak_at = calls, minute
+    return series
+
+
+def usage_minutes_record(*, counts: dict[tuple[int, datetime], tuple[int, int]]) -> int:
+    """Store absolute per-minute figures: ``{(installation_id, minute start): (calls, throttled)}``.
+
+    Rows are upserted (never added to), so writing the same figures again changes nothing; counters of
+    installations that no longer exist are skipped. Each installation's ``last_call_at`` moves forward
+    to its latest minute with calls. Returns the number of rows written."""
+    if not counts:
+        return 0
+    known = set(Installation.objects.filter(pk__in={pk for pk, _ in counts}).values_list("pk", flat=True))
+    rows = [UsageMinute(installation_id=pk, minute=minute, calls=calls, throttled=throttled)
+            for (pk, minute), (calls, throttled) in counts.items() if pk in known]
+    last_call: dict[int, datetime] = {}
+    for row in rows:
+        if row.calls and row.minute > last_call.get(row.installation_id, EPOCH):
+            last_call[row.installation_id] = row.minute
+    with transaction.atomic():
+        UsageMinute.objects.bulk_create(rows, batch_size=500, update_conflicts=True,
+                                        unique_fields=["installation", "minute"], update_fields=["calls", "throttled"])
+        for pk, minute in last_call.items():
+            (Installation.objects.filter(pk=pk).filter(Q(last_call_at__isnull=True) | Q(last_call_at__lt=minute))
+             .update(last_call_at=minute))
+    return len(rows)
