@@ -178,7 +178,7 @@ def staff_token_status(token: StaffToken, now: datetime | None = None) -> str:
 
 
 def private_apps_of_account(*, account: Account) -> list[PrivateApp]:
-    """The account's private apps with their tokens (newest first, each with ``status`` set), in three
+    """The account's private apps with their tokens (newest first, each with ``status`` set), in two
     queries whatever the number of apps and tokens."""
     tokens = StaffToken.objects.select_related("member", "created_by").order_by("-created_at", "-id")
     private_apps = list(

@@ -21,8 +21,8 @@ class PrivateAppForm(forms.Form):
         field = self.fields["identifier"]
         field.initial = f"{account.code}_"
         field.widget.attrs["placeholder"] = f"{account.code}_scripts"
-        field.help_text = (f"Sent as <code>brightpearl-app-ref</code>. <code>{account.code}_</code> then "
-                           f"{IDENTIFIER_RULE}; it cannot be changed.")
+        field.help_text = (f"Sent as <code>brightpearl-app-ref</code>. Start with <code>{account.code}_</code>, "
+                           f"then {IDENTIFIER_RULE}. It cannot be changed.")
 
 
 class MemberChoiceField(forms.ModelChoiceField):

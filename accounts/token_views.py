@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
 from accounts import api_keys as api_key_services
@@ -53,6 +53,7 @@ def _tokens_page(request, membership: Membership, *, app_form=None, token_form=N
     private_apps = staff_token_services.private_apps_of_account(account=account)
     return render(request, "accounts/staff_tokens.html", {
         "nav_section": "accounts",
+        "account_tab": "staff-tokens",  # highlights the tab also when a form comes back from a POST URL
         "account": account,
         "membership": membership,
         "can_manage": can_manage,
@@ -93,7 +94,8 @@ def private_app_create(request, code):
             messages.error(request, refusal_messages(error)[0])
             return _back_to_tokens(code)
         else:
-            messages.success(request, f"The private app {private_app.identifier} is ready; create staff tokens under it.")
+            messages.success(request, f"The private app {private_app.identifier} is ready; "
+                                      "create staff tokens under it.")
             return _back_to_tokens(code, f"app-{private_app.pk}")
     return _tokens_page(request, membership, app_form=form)
 
@@ -156,6 +158,15 @@ def staff_token_revoke(request, code, token_id):
 NEW_API_KEY = "new-api-key"
 
 
+def _developer_api_urls(request) -> dict:
+    """Where the developer API answers, for the page's example; empty when it is not installed (accounts
+    does not depend on the app that serves it)."""
+    try:
+        return {"me": request.build_absolute_uri(reverse("devapi:me")), "docs": reverse("devapi:docs")}
+    except NoReverseMatch:
+        return {}
+
+
 @developer_required
 def api_keys(request):
     form = ApiKeyForm(request.POST or None)
@@ -176,6 +187,7 @@ def api_keys(request):
         "form": form,
         "keys": api_key_services.api_keys_of(user=request.user),
         "new_key": new_key,
+        "devapi": _developer_api_urls(request),
     })
 
 

@@ -1,5 +1,6 @@
 """Turning apps on and off in an account (installations)."""
 
+from celery import current_app
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -10,6 +11,17 @@ from portal.models import App, Installation
 from portal.selectors import app_visible_to_account
 
 MANAGER_ROLES = (Membership.Role.OWNER, Membership.Role.ADMIN)
+# Defined in integrations (above this layer), so it is named rather than imported.
+CALLBACK_TASK = "integrations.tasks.send_callback"
+
+
+def _schedule_callback(installation: Installation, kind: str) -> None:
+    """After commit, call the app's install or uninstall callback (when it has that URL)."""
+    url = installation.app.install_callback_url if kind == "install" else installation.app.uninstall_callback_url
+    if not url:
+        return
+    pk = installation.pk
+    transaction.on_commit(lambda: current_app.signature(CALLBACK_TASK, args=(pk, kind)).delay())
 
 
 def _require_manager(account: Account, actor) -> None:
@@ -22,7 +34,8 @@ def installation_turn_on(*, app: App, account: Account, actor) -> Installation:
     """Create or re-enable the app's installation in the account (after the user consented).
 
     Requires the actor to be an owner or admin of the account and the app to be visible to it
-    (which also excludes suspended apps)."""
+    (which also excludes suspended apps). When the app goes from off to on, its install callback is
+    called after commit."""
     _require_manager(account, actor)
     app = App.objects.select_for_update().get(pk=app.pk)
     if not app_visible_to_account(app=app, account=account):
@@ -38,13 +51,14 @@ def installation_turn_on(*, app: App, account: Account, actor) -> Installation:
         installation.save(update_fields=["is_enabled", "disabled_at", "installed_by", "installed_at"])
     audit_record(actor=actor, verb="installation.turned_on", target=installation, app_ref=app.client_id,
                  data={"account": account.code, "reenabled": not created})
+    _schedule_callback(installation, "install")
     return installation
 
 
 @transaction.atomic
 def installation_turn_off(*, installation: Installation, actor) -> Installation:
     """Turn the app off in the account: the installation is disabled and every access and refresh
-    token issued for it is revoked at once."""
+    token issued for it is revoked at once; the app's uninstall callback is called after commit."""
     installation = Installation.objects.select_for_update().select_related("app", "account").get(pk=installation.pk)
     _require_manager(installation.account, actor)
     if not installation.is_enabled:
@@ -54,6 +68,7 @@ def installation_turn_off(*, installation: Installation, actor) -> Installation:
     revoked = installation_revoke_tokens(installation=installation)
     audit_record(actor=actor, verb="installation.turned_off", target=installation,
                  app_ref=installation.app.client_id, data={"account": installation.account.code, **revoked})
+    _schedule_callback(installation, "uninstall")
     return installation
 
 

@@ -34,9 +34,13 @@ def _per_period(per_minute: int, period_seconds: int) -> int:
     return per_minute if period_seconds == 60 else max(1, math.ceil(per_minute * period_seconds / 60))
 
 
-def default_limit_per_minute() -> int:
-    row = platform_settings()
+def default_limit_per_minute(row=None) -> int:
+    row = row or platform_settings()
     return math.floor(row.default_instance_limit * 60 / row.limit_period_seconds)
+
+
+def _default(row) -> "EffectiveLimit":
+    return EffectiveLimit(default_limit_per_minute(row), row.default_instance_limit, row.limit_period_seconds, None)
 
 
 def active_grants(*, app_ids, now=None) -> QuerySet[RateLimitIncreaseRequest]:
@@ -91,24 +95,34 @@ class AppLimits:
         return self.by_installation.get(installation.pk, self.default)
 
 
-def current_limits_of(*, app: App, installations=None, now=None) -> AppLimits:
-    """What limit each installation of ``app`` has now and why (the grant, or the default), for
-    display. Two queries (plus the installations, unless given), however many installations."""
+def installation_limits(*, installations, now=None) -> dict[int, EffectiveLimit]:
+    """The limit of each installation now and why (the grant, or the default), keyed by installation
+    id, for display. Two queries however many installations and apps; the gateway uses
+    ``installation_limit``, which gives the same figures."""
     now = now or timezone.now()
     row = platform_settings()
-    default = EffectiveLimit(default_limit_per_minute(), row.default_instance_limit, row.limit_period_seconds, None)
-    grants = list(active_grants(app_ids=[app.pk], now=now).select_related("account"))
-    if installations is None:
-        installations = app.installations.all()
-    by_installation = {}
+    default = _default(row)
+    installations = list(installations)
+    grants = list(active_grants(app_ids={i.app_id for i in installations}, now=now).select_related("account"))
+    limits = {}
     for installation in installations:
-        best = next((g for g in grants if g.account_id in (None, installation.account_id)), None)
+        best = next((g for g in grants if g.app_id == installation.app_id and g.account_id in (None, installation.account_id)), None)
         calls = _per_period(best.granted_limit, row.limit_period_seconds) if best else 0
-        if best is None or calls <= row.default_instance_limit:
-            by_installation[installation.pk] = default
-        else:
-            by_installation[installation.pk] = EffectiveLimit(best.granted_limit, calls, row.limit_period_seconds, best)
-    return AppLimits(default=default, grants=grants, by_installation=by_installation)
+        limits[installation.pk] = (
+            EffectiveLimit(best.granted_limit, calls, row.limit_period_seconds, best)
+            if best is not None and calls > row.default_instance_limit else default
+        )
+    return limits
+
+
+def current_limits_of(*, app: App, installations=None, now=None) -> AppLimits:
+    """The app's default, its active grants and each installation's limit now, for display."""
+    now = now or timezone.now()
+    installations = list(app.installations.select_related("account") if installations is None else installations)
+    limits = installation_limits(installations=installations, now=now)
+    default = _default(platform_settings())
+    grants = list(active_grants(app_ids=[app.pk], now=now).select_related("account"))
+    return AppLimits(default=default, grants=grants, by_installation=limits)
 
 
 def limit_requests_of(*, app: App) -> QuerySet[RateLimitIncreaseRequest]:

@@ -53,6 +53,9 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "oauth2_provider",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "portal",
     "integrations",
@@ -202,7 +205,11 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # The gateway's per-minute usage counters (Redis) into UsageMinute rows; idempotent, so an overlap
+    # or a re-run never double counts. Expires so that a backlog does not pile up runs.
+    "rollup-usage": {"task": "integrations.tasks.rollup_usage", "schedule": 60.0, "options": {"expires": 55}},
+}
 
 # Static and media files
 STATIC_URL = "/static/"
@@ -226,6 +233,41 @@ USE_TZ = True
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
+# Django REST framework: only the developer API (integrations/devapi) uses it, and its views name their
+# authentication (developer API keys, no session, so no CSRF), parsers and renderers themselves. These
+# defaults keep any other DRF view equally strict: JSON only, signed in by an API key.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["integrations.devapi.authentication.DeveloperApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "integrations.devapi.schema.DeveloperApiSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Partner Portal developer API",
+    "DESCRIPTION": "Everything a developer does in the portal — apps, credentials, early access, progression and "
+                   "rate-limit requests, installations and usage — as JSON. Authenticate with a personal developer "
+                   "API key (create one in the portal under API keys): `Authorization: Bearer <key>` or "
+                   "`X-Api-Key: <key>`.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its docs are public (they describe, they do not act); no session is involved.
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "PREPROCESSING_HOOKS": ["integrations.devapi.schema.only_developer_api"],
+    "SCHEMA_PATH_PREFIX": "/api/developer",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI and Redoc from drf-spectacular-sidecar's static files: no CDN, works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"StageEnum": "portal.models.Stage"},
+    "PATH_CONVERTER_OVERRIDES": {
+        "slug": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"},
+        "devapi_id": {"type": "integer", "minimum": 0, "maximum": 999999999999999999},
+    },
+}
+
 # Portal behaviour, in one namespaced dict.
 PORTAL = {
     "REQUIRE_MFA_FOR_REVIEWERS": env_bool("REQUIRE_MFA_FOR_REVIEWERS", default=not DEMO_MODE),
@@ -235,6 +277,16 @@ PORTAL = {
     # Host returned as api_domain in token responses (default: the host of SITE_URL).
     "API_DOMAIN": os.environ.get("API_DOMAIN", ""),
     "DATACENTRES": [("eu1", "EU 1 (London)"), ("use1", "US East 1"), ("usw1", "US West 1")],
+    # Platform API gateway (integrations/gateway.py).
+    # Status of over-limit refusals: 503 like the reference platform, or 429.
+    "THROTTLE_STATUS": env_int("API_THROTTLE_STATUS", 503),
+    # When Redis cannot be reached: admit API requests and log an error (True), or answer 503.
+    "LIMITER_FAIL_OPEN": env_bool("API_LIMITER_FAIL_OPEN", default=True),
+    # Socket timeouts of the gateway's Redis client (limiter and usage counters), in seconds.
+    "LIMITER_TIMEOUT_SECONDS": 0.2,
+    # Forwarding mode: pass authorised, admitted API requests on to this Brightpearl-style API.
+    "UPSTREAM_API_URL": os.environ.get("UPSTREAM_API_URL", ""),
+    "UPSTREAM_TIMEOUT_SECONDS": env_int("UPSTREAM_API_TIMEOUT_SECONDS", 10),
 }
 
 LOGGING = {

@@ -8,9 +8,11 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("api/developer/", include("integrations.devapi.urls")),
     path("", include("accounts.urls")),
     path("", include("portal.urls")),
     path("", include("integrations.urls")),
+    path("", include("integrations.api_urls")),
 ]
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

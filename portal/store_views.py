@@ -16,6 +16,7 @@ from accounts.refusals import refusal_text
 from portal import selectors
 from portal.installations import installation_turn_off
 from portal.models import Installation, Stage
+from portal.usage import installations_usage
 
 
 def _membership(request, code: str) -> Membership:
@@ -84,9 +85,10 @@ def store_turn_off(request, code, app_ref):
 @login_required
 def connected_apps(request, code):
     membership = _membership(request, code)
-    installations = (Installation.objects.filter(account=membership.account)
-                     .select_related("app", "installed_by").order_by("-is_enabled", "app__name"))
+    installations = list(Installation.objects.filter(account=membership.account)
+                         .select_related("app", "account", "installed_by").order_by("-is_enabled", "app__name"))
     return render(request, "portal/connected_apps.html", {
         "account": membership.account, "membership": membership, "installations": installations,
+        "usage": installations_usage(installations=installations, label=lambda installation: installation.app.name),
         "nav_section": "accounts",
     })

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal import store_views, views
+from portal import limit_views, store_views, views
 
 app_name = "portal"
 urlpatterns = [
@@ -18,6 +18,9 @@ urlpatterns = [
     path("apps/<int:pk>/progression/", views.progression_request, name="progression_request"),
     path("apps/<int:pk>/progression/<int:request_id>/withdraw/", views.progression_withdraw, name="progression_withdraw"),
     path("apps/<int:pk>/history/", views.app_history, name="app_history"),
+    path("apps/<int:pk>/limits/", limit_views.app_limits, name="app_limits"),
+    path("apps/<int:pk>/limits/<int:request_id>/withdraw/", limit_views.limit_request_withdraw,
+         name="limit_request_withdraw"),
     path("store/<slug:code>/", store_views.store, name="store"),
     path("store/<slug:code>/connected/", store_views.connected_apps, name="connected_apps"),
     path("store/<slug:code>/apps/<slug:app_ref>/", store_views.store_app, name="store_app"),
@@ -27,6 +30,9 @@ urlpatterns = [
     path("review/requests/<int:pk>/", views.review_request, name="review_request"),
     path("review/requests/<int:pk>/check/", views.review_check, name="review_check"),
     path("review/requests/<int:pk>/decide/", views.review_decide, name="review_decide"),
+    path("review/limits/", limit_views.review_limits, name="review_limits"),
+    path("review/limits/<int:pk>/", limit_views.review_limit_request, name="review_limit_request"),
+    path("review/limits/<int:pk>/end/", limit_views.review_limit_end, name="review_limit_end"),
     path("review/apps/", views.review_apps, name="review_apps"),
     path("review/apps/<int:pk>/", views.review_app, name="review_app"),
     path("review/apps/<int:pk>/suspension/", views.review_app_suspension, name="review_app_suspension"),

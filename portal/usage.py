@@ -1,5 +1,5 @@
 """API usage of installations: per-minute rows (``UsageMinute``) rolled up from the gateway's Redis
-counters, read here in the shapes the pages and charts need.
+counters, read in the shapes the pages and charts need; and the log of their callbacks.
 
 The rollup (``integrations.tasks.rollup_usage``) writes through ``usage_minutes_record`` with absolute
 figures per (installation, minute), so running it twice for the same minute changes nothing.
@@ -13,7 +13,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from portal.models import Installation, UsageMinute
+from portal.charts import Chart, usage_chart
+from portal.limits import EffectiveLimit, installation_limits
+from portal.models import CallbackAttempt, Installation, UsageMinute
 
 WINDOW_HOURS = 24
 BUCKET_MINUTES = 15
@@ -98,25 +100,84 @@ def usage_series_of(*, installations, now: datetime | None = None, hours: int = 
     return series
 
 
-def usage_minutes_record(*, counts: dict[tuple[int, datetime], tuple[int, int]]) -> int:
-    """Store absolute per-minute figures: ``{(installation_id, minute start): (calls, throttled)}``.
+def usage_minutes_record(*, counts: dict[tuple[int, datetime], tuple[int, int]],
+                         last_calls: dict[int, datetime] | None = None) -> int:
+    """Store absolute per-minute figures, ``{(installation_id, minute start): (calls, throttled)}``,
+    and move ``Installation.last_call_at`` forward to ``last_calls[installation_id]`` (by default: the
+    start of the installation's latest minute with calls here).
 
-    Rows are upserted (never added to), so writing the same figures again changes nothing; counters of
-    installations that no longer exist are skipped. Each installation's ``last_call_at`` moves forward
-    to its latest minute with calls. Returns the number of rows written."""
-    if not counts:
+    Rows are upserted, never added to, so writing the same figures again changes nothing; figures of
+    installations that no longer exist are skipped. Returns the number of rows written."""
+    ids = {pk for pk, _ in counts} | set(last_calls or {})
+    if not ids:
         return 0
-    known = set(Installation.objects.filter(pk__in={pk for pk, _ in counts}).values_list("pk", flat=True))
+    known = dict(Installation.objects.filter(pk__in=ids).values_list("pk", "last_call_at"))
     rows = [UsageMinute(installation_id=pk, minute=minute, calls=calls, throttled=throttled)
             for (pk, minute), (calls, throttled) in counts.items() if pk in known]
-    last_call: dict[int, datetime] = {}
-    for row in rows:
-        if row.calls and row.minute > last_call.get(row.installation_id, EPOCH):
-            last_call[row.installation_id] = row.minute
+    if last_calls is None:
+        last_calls = {}
+        for row in rows:
+            if row.calls and row.minute > last_calls.get(row.installation_id, EPOCH):
+                last_calls[row.installation_id] = row.minute
     with transaction.atomic():
         UsageMinute.objects.bulk_create(rows, batch_size=500, update_conflicts=True,
                                         unique_fields=["installation", "minute"], update_fields=["calls", "throttled"])
-        for pk, minute in last_call.items():
-            (Installation.objects.filter(pk=pk).filter(Q(last_call_at__isnull=True) | Q(last_call_at__lt=minute))
-             .update(last_call_at=minute))
+        for pk, moment in last_calls.items():
+            if pk in known and (known[pk] is None or known[pk] < moment):
+                (Installation.objects.filter(pk=pk).filter(Q(last_call_at__isnull=True) | Q(last_call_at__lt=moment))
+                 .update(last_call_at=moment))
     return len(rows)
+
+
+@dataclass
+class InstallationUsage:
+    """One installation with its limit, its last 24 hours and their chart: a row of the usage tables."""
+
+    installation: Installation
+    limit: EffectiveLimit
+    series: UsageSeries
+    chart: Chart
+
+
+class UsageRows(list):
+    """Rows of ``installations_usage``; ``busy`` had calls in the window, ``quiet`` had none."""
+
+    @property
+    def busy(self) -> list[InstallationUsage]:
+        return [row for row in self if row.series.has_calls]
+
+    @property
+    def quiet(self) -> list[InstallationUsage]:
+        return [row for row in self if not row.series.has_calls]
+
+
+def installations_usage(*, installations, now: datetime | None = None, label=None,
+                        requested_per_minute: int | None = None) -> UsageRows:
+    """Usage rows for a list of installations (of one or several apps), in the given order, with the
+    limit each has now. A fixed number of queries. ``label(installation)`` names each chart (default:
+    the account code); ``requested_per_minute`` adds a line for a limit under review."""
+    installations = list(installations)
+    now = now or timezone.now()
+    limits = installation_limits(installations=installations, now=now)
+    series = usage_series_of(installations=installations, now=now)
+    label = label or (lambda installation: installation.account.code)
+    rows = UsageRows()
+    for installation in installations:
+        limit = limits[installation.pk]
+        rows.append(InstallationUsage(
+            installation=installation, limit=limit, series=series[installation.pk],
+            chart=usage_chart(series[installation.pk], limit_per_minute=limit.per_minute,
+                              label=label(installation), chart_id=f"usage-{installation.pk}",
+                              requested_per_minute=requested_per_minute),
+        ))
+    return rows
+
+
+def callback_attempts_of(*, app, limit: int = 25) -> list[CallbackAttempt]:
+    """The app's most recent install/uninstall callback attempts, newest first, for its developer;
+    each with ``delivered`` (a 2xx answer)."""
+    attempts = list(CallbackAttempt.objects.filter(installation__app=app)
+                    .select_related("installation__account").order_by("-created_at", "-id")[:limit])
+    for attempt in attempts:
+        attempt.delivered = attempt.status_code is not None and 200 <= attempt.status_code < 300
+    return attempts

@@ -12,7 +12,7 @@ from accounts.decorators import developer_required, reviewer_required
 from accounts.models import PartnerApplication
 from accounts.refusals import apply_refusal, refusal_text
 from accounts.roles import is_reviewer
-from portal import lifecycle, selectors, services
+from portal import lifecycle, limits, selectors, services, usage
 from portal.forms import (
     AppForm, AuditFilterForm, DecisionForm, EarlyAccessForm, PlatformSettingsForm, ProgressionRequestForm,
     ReviewCheckForm, SuspensionForm,
@@ -94,8 +94,16 @@ def app_detail(request, pk):
         progression_form=ProgressionRequestForm(),
         is_partner=request.user.developer_profile.is_partner,
         requests=selectors.progression_requests_of(app=app)[:10],
-        installations=selectors.installations_of(app=app)[:20],
+        **_usage_context(app),
     )
+
+
+def _usage_context(app: App) -> dict:
+    """Installations with their usage and limits, and the callback log (app page)."""
+    installations = list(selectors.installations_of(app=app)[:20])
+    return {"installations": installations, "usage": usage.installations_usage(installations=installations),
+            "app_limits": limits.current_limits_of(app=app, installations=installations),
+            "callback_attempts": usage.callback_attempts_of(app=app)}
 
 
 @developer_required

@@ -39,10 +39,13 @@ class DeveloperApiSchema(AutoSchema):
             "401": (ErrorSerializer, "No API key, or the key is unknown or revoked."),
             "403": (ErrorSerializer, "Not allowed (for example: not a developer, or only partners may do this)."),
         }
-        if self.method in ("POST", "PUT", "PATCH", "DELETE") or self._has_query_input():
+        is_list = self.method == "GET" and self._is_list_view()
+        if self.method in ("POST", "PUT", "PATCH", "DELETE") or self._has_query_input() or is_list:
             errors["400"] = (ValidationErrorSerializer, "Invalid input or a refused change; nothing was changed.")
         if "{" in self.path:
             errors["404"] = (ErrorSerializer, "No such object among yours.")
+        elif is_list:
+            errors["404"] = (ErrorSerializer, "No such page.")
         for code, (serializer, description) in errors.items():
             if code not in responses:
                 responses[code] = self._get_response_for_code(OpenApiResponse(serializer, description), code)

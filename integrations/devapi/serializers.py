@@ -19,6 +19,15 @@ USAGE_MAX_RANGE = timedelta(days=7)
 LIFECYCLE_STATES = [*Stage.choices, ("suspended", "Suspended")]
 
 
+class OptionalURLField(serializers.URLField):
+    """A URL or the empty string (the portal's optional links); the schema says both."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("max_length", 200)
+        super().__init__(**kwargs)
+
+
 # --- Output -----------------------------------------------------------------------------------------
 
 class ApiKeySerializer(serializers.ModelSerializer):
@@ -33,6 +42,7 @@ class DeveloperSerializer(serializers.ModelSerializer):
     full_name = serializers.CharField(source="user.full_name", read_only=True)
     is_partner = serializers.BooleanField(read_only=True)
     api_key = serializers.SerializerMethodField(help_text="The key this request was made with.")
+    website = OptionalURLField(read_only=True)
 
     class Meta:
         model = DeveloperProfile
@@ -56,6 +66,11 @@ class AppSerializer(serializers.ModelSerializer):
     has_pending_request = serializers.BooleanField(read_only=True, help_text="A progression request awaits review.")
     created_at = serializers.DateTimeField(source="created", read_only=True)
     updated_at = serializers.DateTimeField(source="updated", read_only=True)
+    install_callback_url = OptionalURLField(read_only=True)
+    uninstall_callback_url = OptionalURLField(read_only=True)
+    homepage_url = OptionalURLField(read_only=True)
+    support_url = OptionalURLField(read_only=True)
+    privacy_url = OptionalURLField(read_only=True)
 
     class Meta:
         model = App
@@ -116,6 +131,12 @@ class LimitRequestSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def limit_fields(limit) -> dict:
+    """An installation's ``portal.limits.EffectiveLimit`` as LimitSerializer fields."""
+    return {"calls": limit.calls, "window_seconds": limit.window_seconds, "per_minute": limit.per_minute,
+            "is_default": limit.is_default, "granted_until": limit.grant.granted_until if limit.grant else None}
+
+
 class LimitSerializer(serializers.Serializer):
     calls = serializers.IntegerField(read_only=True, help_text="Calls allowed per window.")
     window_seconds = serializers.IntegerField(read_only=True)
@@ -138,11 +159,7 @@ class InstallationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_current_limit(self, installation) -> LimitSerializer:
-        limit = self.context["limits"].of(installation)
-        return LimitSerializer({
-            "calls": limit.calls, "window_seconds": limit.window_seconds, "per_minute": limit.per_minute,
-            "is_default": limit.is_default, "granted_until": limit.grant.granted_until if limit.grant else None,
-        }).data
+        return LimitSerializer(limit_fields(self.context["limits"][installation.pk])).data
 
 
 class UsageMinuteSerializer(serializers.ModelSerializer):
@@ -201,7 +218,7 @@ class AppUpdateSerializer(serializers.Serializer):
     short_description = serializers.CharField(max_length=160, help_text="One line shown in the app store.")
     long_description = serializers.CharField(max_length=10000, allow_blank=True, help_text="Markdown.")
     client_type = serializers.ChoiceField(
-        choices=[App.CLIENT_CONFIDENTIAL, App.CLIENT_PUBLIC],
+        choices=App.CLIENT_TYPES,
         help_text="confidential (a server that keeps a secret) or public (PKCE, no secret). "
                   "A public app cannot become confidential.",
     )
@@ -209,11 +226,11 @@ class AppUpdateSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=2000), min_length=1, max_length=10,
         help_text="Matched exactly; https only (http is allowed for localhost).",
     )
-    install_callback_url = serializers.URLField(allow_blank=True, max_length=200)
-    uninstall_callback_url = serializers.URLField(allow_blank=True, max_length=200)
-    homepage_url = serializers.URLField(allow_blank=True, max_length=200)
-    support_url = serializers.URLField(allow_blank=True, max_length=200)
-    privacy_url = serializers.URLField(allow_blank=True, max_length=200)
+    install_callback_url = OptionalURLField(help_text="Called when an account turns the app on.")
+    uninstall_callback_url = OptionalURLField(help_text="Called when an account turns the app off.")
+    homepage_url = OptionalURLField()
+    support_url = OptionalURLField()
+    privacy_url = OptionalURLField()
 
     def validate_redirect_uris(self, values):
         return _redirect_uris(values)
@@ -226,13 +243,13 @@ class AppCreateSerializer(AppUpdateSerializer):
     )
     long_description = serializers.CharField(max_length=10000, allow_blank=True, required=False, default="",
                                              help_text="Markdown.")
-    client_type = serializers.ChoiceField(choices=[App.CLIENT_CONFIDENTIAL, App.CLIENT_PUBLIC],
-                                          default=App.CLIENT_CONFIDENTIAL)
-    install_callback_url = serializers.URLField(allow_blank=True, max_length=200, required=False, default="")
-    uninstall_callback_url = serializers.URLField(allow_blank=True, max_length=200, required=False, default="")
-    homepage_url = serializers.URLField(allow_blank=True, max_length=200, required=False, default="")
-    support_url = serializers.URLField(allow_blank=True, max_length=200, required=False, default="")
-    privacy_url = serializers.URLField(allow_blank=True, max_length=200, required=False, default="")
+    client_type = serializers.ChoiceField(choices=App.CLIENT_TYPES, default=App.CLIENT_CONFIDENTIAL)
+    install_callback_url = OptionalURLField(required=False, default="", help_text="Called when an account turns the app on.")
+    uninstall_callback_url = OptionalURLField(required=False, default="",
+                                              help_text="Called when an account turns the app off.")
+    homepage_url = OptionalURLField(required=False, default="")
+    support_url = OptionalURLField(required=False, default="")
+    privacy_url = OptionalURLField(required=False, default="")
 
 
 class EarlyAccessAddSerializer(serializers.Serializer):

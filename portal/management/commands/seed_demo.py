@@ -10,6 +10,7 @@ from pathlib import Path
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -62,6 +63,9 @@ class Command(BaseCommand):
                     app=app, actor=users["developer"],
                     message="Ready for alpha: installs cleanly in outerheaven and syncs products and orders.",
                 )
+        # The accounts' API data (products, contacts, orders); the command lives in integrations and
+        # is called by name so that this layer does not import upward. It skips what exists.
+        call_command("seed_api_data", *[code for code, _, _ in ACCOUNTS], stdout=self.stdout)
         data = {
             "base_url": settings.SITE_URL,
             "password": PASSWORD,

@@ -1,0 +1,134 @@
+"""Install and uninstall callbacks: a signed GET to the app's callback URL when an account turns the app
+on (again on re-enable) or off.
+
+The query carries ``accountCode``, ``appRef``, ``timestamp`` (unix seconds) and ``signature``, the hex
+HMAC-SHA256 of the canonical string ``accountCode=<code>&appRef=<ref>&timestamp=<ts>`` keyed with the
+app's callback signing key: the hex SHA-256 of ``"callback-signing:" + client secret``, used as ASCII
+text (see ``portal.credentials.callback_signing_key``). Public apps have no secret and get no signature.
+
+Each attempt is logged as a ``CallbackAttempt`` the developer sees; ``integrations.tasks.send_callback``
+retries failures with a growing delay.
+"""
+
+import hashlib
+import hmac
+import ipaddress
+import logging
+import socket
+import time
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import requests
+from django.conf import settings
+
+from portal.models import CallbackAttempt, Installation
+
+logger = logging.getLogger(__name__)
+
+TIMEOUT_SECONDS = 5
+EXCERPT_CHARS = 500
+USER_AGENT = "PartnerPortal-Callbacks/1.0"
+Kind = CallbackAttempt.Kind
+
+
+class CallbackRefused(Exception):
+    """The URL may not be called (it leads to a private network address)."""
+
+
+def canonical_string(*, account_code: str, app_ref: str, timestamp: int) -> str:
+    return f"accountCode={account_code}&appRef={app_ref}&timestamp={timestamp}"
+
+
+def callback_signature(*, key: str, account_code: str, app_ref: str, timestamp: int) -> str:
+    message = canonical_string(account_code=account_code, app_ref=app_ref, timestamp=timestamp)
+    return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def callback_url_of(*, installation: Installation, kind: str) -> str:
+    app = installation.app
+    return (app.install_callback_url if kind == Kind.INSTALL else app.uninstall_callback_url).strip()
+
+
+def signed_callback_url(*, url: str, installation: Installation, timestamp: int) -> str:
+    """``url`` with the callback's query added to any query it already has."""
+    app, account_code = installation.app, installation.account.code
+    params = {"accountCode": account_code, "appRef": app.client_id, "timestamp": str(timestamp)}
+    if app.callback_signing_key:
+        params["signature"] = callback_signature(key=app.callback_signing_key, account_code=account_code,
+                                                 app_ref=app.client_id, timestamp=timestamp)
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
+    return urlunsplit(parts._replace(query=urlencode([*query, *params.items()])))
+
+
+def _private_addresses_allowed() -> bool:
+    return settings.PORTAL.get("CALLBACKS_TO_PRIVATE_ADDRESSES", settings.DEMO_MODE)
+
+
+def check_destination(url: str) -> None:
+    """Refuse URLs whose host resolves to a loopback, private or link-local address, unless allowed
+    (demo mode): the response excerpt is shown to the developer, so the portal must not fetch its own
+    network for them."""
+    if _private_addresses_allowed():
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CallbackRefused("The callback URL is not an http(s) URL.")
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
+                                   type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise CallbackRefused(f"The host {parts.hostname} could not be resolved ({exc}).") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if not address.is_global:
+            raise CallbackRefused(f"The host {parts.hostname} resolves to a non-public address ({address}).")
+
+
+def _excerpt(response: requests.Response) -> str:
+    try:
+        raw = response.raw.read(EXCERPT_CHARS * 4, decode_content=True) or b""
+    except Exception:  # a broken body is still a response; its status is what counts
+        return ""
+    return raw.decode(response.encoding or "utf-8", errors="replace")[:EXCERPT_CHARS]
+
+
+def callback_send(*, installation: Installation, kind: str, attempt: int) -> CallbackAttempt | None:
+    """Call the installation's ``kind`` callback once and log the attempt. Returns None (nothing sent,
+    nothing logged) when the app has no URL for this kind; never raises for network failures."""
+    url = callback_url_of(installation=installation, kind=kind)
+    if not url:
+        return None
+    target = signed_callback_url(url=url, installation=installation, timestamp=int(time.time()))
+    status_code, error, excerpt = None, "", ""
+    started = time.monotonic()
+    try:
+        check_destination(url)
+        with requests.get(target, timeout=TIMEOUT_SECONDS, allow_redirects=False, stream=True,
+                          headers={"User-Agent": USER_AGENT, "Accept": "*/*"}) as response:
+            status_code, excerpt = response.status_code, _excerpt(response)
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code} {response.reason or ''}".strip()
+    except CallbackRefused as exc:
+        error = f"Not sent: {exc}"
+    except requests.Timeout:
+        error = f"No response within {TIMEOUT_SECONDS} seconds."
+    except requests.RequestException as exc:
+        error = f"Could not connect: {type(exc).__name__}"
+        logger.info("callback %s of installation %s failed: %s", kind, installation.pk, exc)
+    duration_ms = int((time.monotonic() - started) * 1000)
+    return CallbackAttempt.objects.create(
+        installation=installation, kind=kind, url=target[:500], attempt=attempt, status_code=status_code,
+        error=error[:300], response_excerpt=excerpt, duration_ms=duration_ms,
+    )
+
+
+def callback_succeeded(attempt: CallbackAttempt | None) -> bool:
+    return attempt is not None and attempt.status_code is not None and 200 <= attempt.status_code < 300
+
+
+def callback_is_stale(*, installation: Installation, kind: str) -> bool:
+    """The installation has changed state since: an install callback for an app turned off again (or
+    the reverse) would tell the app something that is no longer true."""
+    return installation.is_enabled != (kind == Kind.INSTALL)
+

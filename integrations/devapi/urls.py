@@ -1,0 +1,52 @@
+"""URLs of the developer API, included under /api/developer/ by the project's root URLconf."""
+
+from django.urls import path, re_path, register_converter
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from integrations.devapi import views
+
+
+class ObjectIdConverter:
+    """A database id: digits that fit a 64-bit column (Django's int converter takes any length, and a
+    too-large number would fail in the database instead of being a 404)."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value):
+        return int(value)
+
+    def to_url(self, value):
+        return str(value)
+
+
+register_converter(ObjectIdConverter, "devapi_id")
+
+app_name = "devapi"
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="devapi:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="devapi:schema"), name="redoc"),
+    path("me/", views.MeView.as_view(), name="me"),
+    path("accounts/<slug:code>/location/", views.AccountLocationView.as_view(), name="account_location"),
+    path("apps/", views.AppsView.as_view(), name="apps"),
+    path("apps/<slug:app_ref>/", views.AppView.as_view(), name="app"),
+    path("apps/<slug:app_ref>/rotate-secret/", views.RotateSecretView.as_view(), name="rotate_secret"),
+    path("apps/<slug:app_ref>/history/", views.HistoryView.as_view(), name="history"),
+    path("apps/<slug:app_ref>/early-access/", views.EarlyAccessView.as_view(), name="early_access"),
+    path("apps/<slug:app_ref>/early-access/<slug:account_code>/", views.EarlyAccessItemView.as_view(),
+         name="early_access_item"),
+    path("apps/<slug:app_ref>/progression-requests/", views.ProgressionRequestsView.as_view(),
+         name="progression_requests"),
+    path("apps/<slug:app_ref>/progression-requests/<devapi_id:request_id>/", views.ProgressionRequestView.as_view(),
+         name="progression_request"),
+    path("apps/<slug:app_ref>/progression-requests/<devapi_id:request_id>/withdraw/",
+         views.ProgressionWithdrawView.as_view(), name="progression_withdraw"),
+    path("apps/<slug:app_ref>/limit-requests/", views.LimitRequestsView.as_view(), name="limit_requests"),
+    path("apps/<slug:app_ref>/limit-requests/<devapi_id:request_id>/", views.LimitRequestView.as_view(),
+         name="limit_request"),
+    path("apps/<slug:app_ref>/limit-requests/<devapi_id:request_id>/withdraw/", views.LimitWithdrawView.as_view(),
+         name="limit_withdraw"),
+    path("apps/<slug:app_ref>/installations/", views.InstallationsView.as_view(), name="installations"),
+    path("apps/<slug:app_ref>/installations/<slug:account_code>/usage/", views.UsageView.as_view(), name="usage"),
+    re_path(r"^(?P<path>.*)$", views.not_found),
+]

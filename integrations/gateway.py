@@ -1,0 +1,352 @@
+"""The platform API gateway: every ``/public-api/<account_code>/...`` request passes through here.
+
+One decorator, :func:`api_endpoint`, wraps each API view. For every request it
+
+1. identifies the caller and the rate pool the request names (an OAuth installation, an account's
+   staff-token pool, or, when nothing usable is named, the client address's anonymous pool);
+2. takes one slot from that pool in the exact sliding-log limiter (``integrations.ratelimit``), on
+   Redis, *before* deciding whether the credentials are good: requests that fail authentication
+   count against the pool they name (PROTOCOL.md);
+3. refuses over-limit requests with 503 (or 429, ``PORTAL["THROTTLE_STATUS"]``), ``Retry-After``
+   and a ``TOO_MANY_REQUESTS`` envelope, without running the view;
+4. refuses bad credentials (401) and calls for another account (403);
+5. runs the view, or forwards the request to ``PORTAL["UPSTREAM_API_URL"]`` when one is set;
+6. adds the throttle headers to every response, errors included, and counts the call in the
+   installation's usage counters (``integrations.usage``).
+
+Views receive ``(request, caller, **url_kwargs)``; ``caller`` is an authorised :class:`Caller`.
+They may raise :class:`ApiError` for a clean error envelope. If Redis is unreachable, the gateway
+admits requests and logs an error (``PORTAL["LIMITER_FAIL_OPEN"]``, the default) or answers 503.
+"""
+
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from functools import wraps
+
+import redis
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from accounts.models import Account, PrivateApp, StaffToken
+from accounts.tokens import staff_token_lookup
+from integrations import forwarding, usage
+from integrations.models import AccessToken
+from integrations.ratelimit import Decision, SlidingLogLimiter
+from integrations.redis_client import api_redis
+from portal.limits import installation_limit
+from portal.models import Installation
+from portal.selectors import platform_settings
+
+logger = logging.getLogger(__name__)
+
+APP_REF_HEADER = "brightpearl-app-ref"
+DEV_REF_HEADER = "brightpearl-dev-ref"
+STAFF_TOKEN_HEADER = "brightpearl-staff-token"
+EXPIRED_TOKEN_BODY = {"response": "Authorization token expired"}
+LIMITER_ERROR_LOG_INTERVAL_S = 10
+STAFF_TOKEN_TOUCH_INTERVAL_S = 60
+
+
+class ApiError(Exception):
+    """An error a view (or the gateway) answers with the protocol's errors envelope."""
+
+    def __init__(self, status: int, code: str, message: str, *, headers: dict | None = None,
+                 errors: list[dict] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+        # Several problems at once (validation): each {"code": ..., "message": ...}.
+        self.errors = errors or [{"code": code, "message": message}]
+
+    def response(self) -> JsonResponse:
+        response = JsonResponse({"errors": self.errors}, status=self.status)
+        for name, value in self.headers.items():
+            response[name] = value
+        return response
+
+
+def error_response(status: int, code: str, message: str) -> JsonResponse:
+    """``{"errors": [{"code": ..., "message": ...}]}`` with the given status."""
+    return JsonResponse({"errors": [{"code": code, "message": message}]}, status=status)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who an admitted, authorised API request acts for: an OAuth installation or a staff token."""
+
+    account: Account
+    app_ref: str
+    installation: Installation | None = None
+    staff_token: StaffToken | None = None
+
+    @property
+    def kind(self) -> str:
+        return "installation" if self.installation is not None else "staff"
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A rate pool: its name (the limiter key), its limit per window, and whose usage it is."""
+
+    name: str
+    limit: int
+    window_s: int
+    installation_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What the headers of a request amount to: the pool it names, and either an authorised
+    caller or the response that refuses it."""
+
+    pool: Pool
+    caller: Caller | None = None
+    refusal: HttpResponse | None = None
+
+
+def api_endpoint(view):
+    """Decorate an API view ``view(request, caller, **kwargs) -> HttpResponse``.
+
+    The URL pattern must capture ``account_code``; the decorator takes it, authenticates and
+    rate-limits the request (see the module docstring), calls the view with the authorised
+    :class:`Caller` and the remaining URL kwargs, and adds the throttle headers. The view is CSRF
+    exempt (API clients send tokens, not cookies). An :class:`ApiError` raised by the view becomes
+    its errors envelope."""
+
+    @csrf_exempt
+    @wraps(view)
+    def endpoint(request: HttpRequest, account_code: str, *args, **kwargs) -> HttpResponse:
+        return handle(request, account_code=account_code, run=lambda caller: view(request, caller, *args, **kwargs))
+
+    return endpoint
+
+
+def handle(request: HttpRequest, *, account_code: str, run) -> HttpResponse:
+    """The gateway for one request: identify, admit, authorise, then ``run(caller)`` (or forward
+    upstream). Returns the response with the throttle headers. ``run`` is not called when the
+    request is refused for any reason."""
+    identity = identify(request, account_code=account_code)
+    pool = identity.pool
+    decision = _admit(pool)
+    if decision is None:  # limiter unreachable and failing closed
+        response = error_response(503, "SERVICE_UNAVAILABLE",
+                                  "The API is temporarily unavailable. Please retry shortly.")
+        response["Retry-After"] = "1"
+        return _with_throttle_headers(response, Decision(False, pool.limit, 0, 1000))
+    if not decision.allowed:
+        response = error_response(
+            throttle_status(), "TOO_MANY_REQUESTS",
+            f"Too many requests: this pool allows {pool.limit} calls per {pool.window_s} seconds. "
+            f"Retry after {decision.retry_after_s} seconds; the request was not executed.",
+        )
+        response["Retry-After"] = str(decision.retry_after_s)
+        # Throttling is the limiter working, not a server fault: keep it out of django.request's
+        # error log (it logs every 5xx), which a busy client would otherwise flood.
+        response._has_been_logged = True
+    elif identity.refusal is not None:
+        response = identity.refusal
+    else:
+        response = _run(request, identity.caller, run)
+    _count_usage(pool, decision)
+    return _with_throttle_headers(response, decision)
+
+
+def _run(request: HttpRequest, caller: Caller, run) -> HttpResponse:
+    if caller.staff_token is not None:
+        _touch_staff_token(caller.staff_token)
+    try:
+        if forwarding.is_enabled():
+            return forwarding.forward(request, caller=caller)
+        return run(caller)
+    except ApiError as error:
+        return error.response()
+
+
+def throttle_status() -> int:
+    """HTTP status of an over-limit refusal: 503 like the reference platform, or 429 by setting."""
+    status = int(settings.PORTAL.get("THROTTLE_STATUS", 503))
+    if status not in (429, 503):
+        raise ImproperlyConfigured("PORTAL['THROTTLE_STATUS'] (API_THROTTLE_STATUS) must be 503 or 429.")
+    return status
+
+
+# --- Who is calling, and which pool does the request name ----------------------------------------------
+
+def identify(request: HttpRequest, *, account_code: str) -> Identity:
+    """Read the credentials of an API request. Never raises for bad credentials: the refusal is
+    part of the returned identity, so that the request can still be counted against the pool its
+    headers name."""
+    app_ref = request.headers.get(APP_REF_HEADER, "").strip()
+    authorization = request.headers.get("Authorization", "")
+    staff_secret = request.headers.get(STAFF_TOKEN_HEADER, "").strip()
+    if authorization:
+        scheme, _, bearer = authorization.partition(" ")
+        if scheme.lower() == "bearer" and bearer.strip():
+            return _identify_bearer(request, account_code, app_ref, bearer.strip())
+        return Identity(pool=_named_pool(request, account_code, app_ref),
+                        refusal=error_response(401, "UNAUTHORIZED", "Send the access token as 'Authorization: Bearer <token>'."))
+    if staff_secret:
+        return _identify_staff(request, account_code, app_ref, staff_secret)
+    return Identity(pool=_named_pool(request, account_code, app_ref),
+                    refusal=error_response(401, "UNAUTHORIZED", "Authentication required: send an OAuth access "
+                                           "token, or a brightpearl-staff-token with its brightpearl-app-ref."))
+
+
+def _identify_bearer(request, account_code: str, app_ref: str, bearer: str) -> Identity:
+    checksum = hashlib.sha256(bearer.encode("utf-8")).hexdigest()
+    token = (
+        AccessToken.objects.select_related("installation__app__user__developer_profile", "installation__account")
+        .filter(token_checksum=checksum).first()
+    )
+    installation = token.installation if token is not None else None
+    if installation is None:
+        return Identity(pool=_named_pool(request, account_code, app_ref),
+                        refusal=error_response(401, "UNAUTHORIZED", "Unknown or revoked access token."))
+    pool = installation_pool(installation)
+    app = installation.app
+    refusal = None
+    if token.is_expired():
+        refusal = JsonResponse(EXPIRED_TOKEN_BODY, status=401)
+    elif app_ref != app.client_id:
+        refusal = error_response(401, "INVALID_APP_REF", "brightpearl-app-ref must be the app reference the token was issued to.")
+    elif request.headers.get(DEV_REF_HEADER) is not None and request.headers[DEV_REF_HEADER].strip() != _dev_ref(app):
+        refusal = error_response(401, "INVALID_DEV_REF", "brightpearl-dev-ref is not the reference of the app's developer.")
+    elif not installation.is_enabled:
+        refusal = error_response(401, "INSTALLATION_DISABLED", "The app is turned off in this account.")
+    elif app.suspended_at is not None:
+        refusal = error_response(401, "APP_SUSPENDED", "The app is suspended; its tokens do not work.")
+    elif installation.account.code != account_code:
+        refusal = error_response(403, "ACCOUNT_MISMATCH", "This token is not valid for this account.")
+    elif installation.account.status != Account.Status.ACTIVE:
+        refusal = error_response(403, "ACCOUNT_SUSPENDED", "This account is suspended.")
+    if refusal is not None:
+        return Identity(pool=pool, refusal=refusal)
+    return Identity(pool=pool, caller=Caller(account=installation.account, app_ref=app.client_id,
+                                             installation=installation))
+
+
+def _identify_staff(request, account_code: str, app_ref: str, secret: str) -> Identity:
+    token = staff_token_lookup(app_ref=app_ref, raw_token=secret)
+    if token is None or not token.member.is_active:
+        private_app = PrivateApp.objects.filter(identifier=app_ref).only("account_id").first() if app_ref else None
+        pool = staff_pool(private_app.account_id) if private_app else anonymous_pool(request)
+        return Identity(pool=pool, refusal=error_response(
+            401, "UNAUTHORIZED", "Unknown, revoked or expired staff token for this brightpearl-app-ref."))
+    account = token.private_app.account
+    pool = staff_pool(account.pk)
+    if account.code != account_code:
+        return Identity(pool=pool, refusal=error_response(403, "ACCOUNT_MISMATCH", "This staff token belongs to another account."))
+    if account.status != Account.Status.ACTIVE:
+        return Identity(pool=pool, refusal=error_response(403, "ACCOUNT_SUSPENDED", "This account is suspended."))
+    return Identity(pool=pool, caller=Caller(account=account, app_ref=app_ref, staff_token=token))
+
+
+def _named_pool(request, account_code: str, app_ref: str) -> Pool:
+    """The pool a request without usable credentials names through its app reference: that app's
+    installation in the path's account, or a private app's staff pool; else the anonymous pool."""
+    if app_ref:
+        installation = (Installation.objects.filter(app__client_id=app_ref, account__code=account_code)
+                        .only("id", "app_id", "account_id").first())
+        if installation is not None:
+            return installation_pool(installation)
+        private_app = PrivateApp.objects.filter(identifier=app_ref).only("account_id").first()
+        if private_app is not None:
+            return staff_pool(private_app.account_id)
+    return anonymous_pool(request)
+
+
+def installation_pool(installation: Installation) -> Pool:
+    """An installation's pool, at its current limit (default or approved increase)."""
+    limit, window_s = installation_limit(installation=installation)
+    return Pool(f"installation:{installation.pk}", limit, window_s, installation_id=installation.pk)
+
+
+def staff_pool(account_id: int) -> Pool:
+    """The one fixed pool shared by all staff tokens of an account."""
+    row = platform_settings()
+    return Pool(f"staff:{account_id}", row.staff_token_limit, row.limit_period_seconds)
+
+
+def anonymous_pool(request: HttpRequest) -> Pool:
+    """Requests that name nothing usable share a pool per client address (default limit)."""
+    row = platform_settings()
+    return Pool(f"anonymous:{request.META.get('REMOTE_ADDR', '')}", row.default_instance_limit, row.limit_period_seconds)
+
+
+def _dev_ref(app) -> str:
+    profile = getattr(app.user, "developer_profile", None)
+    return profile.dev_ref if profile is not None else ""
+
+
+def _touch_staff_token(token: StaffToken) -> None:
+    now = timezone.now()
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() >= STAFF_TOKEN_TOUCH_INTERVAL_S:
+        StaffToken.objects.filter(pk=token.pk).update(last_used_at=now)
+
+
+# --- The limiter, its failure policy, headers and usage ------------------------------------------------
+
+_limiter_lock = threading.Lock()
+_limiter: tuple[redis.Redis, SlidingLogLimiter] | None = None
+_last_limiter_error_at = 0.0
+
+
+def _limiter_for(client: redis.Redis) -> SlidingLogLimiter:
+    global _limiter
+    current = _limiter
+    if current is None or current[0] is not client:
+        with _limiter_lock:
+            current = _limiter = (client, SlidingLogLimiter(client))
+    return current[1]
+
+
+def _admit(pool: Pool) -> Decision | None:
+    """One slot from the pool; when Redis fails, an admitting decision (fail open) or None."""
+    try:
+        return _limiter_for(api_redis()).hit(pool.name, limit=pool.limit, window_s=pool.window_s)
+    except (redis.RedisError, OSError) as error:
+        fail_open = settings.PORTAL.get("LIMITER_FAIL_OPEN", True)
+        _log_limiter_error(error, fail_open=fail_open)
+        if not fail_open:
+            return None
+        return Decision(allowed=True, limit=pool.limit, remaining=pool.limit, reset_ms=pool.window_s * 1000)
+
+
+def _log_limiter_error(error: Exception, *, fail_open: bool) -> None:
+    global _last_limiter_error_at
+    now = time.monotonic()
+    if now - _last_limiter_error_at < LIMITER_ERROR_LOG_INTERVAL_S and _last_limiter_error_at:
+        return
+    _last_limiter_error_at = now
+    logger.error(
+        "API rate limiter unreachable (%s: %s); %s. Check REDIS_URL and Redis. "
+        "(Logged at most every %s s.)", type(error).__name__, error,
+        "ADMITTING requests without rate limits (LIMITER_FAIL_OPEN)" if fail_open else "refusing requests with 503",
+        LIMITER_ERROR_LOG_INTERVAL_S,
+    )
+
+
+def _with_throttle_headers(response: HttpResponse, decision: Decision) -> HttpResponse:
+    response["brightpearl-requests-remaining"] = str(decision.remaining)
+    response["brightpearl-next-throttle-period"] = str(decision.reset_ms)
+    response["RateLimit-Limit"] = str(decision.limit)
+    response["RateLimit-Remaining"] = str(decision.remaining)
+    response["RateLimit-Reset"] = str(-(-decision.reset_ms // 1000))
+    return response
+
+
+def _count_usage(pool: Pool, decision: Decision) -> None:
+    """Count the request in its installation's usage counters. Best effort: the call has been
+    answered either way, so a Redis error is logged and dropped."""
+    if pool.installation_id is None or not decision.at_us:  # not an installation, or Redis was down
+        return
+    try:
+        usage.record_call(installation_id=pool.installation_id, throttled=not decision.allowed,
+                          at_us=decision.at_us, client=api_redis())
+    except (redis.RedisError, OSError) as error:
+        logger.warning("could not count API usage of installation %s: %s", pool.installation_id, error)

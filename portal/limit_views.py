@@ -1,0 +1,152 @@
+"""Rate-limit pages: the developer's limits and increase requests, and the reviewer's queue and decision.
+Views parse input, call one service or selector and render; the services check permissions again."""
+
+from datetime import datetime, time, timedelta
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts.decorators import developer_required, reviewer_required
+from accounts.refusals import apply_refusal, refusal_text
+from portal import limits, selectors
+from portal.limit_forms import LimitApproveForm, LimitRejectForm, LimitRequestForm
+from portal.models import RateLimitIncreaseRequest
+from portal.usage import installations_usage
+from portal.views import _review_context
+
+MAX_CHARTS = 20
+
+
+def _report(request, error, form=None, renames=None) -> None:
+    """A service refusal on the form's fields where it names them (``renames`` maps service names to
+    form field names), else as a message."""
+    if isinstance(error, ValidationError) and hasattr(error, "error_dict") and form is not None:
+        renames = renames or {}
+        apply_refusal(form, ValidationError({renames.get(k, k): v for k, v in error.error_dict.items()}))
+    else:
+        messages.error(request, refusal_text(error))
+
+
+# --- Developer -------------------------------------------------------------------------------------
+
+@developer_required
+def app_limits(request, pk):
+    app = selectors.app_of_developer(user=request.user, pk=pk)
+    default = limits.default_limit_per_minute()
+    form = LimitRequestForm(request.POST or None, scope_accounts=limits.limit_scope_accounts(app=app),
+                            default_limit=default)
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = limits.limit_request_submit(app=app, actor=request.user, **form.service_fields())
+        except (ValidationError, PermissionDenied) as error:
+            _report(request, error, form, renames={"account": "scope"})
+        else:
+            scope = created.account.code if created.account_id else "all installations"
+            messages.success(request, f"Your request for {created.requested_limit:,} calls per minute ({scope}) "
+                                      "is with the reviewers. You will be told when it is decided.")
+            return redirect("portal:app_limits", pk=app.pk)
+    installations = list(selectors.installations_of(app=app))
+    current = limits.current_limits_of(app=app, installations=installations)
+    return render(request, "portal/limits.html", {
+        "app": app, "nav_section": "apps", "form": form, "default": current.default, "grants": current.grants,
+        "rows": [(installation, current.of(installation)) for installation in installations],
+        "requests": list(limits.limit_requests_of(app=app)[:50]), "now": timezone.now(),
+    })
+
+
+@developer_required
+@require_POST
+def limit_request_withdraw(request, pk, request_id):
+    app = selectors.app_of_developer(user=request.user, pk=pk)
+    limit_request = get_object_or_404(RateLimitIncreaseRequest, pk=request_id, app=app)
+    try:
+        limits.limit_request_withdraw(limit_request=limit_request, actor=request.user)
+    except (ValidationError, PermissionDenied) as error:
+        _report(request, error)
+    else:
+        messages.success(request, "Your rate-limit request was withdrawn.")
+    return redirect("portal:app_limits", pk=app.pk)
+
+
+# --- Reviewer --------------------------------------------------------------------------------------
+
+def _context(**context) -> dict:
+    return _review_context(limit_pending=limits.limit_review_queue().count(), **context)
+
+
+@reviewer_required
+def review_limits(request):
+    queue = list(limits.limit_review_queue())
+    return render(request, "portal/limit_review_queue.html", _context(
+        queue=queue, decided=list(limits.limit_requests_decided()), default=limits.default_limit_per_minute(),
+        now=timezone.now(),
+    ))
+
+
+def _initial_until(limit_request: RateLimitIncreaseRequest) -> datetime | None:
+    """The end of the day the developer asked for (the start of the next one)."""
+    if not limit_request.requested_until:
+        return None
+    return timezone.make_aware(datetime.combine(limit_request.requested_until + timedelta(days=1), time.min))
+
+
+@reviewer_required
+def review_limit_request(request, pk):
+    limit_request = get_object_or_404(
+        RateLimitIncreaseRequest.objects.select_related("app", "app__user__developer_profile", "account",
+                                                        "submitted_by", "reviewer"), pk=pk)
+    app = limit_request.app
+    approve_form = LimitApproveForm(prefix="approve", initial={
+        "granted_limit": limit_request.requested_limit, "granted_until": _initial_until(limit_request)})
+    reject_form = LimitRejectForm(prefix="reject")
+    if request.method == "POST":
+        decision, form = request.POST.get("decision"), None
+        if decision == "approve":
+            form = approve_form = LimitApproveForm(request.POST, prefix="approve")
+        elif decision == "reject":
+            form = reject_form = LimitRejectForm(request.POST, prefix="reject")
+        else:
+            messages.error(request, "Choose approve or reject.")
+        if form is not None and form.is_valid():
+            try:
+                if decision == "approve":
+                    limits.limit_request_approve(limit_request=limit_request, actor=request.user, **form.cleaned_data)
+                    messages.success(request, f"{app.name}: {form.cleaned_data['granted_limit']:,} calls per minute "
+                                              "granted. It applies now; the developer has been told.")
+                else:
+                    limits.limit_request_reject(limit_request=limit_request, actor=request.user, **form.cleaned_data)
+                    messages.success(request, f"{app.name}: request rejected. The developer has been told.")
+            except (ValidationError, PermissionDenied) as error:
+                _report(request, error, form)
+            else:
+                return redirect("portal:review_limits")
+    installations = list(selectors.installations_of(app=app))
+    if limit_request.account_id:
+        # The account the request is for first, then the others for comparison.
+        installations.sort(key=lambda installation: installation.account_id != limit_request.account_id)
+    return render(request, "portal/limit_review.html", _context(
+        limit_request=limit_request, app=app, approve_form=approve_form, reject_form=reject_form,
+        usage=installations_usage(installations=installations[:MAX_CHARTS],
+                                  requested_per_minute=limit_request.requested_limit),
+        more_installations=max(0, len(installations) - MAX_CHARTS),
+        default=limits.default_limit_per_minute(), is_active=limits.grant_is_active(limit_request),
+        earlier=[r for r in limits.limit_requests_of(app=app)[:20] if r.pk != limit_request.pk],
+        history=selectors.app_history(app=app).filter(verb__startswith="limit_")[:20], now=timezone.now(),
+    ))
+
+
+@reviewer_required
+@require_POST
+def review_limit_end(request, pk):
+    limit_request = get_object_or_404(RateLimitIncreaseRequest.objects.select_related("app"), pk=pk)
+    try:
+        limits.limit_grant_end(limit_request=limit_request, actor=request.user, note=request.POST.get("note", ""))
+    except (ValidationError, PermissionDenied) as error:
+        _report(request, error)
+    else:
+        messages.success(request, f"{limit_request.app.name}: the grant has ended; its installations are back "
+                                  "to the default.")
+    return redirect("portal:review_limit_request", pk=pk)
