@@ -77,8 +77,8 @@ def check_destination(url: str) -> None:
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
                                    type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise CallbackRefused(f"The host {parts.hostname} could not be resolved ({exc}).") from exc
+    except OSError as exc:  # perhaps passing: a failure like any other, retried
+        raise requests.ConnectionError(f"the host {parts.hostname} could not be resolved") from exc
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
         if not address.is_global:
@@ -95,12 +95,13 @@ def _excerpt(response: requests.Response) -> str:
 
 def callback_send(*, installation: Installation, kind: str, attempt: int) -> CallbackAttempt | None:
     """Call the installation's ``kind`` callback once and log the attempt. Returns None (nothing sent,
-    nothing logged) when the app has no URL for this kind; never raises for network failures."""
+    nothing logged) when the app has no URL for this kind; never raises for network failures. The
+    attempt's ``refused`` is true when the URL may not be called at all."""
     url = callback_url_of(installation=installation, kind=kind)
     if not url:
         return None
     target = signed_callback_url(url=url, installation=installation, timestamp=int(time.time()))
-    status_code, error, excerpt = None, "", ""
+    status_code, error, excerpt, refused = None, "", "", False
     started = time.monotonic()
     try:
         check_destination(url)
@@ -110,17 +111,19 @@ def callback_send(*, installation: Installation, kind: str, attempt: int) -> Cal
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code} {response.reason or ''}".strip()
     except CallbackRefused as exc:
-        error = f"Not sent: {exc}"
+        error, refused = f"Not sent: {exc}", True
     except requests.Timeout:
         error = f"No response within {TIMEOUT_SECONDS} seconds."
     except requests.RequestException as exc:
         error = f"Could not connect: {type(exc).__name__}"
         logger.info("callback %s of installation %s failed: %s", kind, installation.pk, exc)
     duration_ms = int((time.monotonic() - started) * 1000)
-    return CallbackAttempt.objects.create(
+    logged = CallbackAttempt.objects.create(
         installation=installation, kind=kind, url=target[:500], attempt=attempt, status_code=status_code,
         error=error[:300], response_excerpt=excerpt, duration_ms=duration_ms,
     )
+    logged.refused = refused  # not worth retrying: the same URL would be refused again
+    return logged
 
 
 def callback_succeeded(attempt: CallbackAttempt | None) -> bool:

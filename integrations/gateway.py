@@ -17,30 +17,42 @@ One decorator, :func:`api_endpoint`, wraps each API view. For every request it
 Views receive ``(request, caller, **url_kwargs)``; ``caller`` is an authorised :class:`Caller`.
 They may raise :class:`ApiError` for a clean error envelope. If Redis is unreachable, the gateway
 admits requests and logs an error (``PORTAL["LIMITER_FAIL_OPEN"]``, the default) or answers 503.
+
+A new API view::
+
+    @api_endpoint
+    def warehouse_list(request, caller, *, warehouse_id):
+        rows = Warehouse.objects.filter(account=caller.account, pk=warehouse_id)  # scope to the caller
+        return JsonResponse({"response": [...]})
+
+    path("public-api/<str:account_code>/warehouse-service/warehouse/<int:warehouse_id>", warehouse_list)
+
+Code that is not a view can use :func:`handle` with a callable instead.
 """
 
+import functools
 import hashlib
 import logging
 import threading
 import time
 from dataclasses import dataclass
-from functools import wraps
 
 import redis
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import RequestDataTooBig
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from accounts.models import Account, PrivateApp, StaffToken
+from accounts.models import Account, DeveloperProfile, PrivateApp, StaffToken
 from accounts.tokens import staff_token_lookup
 from integrations import forwarding, usage
 from integrations.models import AccessToken
 from integrations.ratelimit import Decision, SlidingLogLimiter
 from integrations.redis_client import api_redis
 from portal.limits import installation_limit
-from portal.models import Installation
+from portal.models import App, Installation
 from portal.selectors import platform_settings
 
 logger = logging.getLogger(__name__)
@@ -119,7 +131,7 @@ def api_endpoint(view):
     its errors envelope."""
 
     @csrf_exempt
-    @wraps(view)
+    @functools.wraps(view)
     def endpoint(request: HttpRequest, account_code: str, *args, **kwargs) -> HttpResponse:
         return handle(request, account_code=account_code, run=lambda caller: view(request, caller, *args, **kwargs))
 
@@ -165,14 +177,14 @@ def _run(request: HttpRequest, caller: Caller, run) -> HttpResponse:
         return run(caller)
     except ApiError as error:
         return error.response()
+    except RequestDataTooBig:
+        return error_response(413, "BODY_TOO_LARGE", "The request body is too large.")
 
 
 def throttle_status() -> int:
-    """HTTP status of an over-limit refusal: 503 like the reference platform, or 429 by setting."""
-    status = int(settings.PORTAL.get("THROTTLE_STATUS", 503))
-    if status not in (429, 503):
-        raise ImproperlyConfigured("PORTAL['THROTTLE_STATUS'] (API_THROTTLE_STATUS) must be 503 or 429.")
-    return status
+    """HTTP status of an over-limit refusal: 503 like the reference platform, or 429 by setting
+    (the settings refuse anything else)."""
+    return 429 if int(settings.PORTAL.get("THROTTLE_STATUS", 503)) == 429 else 503
 
 
 # --- Who is calling, and which pool does the request name ----------------------------------------------
@@ -189,7 +201,8 @@ def identify(request: HttpRequest, *, account_code: str) -> Identity:
         if scheme.lower() == "bearer" and bearer.strip():
             return _identify_bearer(request, account_code, app_ref, bearer.strip())
         return Identity(pool=_named_pool(request, account_code, app_ref),
-                        refusal=error_response(401, "UNAUTHORIZED", "Send the access token as 'Authorization: Bearer <token>'."))
+                        refusal=error_response(401, "UNAUTHORIZED",
+                                               "Send the access token as 'Authorization: Bearer <token>'."))
     if staff_secret:
         return _identify_staff(request, account_code, app_ref, staff_secret)
     return Identity(pool=_named_pool(request, account_code, app_ref),
@@ -197,12 +210,56 @@ def identify(request: HttpRequest, *, account_code: str) -> Identity:
                                            "token, or a brightpearl-staff-token with its brightpearl-app-ref."))
 
 
-def _identify_bearer(request, account_code: str, app_ref: str, bearer: str) -> Identity:
-    checksum = hashlib.sha256(bearer.encode("utf-8")).hexdigest()
-    token = (
-        AccessToken.objects.select_related("installation__app__user__developer_profile", "installation__account")
-        .filter(token_checksum=checksum).first()
+@functools.cache
+def _token_sql() -> str:
+    q = connection.ops.quote_name
+    return (
+        f"SELECT t.{q('id')}, t.{q('expires')}, i.{q('id')} AS installation_pk, i.{q('is_enabled')} AS is_enabled, "
+        f"i.{q('app_id')} AS app_pk, i.{q('account_id')} AS account_pk, a.{q('client_id')} AS app_ref, "
+        f"a.{q('suspended_at')} AS suspended_at, a.{q('user_id')} AS developer_pk, c.{q('code')} AS account_code, "
+        f"c.{q('status')} AS account_status, d.{q('dev_ref')} AS dev_ref "
+        f"FROM {q(AccessToken._meta.db_table)} t "
+        f"JOIN {q(Installation._meta.db_table)} i ON i.{q('id')} = t.{q('installation_id')} "
+        f"JOIN {q(App._meta.db_table)} a ON a.{q('id')} = i.{q('app_id')} "
+        f"JOIN {q(Account._meta.db_table)} c ON c.{q('id')} = i.{q('account_id')} "
+        f"LEFT JOIN {q(DeveloperProfile._meta.db_table)} d ON d.{q('user_id')} = a.{q('user_id')} "
+        f"WHERE t.{q('token_checksum')} = %s"
     )
+
+
+def bearer_token(raw: str) -> AccessToken | None:
+    """The access token for a raw bearer secret (looked up by its SHA-256 checksum), if it was issued
+    for an installation; None otherwise. It comes with ``installation`` (and its ``app`` and
+    ``account``) attached, holding only what the gateway checks (other fields load on access),
+    ``dev_ref``, the reference of the app's developer, and ``app_is_suspended``.
+
+    This is the hottest query of the API, so it is one hand-written join: the ORM spends about a
+    millisecond compiling the equivalent select_related query, which is half the gateway's budget."""
+    checksum = hashlib.sha256(raw.encode("utf-8")).hexdigest()
+    token = next(iter(AccessToken.objects.raw(_token_sql(), [checksum])), None)
+    if token is None:
+        return None
+    db = token._state.db
+    account = _partial(Account, db, id=token.account_pk, code=token.account_code, status=token.account_status)
+    app = _partial(App, db, id=token.app_pk, client_id=token.app_ref, user_id=token.developer_pk)
+    installation = _partial(Installation, db, id=token.installation_pk, app_id=token.app_pk,
+                            account_id=token.account_pk, is_enabled=bool(token.is_enabled))
+    installation.app, installation.account = app, account
+    token.installation = installation
+    token.dev_ref = token.dev_ref or ""
+    token.app_is_suspended = token.suspended_at is not None
+    return token
+
+
+def _partial(model, db: str, **values):
+    """A model instance loaded with only these fields (the others load from the database on access,
+    as with ``QuerySet.only()``)."""
+    names = [field.attname for field in model._meta.concrete_fields if field.attname in values]
+    return model.from_db(db, names, [values[name] for name in names])
+
+
+def _identify_bearer(request, account_code: str, app_ref: str, bearer: str) -> Identity:
+    token = bearer_token(bearer)
     installation = token.installation if token is not None else None
     if installation is None:
         return Identity(pool=_named_pool(request, account_code, app_ref),
@@ -213,12 +270,14 @@ def _identify_bearer(request, account_code: str, app_ref: str, bearer: str) -> I
     if token.is_expired():
         refusal = JsonResponse(EXPIRED_TOKEN_BODY, status=401)
     elif app_ref != app.client_id:
-        refusal = error_response(401, "INVALID_APP_REF", "brightpearl-app-ref must be the app reference the token was issued to.")
-    elif request.headers.get(DEV_REF_HEADER) is not None and request.headers[DEV_REF_HEADER].strip() != _dev_ref(app):
-        refusal = error_response(401, "INVALID_DEV_REF", "brightpearl-dev-ref is not the reference of the app's developer.")
+        refusal = error_response(401, "INVALID_APP_REF",
+                                 "brightpearl-app-ref must be the app reference the token was issued to.")
+    elif request.headers.get(DEV_REF_HEADER) is not None and request.headers[DEV_REF_HEADER].strip() != token.dev_ref:
+        refusal = error_response(401, "INVALID_DEV_REF",
+                                 "brightpearl-dev-ref is not the reference of the app's developer.")
     elif not installation.is_enabled:
         refusal = error_response(401, "INSTALLATION_DISABLED", "The app is turned off in this account.")
-    elif app.suspended_at is not None:
+    elif token.app_is_suspended:
         refusal = error_response(401, "APP_SUSPENDED", "The app is suspended; its tokens do not work.")
     elif installation.account.code != account_code:
         refusal = error_response(403, "ACCOUNT_MISMATCH", "This token is not valid for this account.")
@@ -240,7 +299,8 @@ def _identify_staff(request, account_code: str, app_ref: str, secret: str) -> Id
     account = token.private_app.account
     pool = staff_pool(account.pk)
     if account.code != account_code:
-        return Identity(pool=pool, refusal=error_response(403, "ACCOUNT_MISMATCH", "This staff token belongs to another account."))
+        return Identity(pool=pool, refusal=error_response(403, "ACCOUNT_MISMATCH",
+                                                          "This staff token belongs to another account."))
     if account.status != Account.Status.ACTIVE:
         return Identity(pool=pool, refusal=error_response(403, "ACCOUNT_SUSPENDED", "This account is suspended."))
     return Identity(pool=pool, caller=Caller(account=account, app_ref=app_ref, staff_token=token))
@@ -275,12 +335,8 @@ def staff_pool(account_id: int) -> Pool:
 def anonymous_pool(request: HttpRequest) -> Pool:
     """Requests that name nothing usable share a pool per client address (default limit)."""
     row = platform_settings()
-    return Pool(f"anonymous:{request.META.get('REMOTE_ADDR', '')}", row.default_instance_limit, row.limit_period_seconds)
-
-
-def _dev_ref(app) -> str:
-    profile = getattr(app.user, "developer_profile", None)
-    return profile.dev_ref if profile is not None else ""
+    address = request.META.get("REMOTE_ADDR", "")
+    return Pool(f"anonymous:{address}", row.default_instance_limit, row.limit_period_seconds)
 
 
 def _touch_staff_token(token: StaffToken) -> None:
@@ -297,11 +353,14 @@ _last_limiter_error_at = 0.0
 
 
 def _limiter_for(client: redis.Redis) -> SlidingLogLimiter:
+    """The limiter on the shared client (rebuilt only when the client is)."""
     global _limiter
     current = _limiter
     if current is None or current[0] is not client:
         with _limiter_lock:
-            current = _limiter = (client, SlidingLogLimiter(client))
+            if _limiter is None or _limiter[0] is not client:
+                _limiter = (client, SlidingLogLimiter(client))
+            current = _limiter
     return current[1]
 
 

@@ -18,7 +18,7 @@ from django.utils.safestring import SafeString, mark_safe
 if TYPE_CHECKING:
     from portal.usage import UsageSeries
 
-WIDTH = 720
+WIDTH = 660  # the default: a chart in the wide column of a two-column page; 1000 fits a full-width card
 PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 46, 14, 14, 24
 COLOURS = {
     "calls": "#4a6cf0", "throttled": "#e8590c", "limit": "#1d2330", "requested": "#1f8a4c", "grid": "#e6e9ef",
@@ -74,13 +74,14 @@ def usage_summary(series: "UsageSeries", *, limit_per_minute: int, label: str = 
 
 
 def usage_chart(series: "UsageSeries", *, limit_per_minute: int, label: str, chart_id: str, height: int = 170,
-                requested_per_minute: int | None = None) -> Chart:
-    """The SVG of one installation's usage (``series`` from ``portal.usage.usage_series_of``).
+                width: int = WIDTH, requested_per_minute: int | None = None) -> Chart:
+    """The SVG of one installation's usage (``series`` from ``portal.usage.usage_series_of``), ``width``
+    user units wide: pick about the width it is shown at, so that its text keeps the page's size.
 
     ``requested_per_minute`` draws a second line for a limit under review, when it fits the scale
     (at most four times the limit or the tallest bar; a far higher one would flatten the bars)."""
     summary = usage_summary(series, limit_per_minute=limit_per_minute, label=label)
-    plot_w = WIDTH - PAD_LEFT - PAD_RIGHT
+    plot_w = width - PAD_LEFT - PAD_RIGHT
     plot_h = height - PAD_TOP - PAD_BOTTOM
     baseline = PAD_TOP + plot_h
     tallest = max((b.peak_calls + b.peak_throttled for b in series.buckets), default=0)
@@ -97,7 +98,8 @@ def usage_chart(series: "UsageSeries", *, limit_per_minute: int, label: str, cha
 
     cid = escape(chart_id)
     parts = [
-        f'<svg class="usage-chart" viewBox="0 0 {WIDTH} {height}" role="img" '
+        # Never drawn much smaller than designed (its text would shrink with it): scroll sideways instead.
+        f'<svg class="usage-chart" viewBox="0 0 {width} {height}" style="min-width:{round(width * 0.7)}px" role="img" '
         f'aria-labelledby="{cid}-title {cid}-desc" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="{cid}-title">{escape(label)}: API calls per minute, last 24 hours</title>',
         f'<desc id="{cid}-desc">{escape(summary)}</desc>',
@@ -106,8 +108,10 @@ def usage_chart(series: "UsageSeries", *, limit_per_minute: int, label: str, cha
     for value in range(0, top_value + 1, step):
         gy = y(value)
         colour = COLOURS["axis"] if value == 0 else COLOURS["grid"]
-        parts.append(f'<line x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" y1="{gy}" y2="{gy}" stroke="{colour}" stroke-width="1"/>')
-        parts.append(f'<text x="{PAD_LEFT - 6}" y="{gy + 4}" text-anchor="end" font-size="11" fill="{COLOURS["text"]}">{value:,}</text>')
+        parts.append(f'<line x1="{PAD_LEFT}" x2="{width - PAD_RIGHT}" y1="{gy}" y2="{gy}" stroke="{colour}" '
+                     'stroke-width="1"/>')
+        parts.append(f'<text x="{PAD_LEFT - 6}" y="{gy + 4}" text-anchor="end" font-size="11" '
+                     f'fill="{COLOURS["text"]}">{value:,}</text>')
     # Bars: busiest admitted minute, throttled stacked above it.
     count = len(series.buckets) or 1
     slot = plot_w / count
@@ -135,12 +139,12 @@ def usage_chart(series: "UsageSeries", *, limit_per_minute: int, label: str, cha
         local = timezone.localtime(bucket.start)
         if local.minute == 0 and local.hour % LABEL_EVERY_HOURS == 0:
             lx = round(PAD_LEFT + index * slot, 1)
-            if lx > WIDTH - PAD_RIGHT - 44:
+            if lx > width - PAD_RIGHT - 64:  # leave room for "now"
                 continue
             parts.append(f'<line x1="{lx}" x2="{lx}" y1="{baseline}" y2="{baseline + 4}" stroke="{COLOURS["axis"]}"/>')
             parts.append(f'<text x="{lx}" y="{height - 6}" text-anchor="middle" font-size="11" '
                          f'fill="{COLOURS["text"]}">{local:%H:%M}</text>')
-    parts.append(f'<text x="{WIDTH - PAD_RIGHT}" y="{height - 6}" text-anchor="end" font-size="11" '
+    parts.append(f'<text x="{width - PAD_RIGHT}" y="{height - 6}" text-anchor="end" font-size="11" '
                  f'fill="{COLOURS["text"]}">now</text>')
     # The limits, drawn last so bars never hide them; labels sit above their line, or below it when
     # there is no room (or when the two lines are close).
@@ -150,13 +154,13 @@ def usage_chart(series: "UsageSeries", *, limit_per_minute: int, label: str, cha
     taken: list[float] = []
     for value, colour, dashes, text in lines:
         ly = y(value)
-        parts.append(f'<line x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" y1="{ly}" y2="{ly}" stroke="{colour}" '
+        parts.append(f'<line x1="{PAD_LEFT}" x2="{width - PAD_RIGHT}" y1="{ly}" y2="{ly}" stroke="{colour}" '
                      f'stroke-width="1.5" stroke-dasharray="{dashes}"/>')
         label_y = ly - 5 if ly - 5 > PAD_TOP + 6 else ly + 14
         if any(abs(label_y - other) < 13 for other in taken):
             label_y = ly + 14 if label_y < ly else ly - 5
         taken.append(label_y)
-        parts.append(f'<text x="{WIDTH - PAD_RIGHT - 2}" y="{label_y}" text-anchor="end" font-size="11.5" '
+        parts.append(f'<text x="{width - PAD_RIGHT - 2}" y="{label_y}" text-anchor="end" font-size="11.5" '
                      f'font-weight="600" fill="{colour}" stroke="#fff" stroke-width="3" paint-order="stroke">'
                      f'{escape(text)}</text>')
     parts.append("</svg>")

@@ -15,7 +15,7 @@ from portal import limits, selectors
 from portal.limit_forms import LimitApproveForm, LimitRejectForm, LimitRequestForm
 from portal.models import RateLimitIncreaseRequest
 from portal.usage import installations_usage
-from portal.views import _review_context
+from portal.views import review_context
 
 MAX_CHARTS = 20
 
@@ -74,7 +74,7 @@ def limit_request_withdraw(request, pk, request_id):
 # --- Reviewer --------------------------------------------------------------------------------------
 
 def _context(**context) -> dict:
-    return _review_context(limit_pending=limits.limit_review_queue().count(), **context)
+    return review_context(**context)
 
 
 @reviewer_required
@@ -129,8 +129,9 @@ def review_limit_request(request, pk):
         installations.sort(key=lambda installation: installation.account_id != limit_request.account_id)
     return render(request, "portal/limit_review.html", _context(
         limit_request=limit_request, app=app, approve_form=approve_form, reject_form=reject_form,
-        usage=installations_usage(installations=installations[:MAX_CHARTS],
-                                  requested_per_minute=limit_request.requested_limit),
+        usage=installations_usage(installations=installations[:MAX_CHARTS], requested={
+            installation.pk: limit_request.requested_limit for installation in installations
+            if limit_request.account_id in (None, installation.account_id)}),
         more_installations=max(0, len(installations) - MAX_CHARTS),
         default=limits.default_limit_per_minute(), is_active=limits.grant_is_active(limit_request),
         earlier=[r for r in limits.limit_requests_of(app=app)[:20] if r.pk != limit_request.pk],

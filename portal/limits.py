@@ -106,7 +106,8 @@ def installation_limits(*, installations, now=None) -> dict[int, EffectiveLimit]
     grants = list(active_grants(app_ids={i.app_id for i in installations}, now=now).select_related("account"))
     limits = {}
     for installation in installations:
-        best = next((g for g in grants if g.app_id == installation.app_id and g.account_id in (None, installation.account_id)), None)
+        best = next((g for g in grants
+                     if g.app_id == installation.app_id and g.account_id in (None, installation.account_id)), None)
         calls = _per_period(best.granted_limit, row.limit_period_seconds) if best else 0
         limits[installation.pk] = (
             EffectiveLimit(best.granted_limit, calls, row.limit_period_seconds, best)

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from portal.oauth_policy import pkce_required
 
@@ -260,7 +261,8 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI and Redoc from drf-spectacular-sidecar's static files: no CDN, works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
+    # validatorUrl None: Swagger UI would otherwise send the schema's URL to validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "ENUM_NAME_OVERRIDES": {"StageEnum": "portal.models.Stage"},
     "PATH_CONVERTER_OVERRIDES": {
         "slug": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"},
@@ -276,6 +278,8 @@ PORTAL = {
     "ICON_MAX_PIXELS": 1024,
     # Host returned as api_domain in token responses (default: the host of SITE_URL).
     "API_DOMAIN": os.environ.get("API_DOMAIN", ""),
+    # Install/uninstall callbacks to loopback or private addresses (only sensible for local demos).
+    "CALLBACKS_TO_PRIVATE_ADDRESSES": env_bool("CALLBACKS_TO_PRIVATE_ADDRESSES", default=DEMO_MODE),
     "DATACENTRES": [("eu1", "EU 1 (London)"), ("use1", "US East 1"), ("usw1", "US West 1")],
     # Platform API gateway (integrations/gateway.py).
     # Status of over-limit refusals: 503 like the reference platform, or 429.
@@ -288,6 +292,8 @@ PORTAL = {
     "UPSTREAM_API_URL": os.environ.get("UPSTREAM_API_URL", ""),
     "UPSTREAM_TIMEOUT_SECONDS": env_int("UPSTREAM_API_TIMEOUT_SECONDS", 10),
 }
+if PORTAL["THROTTLE_STATUS"] not in (429, 503):
+    raise ImproperlyConfigured("API_THROTTLE_STATUS must be 503 (the reference platform's) or 429.")
 
 LOGGING = {
     "version": 1,

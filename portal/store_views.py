@@ -89,6 +89,7 @@ def connected_apps(request, code):
                          .select_related("app", "account", "installed_by").order_by("-is_enabled", "app__name"))
     return render(request, "portal/connected_apps.html", {
         "account": membership.account, "membership": membership, "installations": installations,
-        "usage": installations_usage(installations=installations, label=lambda installation: installation.app.name),
+        "usage": installations_usage(installations=installations, label=lambda installation: installation.app.name,
+                                     chart_width=1000),
         "nav_section": "accounts",
     })

@@ -151,11 +151,12 @@ class UsageRows(list):
         return [row for row in self if not row.series.has_calls]
 
 
-def installations_usage(*, installations, now: datetime | None = None, label=None,
-                        requested_per_minute: int | None = None) -> UsageRows:
+def installations_usage(*, installations, now: datetime | None = None, label=None, chart_width: int = 660,
+                        requested: dict[int, int] | None = None) -> UsageRows:
     """Usage rows for a list of installations (of one or several apps), in the given order, with the
     limit each has now. A fixed number of queries. ``label(installation)`` names each chart (default:
-    the account code); ``requested_per_minute`` adds a line for a limit under review."""
+    the account code); ``requested`` (installation id -> calls per minute) adds a line for a limit
+    under review; ``chart_width`` is about the width the charts are shown at."""
     installations = list(installations)
     now = now or timezone.now()
     limits = installation_limits(installations=installations, now=now)
@@ -167,8 +168,8 @@ def installations_usage(*, installations, now: datetime | None = None, label=Non
         rows.append(InstallationUsage(
             installation=installation, limit=limit, series=series[installation.pk],
             chart=usage_chart(series[installation.pk], limit_per_minute=limit.per_minute,
-                              label=label(installation), chart_id=f"usage-{installation.pk}",
-                              requested_per_minute=requested_per_minute),
+                              label=label(installation), chart_id=f"usage-{installation.pk}", width=chart_width,
+                              requested_per_minute=(requested or {}).get(installation.pk)),
         ))
     return rows
 

@@ -101,7 +101,8 @@ def app_detail(request, pk):
 def _usage_context(app: App) -> dict:
     """Installations with their usage and limits, and the callback log (app page)."""
     installations = list(selectors.installations_of(app=app)[:20])
-    return {"installations": installations, "usage": usage.installations_usage(installations=installations),
+    return {"installations": installations,
+            "usage": usage.installations_usage(installations=installations, chart_width=1000),
             "app_limits": limits.current_limits_of(app=app, installations=installations),
             "callback_attempts": usage.callback_attempts_of(app=app)}
 
@@ -230,23 +231,27 @@ def app_history(request, pk):
 
 # --- Reviewer pages --------------------------------------------------------------------------------
 
-def _review_context(**context):
+def review_context(**context):
+    """What every reviewer page shows in its tabs: the counts waiting in the other queues."""
+    from portal.limits import limit_review_queue
+
     return {"nav_section": "review",
             "partner_pending": PartnerApplication.objects.filter(status=PartnerApplication.Status.PENDING).count(),
+            "limit_pending": limit_review_queue().count(),
             **context}
 
 
 @reviewer_required
 def review_queue(request):
     queue = list(selectors.review_queue())
-    return render(request, "portal/review_queue.html", _review_context(queue=queue))
+    return render(request, "portal/review_queue.html", review_context(queue=queue))
 
 
 @reviewer_required
 def review_request(request, pk):
     progression = selectors.progression_request_for_review(pk=pk)
     checks = list(progression.checks.all())
-    return render(request, "portal/review_request.html", _review_context(
+    return render(request, "portal/review_request.html", review_context(
         progression=progression, app=progression.app, checks=checks,
         all_checked=all(check.is_checked for check in checks),
         history=selectors.app_history(app=progression.app)[:30],
@@ -307,7 +312,7 @@ def review_apps(request):
     elif state in Stage.values:
         apps = apps.filter(stage=state, suspended_at__isnull=True)
     page = Paginator(apps, 50).get_page(request.GET.get("page"))
-    return render(request, "portal/review_apps.html", _review_context(
+    return render(request, "portal/review_apps.html", review_context(
         apps=page, q=query, state=state, states=[*STAGE_ORDER, (lifecycle.SUSPENDED, "Suspended")],
     ))
 
@@ -315,7 +320,7 @@ def review_apps(request):
 @reviewer_required
 def review_app(request, pk):
     app = get_object_or_404(App.objects.select_related("user__developer_profile"), pk=pk)
-    return render(request, "portal/review_app.html", _review_context(
+    return render(request, "portal/review_app.html", review_context(
         app=app, form=SuspensionForm(), history=selectors.app_history(app=app)[:50],
         requests=selectors.progression_requests_of(app=app)[:20], stages=STAGE_ORDER,
     ))
@@ -351,7 +356,7 @@ def platform_settings_edit(request):
         else:
             messages.success(request, "Platform settings saved.")
             return redirect("portal:platform_settings")
-    return render(request, "portal/platform_settings.html", _review_context(form=form, row=row))
+    return render(request, "portal/platform_settings.html", review_context(form=form, row=row))
 
 
 @reviewer_required
@@ -361,4 +366,4 @@ def audit_log(request):
     events = selectors.audit_log(app_ref=filters.get("app_ref", ""), actor_email=filters.get("actor", ""),
                                  verb=filters.get("verb", ""))
     page = Paginator(events, 50).get_page(request.GET.get("page"))
-    return render(request, "portal/audit_log.html", _review_context(form=form, events=page))
+    return render(request, "portal/audit_log.html", review_context(form=form, events=page))

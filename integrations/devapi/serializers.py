@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import AuditEvent, DeveloperApiKey, DeveloperProfile
@@ -211,8 +212,20 @@ def _redirect_uris(values: list[str]) -> str:
         raise serializers.ValidationError(error.messages)
 
 
+@extend_schema_field({
+    "type": "string", "format": "uri", "maxLength": 2000,
+    "pattern": r"^(https://|http://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?/)",
+})
+class RedirectURIField(serializers.CharField):
+    """One redirect URI (checked with the portal's rules by the list it is in)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 2000)
+        super().__init__(**kwargs)
+
+
 class AppUpdateSerializer(serializers.Serializer):
-    """Every field is optional when editing; only those sent change."""
+    """Changes to an app: send only the fields to change."""
 
     name = serializers.CharField(max_length=255)
     short_description = serializers.CharField(max_length=160, help_text="One line shown in the app store.")
@@ -223,7 +236,7 @@ class AppUpdateSerializer(serializers.Serializer):
                   "A public app cannot become confidential.",
     )
     redirect_uris = serializers.ListField(
-        child=serializers.CharField(max_length=2000), min_length=1, max_length=10,
+        child=RedirectURIField(), min_length=1, max_length=10,
         help_text="Matched exactly; https only (http is allowed for localhost).",
     )
     install_callback_url = OptionalURLField(help_text="Called when an account turns the app on.")
@@ -237,6 +250,8 @@ class AppUpdateSerializer(serializers.Serializer):
 
 
 class AppCreateSerializer(AppUpdateSerializer):
+    """A new app. The answer carries its client secret, once."""
+
     app_ref = serializers.CharField(
         max_length=50, validators=[app_ref_validator],
         help_text="3–50 lowercase letters, digits and hyphens. It becomes the OAuth client_id and cannot change.",

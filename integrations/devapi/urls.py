@@ -1,7 +1,7 @@
 """URLs of the developer API, included under /api/developer/ by the project's root URLconf."""
 
 from django.urls import path, re_path, register_converter
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from integrations.devapi import views
 
@@ -25,7 +25,6 @@ app_name = "devapi"
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="devapi:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="devapi:schema"), name="redoc"),
     path("me/", views.MeView.as_view(), name="me"),
     path("accounts/<slug:code>/location/", views.AccountLocationView.as_view(), name="account_location"),
     path("apps/", views.AppsView.as_view(), name="apps"),
@@ -48,5 +47,6 @@ urlpatterns = [
          name="limit_withdraw"),
     path("apps/<slug:app_ref>/installations/", views.InstallationsView.as_view(), name="installations"),
     path("apps/<slug:app_ref>/installations/<slug:account_code>/usage/", views.UsageView.as_view(), name="usage"),
-    re_path(r"^(?P<path>.*)$", views.not_found),
+    # Anything else under the API (any character, newlines included) is a JSON 404.
+    re_path(r"^(?P<path>[\s\S]*)\Z", views.not_found),
 ]

@@ -90,12 +90,8 @@ def not_found(request, path=""):
 
 
 class Metadata(SimpleMetadata):
-    """OPTIONS answers name, description and media types; the inputs are documented in the schema."""
-
-    def determine_metadata(self, request, view):
-        metadata = super().determine_metadata(request, view)
-        metadata.pop("actions", None)
-        return metadata
+    """OPTIONS answers name, description and media types; the inputs are documented in the schema
+    (DRF's default would describe them from a view-wide serializer, which these views do not have)."""
 
     def determine_actions(self, request, view):
         return {}
@@ -113,9 +109,12 @@ class DeveloperApiView(GenericAPIView):
     def get_exception_handler(self):
         return exception_handler
 
-    def own_app(self) -> App:
-        """The key owner's app named in the URL (with the dashboard's counts); 404 for anyone else's."""
-        app = selectors.apps_of_developer(user=self.request.user).filter(client_id=self.kwargs["app_ref"]).first()
+    def own_app(self, *, with_counts: bool = False) -> App:
+        """The key owner's app named in the URL (with the dashboard's counts when asked); 404 for
+        anyone else's."""
+        apps = selectors.apps_of_developer(user=self.request.user) if with_counts else App.objects.filter(
+            user=self.request.user)
+        app = apps.filter(client_id=self.kwargs["app_ref"]).first()
         if app is None:
             raise exceptions.NotFound("You have no app with that reference.")
         return app
@@ -128,14 +127,14 @@ class DeveloperApiView(GenericAPIView):
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
-    def paginated(self, queryset, serializer_class, **context):
+    def paginated(self, queryset, serializer_class, page_context=None):
+        """One page of ``queryset``; ``page_context(page)`` adds what the serializer needs for that page."""
         page = self.paginate_queryset(queryset)
-        data = serializer_class(page, many=True, context={**self.get_serializer_context(), **context}).data
-        return self.get_paginated_response(data)
+        context = {**self.get_serializer_context(), **(page_context(page) if page_context else {})}
+        return self.get_paginated_response(serializer_class(page, many=True, context=context).data)
 
-    def out(self, serializer_class, instance, status_code=status.HTTP_200_OK, **context):
-        data = serializer_class(instance, context={**self.get_serializer_context(), **context}).data
-        return Response(data, status=status_code)
+    def out(self, serializer_class, instance, status_code=status.HTTP_200_OK):
+        return Response(serializer_class(instance, context=self.get_serializer_context()).data, status=status_code)
 
 
 
@@ -194,7 +193,7 @@ class AppsView(DeveloperApiView):
 class AppView(DeveloperApiView):
     @extend_schema(operation_id="apps_retrieve", tags=["apps"], summary="One of your apps", responses=s.AppSerializer)
     def get(self, request, app_ref):
-        return self.out(s.AppSerializer, self.own_app())
+        return self.out(s.AppSerializer, self.own_app(with_counts=True))
 
     @extend_schema(
         operation_id="apps_update", tags=["apps"], summary="Edit an app",
@@ -202,7 +201,7 @@ class AppView(DeveloperApiView):
         request=s.AppUpdateSerializer, responses=s.AppSerializer,
     )
     def patch(self, request, app_ref):
-        app = self.own_app()
+        app = self.own_app(with_counts=True)
         fields = self.valid(s.AppUpdateSerializer, request.data, partial=True)
         if fields:
             services.app_update(app=app, actor=request.user, **fields)
@@ -384,11 +383,8 @@ class InstallationsView(DeveloperApiView):
         responses=s.InstallationSerializer(many=True),
     )
     def get(self, request, app_ref):
-        app = self.own_app()
-        page = self.paginate_queryset(selectors.installations_of(app=app))
-        current = limits.installation_limits(installations=page)
-        data = s.InstallationSerializer(page, many=True, context={**self.get_serializer_context(), "limits": current}).data
-        return self.get_paginated_response(data)
+        return self.paginated(selectors.installations_of(app=self.own_app()), s.InstallationSerializer,
+                              page_context=lambda page: {"limits": limits.installation_limits(installations=page)})
 
 
 class UsageView(DeveloperApiView):

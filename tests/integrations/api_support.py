@@ -77,8 +77,8 @@ def make_staff_token(account, *, suffix: str = "scripts", **fields) -> Staff:
     private_app, _ = PrivateApp.objects.get_or_create(account=account, identifier=f"{account.code}_{suffix}",
                                                       defaults={"name": "Scripts"})
     secret = f"pst_{secrets.token_urlsafe(32)}"
-    token = StaffToken.objects.create(private_app=private_app, member=member, name="nightly", token_hash=hash_secret(secret),
-                                      prefix=secret[:8], **fields)
+    token = StaffToken.objects.create(private_app=private_app, member=member, name="nightly",
+                                      token_hash=hash_secret(secret), prefix=secret[:8], **fields)
     return Staff(token=token, secret=secret, app_ref=private_app.identifier)
 
 

@@ -87,7 +87,8 @@ def test_search_metadata_and_positional_rows(client, world):
     assert response.status_code == 200
     data = response.json()["response"]
     meta = data["metaData"]
-    assert {k: meta[k] for k in ("resultsAvailable", "resultsReturned", "firstResult", "lastResult", "morePagesAvailable")} == {
+    paging = ("resultsAvailable", "resultsReturned", "firstResult", "lastResult", "morePagesAvailable")
+    assert {k: meta[k] for k in paging} == {
         "resultsAvailable": 12, "resultsReturned": 5, "firstResult": 1, "lastResult": 5, "morePagesAvailable": True}
     names = [column["name"] for column in meta["columns"]]
     assert names == ["productId", "sku", "name", "brand", "price", "stock", "status", "createdOn", "updatedOn"]
@@ -105,7 +106,8 @@ def test_paging_until_no_more_pages_visits_every_row_once(client, world):
 
     # when a client follows firstResult = lastResult + 1 while morePagesAvailable
     while True:
-        data = get(client, world, "product-service/product-search", pageSize=10, firstResult=first_result).json()["response"]
+        page = get(client, world, "product-service/product-search", pageSize=10, firstResult=first_result)
+        data = page.json()["response"]
         pages += 1
         seen += [row[0] for row in data["results"]]
         if not data["metaData"]["morePagesAvailable"]:
@@ -122,8 +124,10 @@ def test_filters_exact_and_contains(client, world):
 
     by_sku = get(client, world, "product-service/product-search", sku="acme-0007").json()["response"]
     by_name = get(client, world, "product-service/product-search", name="oak chair").json()["response"]
-    combined = get(client, world, "product-service/product-search", name="chair", brand="kestrel", status="live").json()["response"]
-    suppliers = get(client, world, "contact-service/contact-search", isSupplier="true", lastName="jon").json()["response"]
+    combined = get(client, world, "product-service/product-search", name="chair", brand="kestrel",
+                   status="live").json()["response"]
+    suppliers = get(client, world, "contact-service/contact-search", isSupplier="true",
+                    lastName="jon").json()["response"]
 
     assert [row[1] for row in by_sku["results"]] == ["acme-0007"]
     assert by_name["metaData"]["resultsAvailable"] == 10  # odd numbers are oak chairs
@@ -189,7 +193,8 @@ def test_search_by_updated_on_matches_what_the_rows_say(client, world):
     seed_rows(world.account, products=5)
     Product.objects.filter(account=world.account).update(updated_on=datetime(2026, 1, 1, tzinfo=dt_timezone.utc))
     newest = Product.objects.filter(account=world.account).order_by("id").last()
-    Product.objects.filter(pk=newest.pk).update(updated_on=datetime(2026, 2, 1, 0, 0, 0, 123456, tzinfo=dt_timezone.utc))
+    newest_time = datetime(2026, 2, 1, 0, 0, 0, 123456, tzinfo=dt_timezone.utc)
+    Product.objects.filter(pk=newest.pk).update(updated_on=newest_time)
     rows = get(client, world, "product-service/product-search", sort="updatedOn.DESC", pageSize=1).json()["response"]
     checkpoint = rows["results"][0][8]
 

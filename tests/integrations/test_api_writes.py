@@ -130,3 +130,13 @@ def test_put_takes_one_id(client, world, target):
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["code"] == "INVALID_ID"
+
+
+def test_an_oversized_body_is_a_json_error(client, world, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+
+    response = post_json(client, PRODUCTS, {"sku": "S", "name": "x" * 2000}, **world.issued.headers())
+
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["code"] == "BODY_TOO_LARGE"
+    assert "brightpearl-requests-remaining" in response

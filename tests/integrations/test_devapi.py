@@ -1,6 +1,7 @@
 """The developer JSON API: API-key authentication, scoping to the key's developer, and each endpoint's
 happy path and refusals (bad input is a 400 with field errors and changes nothing)."""
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -326,7 +327,27 @@ def test_history_lists_what_happened(api, app):
 def test_bad_page_numbers_are_refused(api, app):
     assert api.get(f"{API}/apps/?page=0").status_code == 404
     assert api.get(f"{API}/apps/?page=abc").status_code == 404
-    assert api.get(f"{API}/apps/?page_size=1").json()["count"] == 1
+    for size in ("0", "201", "abc", "-1", "١"):
+        response = api.get(f"{API}/apps/", {"page_size": size})
+        assert response.status_code == 400 and "page_size" in response.json()
+    body = api.get(f"{API}/apps/?page_size=1").json()
+    assert (body["count"], len(body["results"])) == (1, 1)
+
+
+def test_unknown_paths_are_json_404s(api):
+    # an unknown path under the API, and a known one without its trailing slash
+    assert api.get(f"{API}/nothing-here/").json() == {"detail": "Not found."}
+    for odd in ("a%0Ab", "%C3%9B%3B%0D", "%F0%9F%90%8D"):
+        response = api.delete(f"{API}/apps/{odd}/")
+        assert (response.status_code, response["Content-Type"]) == (404, "application/json")
+    response = api.post(f"{API}/apps", NEW_APP, format="json")
+    assert response.status_code == 404 and "slash" in response.json()["detail"]
+    assert not App.objects.exists()
+
+
+def test_options_describes_an_operation(api, app):
+    response = api.options(f"{API}/apps/my-app/rotate-secret/")
+    assert response.status_code == 200 and response.json()["name"]
 
 
 # --- Early access ------------------------------------------------------------------------------------------------
@@ -549,15 +570,46 @@ def test_the_schema_is_served_as_json_and_yaml():
     assert as_yaml.status_code == 200 and as_yaml.content.startswith(b"openapi: 3")
 
 
-def test_the_docs_use_local_assets():
-    for page in ("docs", "redoc"):
-        response = APIClient().get(f"{API}/{page}/")
-        assert response.status_code == 200
-        html = response.content.decode()
-        assert "/static/drf_spectacular_sidecar/" in html and "cdn." not in html and "unpkg" not in html
+def test_the_docs_page_uses_only_local_assets():
+    # Swagger UI from drf-spectacular-sidecar: no CDN, no fonts or validator elsewhere (the portal may be offline)
+    response = APIClient().get(f"{API}/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
+    assert not re.findall(r'(?:src|href)="(?:https?:)?//', html)
+    script = APIClient().get(f"{API}/docs/?script=").content.decode()
+    assert '"validatorUrl": null' in script and "/api/developer/schema/" in script
 
 
 def test_dates_in_the_future_are_accepted_for_requested_until(api, app):
     response = api.post(f"{API}/apps/my-app/limit-requests/",
                         {**LIMIT_REQUEST, "requested_until": date(2999, 1, 1).isoformat()}, format="json")
     assert response.status_code == 201
+
+
+# --- Demo seed ---------------------------------------------------------------------------------------------------
+
+
+def test_seed_demo_writes_a_working_api_key_and_keeps_it(settings, tmp_path):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.BASE_DIR, settings.DEMO_MODE = tmp_path, True
+    credentials = tmp_path / ".demo" / "credentials.json"
+    # when the demo is seeded
+    call_command("seed_demo", stdout=StringIO())
+    key = json.loads(credentials.read_text())["developer_api_key"]
+    # then its key works against the API as the demo developer
+    assert api_client(key).get(f"{API}/me/").json()["dev_ref"] == "demo-developer"
+    # and seeding again keeps it
+    call_command("seed_demo", stdout=StringIO())
+    assert json.loads(credentials.read_text())["developer_api_key"] == key
+    # and without the file a new key replaces it (the lost one is revoked)
+    credentials.unlink()
+    call_command("seed_demo", stdout=StringIO())
+    new_key = json.loads(credentials.read_text())["developer_api_key"]
+    assert new_key != key
+    assert api_client(new_key).get(f"{API}/me/").status_code == 200
+    assert api_client(key).get(f"{API}/me/").status_code == 401

@@ -108,7 +108,8 @@ def test_dev_ref_may_be_left_out(client, world):
 
 
 def test_expired_token_gets_the_protocols_exact_body(client, world):
-    AccessToken.objects.filter(installation=world.issued.installation).update(expires=timezone.now() - timedelta(seconds=1))
+    tokens = AccessToken.objects.filter(installation=world.issued.installation)
+    tokens.update(expires=timezone.now() - timedelta(seconds=1))
 
     response = search(client, **world.issued.headers())
 
@@ -182,7 +183,8 @@ def test_a_staff_token_of_another_account_is_refused(client, world):
     seed_rows(world.other_account, products=1)
     theirs = Product.objects.get(account=world.other_account)
 
-    response = put_json(client, api_url("acme", f"product-service/product/{theirs.pk}"), {"name": "x"}, **staff.headers())
+    response = put_json(client, api_url("acme", f"product-service/product/{theirs.pk}"), {"name": "x"},
+                        **staff.headers())
 
     assert response.status_code == 403 and code_of(response) == "ACCOUNT_MISMATCH"
 
@@ -402,7 +404,9 @@ def test_fail_open_admits_and_logs_an_error(client, world, redis_down, caplog):
 
 
 def test_fail_open_still_refuses_bad_credentials(client, world, redis_down):
-    assert search(client, headers={"Authorization": "Bearer nope", "brightpearl-app-ref": "acme-sync"}).status_code == 401
+    bogus = {"Authorization": "Bearer nope", "brightpearl-app-ref": "acme-sync"}
+
+    assert search(client, headers=bogus).status_code == 401
 
 
 def test_fail_closed_answers_503_without_running_the_view(client, world, redis_down, settings):
@@ -420,3 +424,49 @@ def test_fail_closed_answers_503_without_running_the_view(client, world, redis_d
     assert code_of(response) == "SERVICE_UNAVAILABLE" and response["Retry-After"] == "1"
     product.refresh_from_db()
     assert product.name != "Changed"
+
+
+# --- Cost on the hot path -----------------------------------------------------------------------------
+
+def test_an_api_call_costs_a_fixed_number_of_queries(client, world, django_assert_num_queries):
+    # given
+    seed_rows(world.account, products=50)
+    search(client, **world.issued.headers())
+
+    # then: token (with installation, app, developer, account), platform settings, grants, count, page
+    with django_assert_num_queries(5):
+        response = search(client, **world.issued.headers())
+    assert response.status_code == 200
+
+
+def test_gateway_overhead_is_small(client, world):
+    # given: an endpoint that does nothing but go through the gateway (a JSON 404)
+    import time
+
+    url = api_url("acme", "nothing-service/nothing")
+    headers = world.issued.headers()
+    client.get(url, **headers)
+    set_default_limit(10_000)
+
+    # when
+    started = time.perf_counter()
+    for _ in range(200):
+        assert client.get(url, **headers).status_code == 404
+    mean_ms = (time.perf_counter() - started) / 200 * 1000
+
+    # then (Django's test client included; measured around 3 ms on a laptop-class machine)
+    assert mean_ms < 25, f"{mean_ms:.1f} ms per call"
+
+
+def test_the_callers_objects_load_every_field_on_access(world):
+    # given the gateway's lean token lookup
+    token = gateway.bearer_token(world.issued.token)
+
+    # then the installation, app and account behave like full rows
+    installation = token.installation
+    assert installation.pk == world.issued.installation.pk and installation.is_enabled is True
+    assert installation.account.name == world.account.name
+    assert installation.app.name == world.app.name and installation.app.suspended_at is None
+    assert installation.installed_at == world.issued.installation.installed_at
+    assert token.dev_ref == "dev-acme-tools" and token.app_is_suspended is False
+    assert gateway.bearer_token("not-a-token") is None

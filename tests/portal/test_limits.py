@@ -167,7 +167,9 @@ def test_only_reviewers_decide(world, who):
     assert limit_of(world["first"]) == 200
 
 
-def test_approval_raises_the_limit_at_once_and_tells_the_developer(world, django_capture_on_commit_callbacks, mailoutbox):
+def test_approval_raises_the_limit_at_once_and_tells_the_developer(
+    world, django_capture_on_commit_callbacks, mailoutbox,
+):
     # given a pending request and installations at the default
     request = submit(world)
     assert limit_of(world["first"]) == 200

@@ -27,6 +27,7 @@ ADJECTIVES = ["Oak", "Walnut", "Ash", "Pine", "Velvet", "Linen", "Steel", "Brass
               "Copper", "Slate", "Teak", "Wool", "Leather", "Glass", "Bamboo", "Birch", "Cherry"]
 NOUNS = ["Chair", "Table", "Lamp", "Shelf", "Sofa", "Stool", "Desk", "Bench", "Cabinet", "Mirror", "Rug",
          "Bed Frame", "Wardrobe", "Sideboard", "Ottoman", "Bookcase", "Armchair", "Console", "Dresser", "Clock"]
+VARIANTS = ["", "", "Mk II", "XL", "Mini"]
 BRANDS = ["Northwind", "Harbour & Co", "Atelier Nine", "Greystone", "Lumen", "Fieldhouse", "Kestrel", ""]
 FIRST_NAMES = ["Olive", "Dana", "Riley", "Sam", "Alex", "Jordan", "Morgan", "Casey", "Jamie", "Taylor", "Robin",
                "Avery", "Quinn", "Harper", "Rowan", "Emery", "Ellis", "Sasha", "Noor", "Kai"]
@@ -56,8 +57,10 @@ def dates_as_given(*models):
 def _times(rng: random.Random, now):
     """(created, updated) within the history, updated at or after created and not in the future."""
     created = now - timedelta(days=HISTORY_DAYS) + timedelta(seconds=rng.randrange(HISTORY_DAYS * 86400))
-    updated = min(now, created + timedelta(seconds=rng.randrange(30 * 86400)) if rng.random() < 0.6 else created)
-    return created, updated
+    if rng.random() < 0.4:
+        return created, created
+    span = int(min(30 * 86400, (now - created).total_seconds()))
+    return created, created + timedelta(seconds=rng.randrange(max(span, 1)))
 
 
 def seed_account(account: Account, *, products: int, contacts: int, orders: int) -> dict[str, int]:
@@ -74,7 +77,7 @@ def seed_account(account: Account, *, products: int, contacts: int, orders: int)
                 created_on, updated_on = _times(rng, now)
                 rows.append(Product(
                     account=account, sku=f"{prefix}-{n:05d}",
-                    name=f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} {rng.choice(['', 'Mk II', 'XL', 'Mini'])}".strip(),
+                    name=f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} {rng.choice(VARIANTS)}".strip(),
                     brand=rng.choice(BRANDS), price=Decimal(rng.randrange(500, 250000)) / 100,
                     stock=rng.randrange(0, 400), status=rng.choice(PRODUCT_STATUSES),
                     created_on=created_on, updated_on=updated_on,
@@ -128,5 +131,6 @@ class Command(BaseCommand):
             raise CommandError(f"No such account: {', '.join(missing)}")
         for code in account_codes:
             made = seed_account(accounts[code], products=products, contacts=contacts, orders=orders)
-            summary = ", ".join(f"{count} {name}" for name, count in made.items() if count) or "nothing (already seeded)"
+            summary = ", ".join(f"{count} {name}" for name, count in made.items() if count)
+            summary = summary or "nothing (already seeded)"
             self.stdout.write(f"{code}: created {summary}")

@@ -14,13 +14,16 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from accounts import api_keys
 from accounts import services as account_services
-from accounts.models import Account, DeveloperProfile, User
+from accounts.models import Account, DeveloperApiKey, DeveloperProfile, User
+from accounts.tokens import hash_secret
 from portal import services
 from portal.models import App, ProgressionRequest
 
 PASSWORD = "demo-pass-2026"
 DEMO_APP_REF = "demo-app"
+DEMO_API_KEY_NAME = "Demo key (seed_demo)"
 REDIRECT_URI = "http://localhost:8080/callback"
 USERS = {
     "developer": ("developer@example.com", "Dana Developer"),
@@ -56,6 +59,7 @@ class Command(BaseCommand):
                     account_services.account_create(code=code, name=name, datacentre=datacentre,
                                                     owner_email=users["owner"].email, actor=None)
             app, secret = self._app(users["developer"], credentials_path)
+            api_key = self._api_key(users["developer"], credentials_path)
             if not app.early_access.filter(account__code="outerheaven").exists():
                 services.early_access_add(app=app, account_code="outerheaven", actor=users["developer"])
             if not app.progression_requests.filter(status=ProgressionRequest.Status.PENDING).exists():
@@ -73,6 +77,7 @@ class Command(BaseCommand):
             "accounts": [code for code, _, _ in ACCOUNTS],
             "app": {"client_id": app.client_id, "client_secret": secret, "redirect_uri": REDIRECT_URI,
                     "dev_ref": profile.dev_ref},
+            "developer_api_key": api_key,
         }
         credentials_path.parent.mkdir(exist_ok=True)
         credentials_path.write_text(json.dumps(data, indent=2) + "\n")
@@ -85,6 +90,19 @@ class Command(BaseCommand):
             user = User.objects.create_user(email=email, password=PASSWORD, full_name=name)
         EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
         return user
+
+    def _api_key(self, developer: User, credentials_path: Path) -> str:
+        """The demo developer's key for the developer API (/api/developer/). Only its hash is stored, so
+        on later runs it is read back from the credentials file while its hash still matches an active
+        key; otherwise a new key is created and earlier demo keys are revoked."""
+        active = DeveloperApiKey.objects.filter(user=developer, name=DEMO_API_KEY_NAME, revoked_at__isnull=True)
+        if credentials_path.exists():
+            saved = json.loads(credentials_path.read_text()).get("developer_api_key", "")
+            if saved and active.filter(key_hash=hash_secret(saved)).exists():
+                return saved
+        for stale in active:
+            api_keys.api_key_revoke(key=stale, actor=developer)
+        return api_keys.api_key_create(user=developer, name=DEMO_API_KEY_NAME, actor=developer)[1]
 
     def _app(self, developer: User, credentials_path: Path) -> tuple[App, str]:
         """The demo app and its secret. The secret is stored only hashed, so on later runs it is read
