@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import dateformat, timezone
 
@@ -23,7 +23,7 @@ from accounts.audit import audit_record
 from accounts.models import Account
 from accounts.notifications import notify
 from accounts.roles import is_reviewer
-from portal.models import App, Installation, RateLimitIncreaseRequest
+from portal.models import App, Installation, PlatformSettings, RateLimitIncreaseRequest
 from portal.selectors import platform_settings
 
 Status = RateLimitIncreaseRequest.Status
@@ -62,15 +62,20 @@ def installation_limit(*, installation: Installation, now=None) -> tuple[int, in
     """(calls, window seconds) for one installation: the platform default, or the highest approved
     grant that covers it (all installations of the app, or this account) and has not ended."""
     now = now or timezone.now()
-    row = platform_settings()
-    granted = (
+    # One query on the gateway's hot path: the settings row with the best grant as a subquery.
+    best_grant = (
         active_grants(app_ids=[installation.app_id], now=now)
         .filter(Q(account__isnull=True) | Q(account_id=installation.account_id))
-        .values_list("granted_limit", flat=True)
-        .first()
+        .values("granted_limit")[:1]
     )
-    granted = _per_period(granted, row.limit_period_seconds) if granted else 0
-    return max(row.default_instance_limit, granted), row.limit_period_seconds
+    row = (PlatformSettings.objects.filter(pk=1).annotate(granted=Subquery(best_grant))
+           .values("default_instance_limit", "limit_period_seconds", "granted").first())
+    if row is None:  # the settings row has not been created yet
+        settings_row = platform_settings()
+        row = {"default_instance_limit": settings_row.default_instance_limit,
+               "limit_period_seconds": settings_row.limit_period_seconds, "granted": None}
+    granted = _per_period(row["granted"], row["limit_period_seconds"]) if row["granted"] else 0
+    return max(row["default_instance_limit"], granted), row["limit_period_seconds"]
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ pending request), so the handlers behind the 404s get exercised too. Bounded: a 
 operation, no deadline, no example database on disk.
 """
 
+import os
 import zlib
 from dataclasses import dataclass
 
@@ -25,7 +26,8 @@ from accounts.api_keys import api_key_create
 from portal.models import EarlyAccess, Installation, ProgressionRequest, RateLimitIncreaseRequest
 from tests.factories import AccountFactory, AppFactory, DeveloperFactory
 
-MAX_EXAMPLES = 25
+# A few examples per operation keeps the run short; DEVAPI_FUZZ_EXAMPLES=500 searches harder.
+MAX_EXAMPLES = int(os.environ.get("DEVAPI_FUZZ_EXAMPLES", "25"))
 # No 5xx, and every answer is one the schema documents (status, media type, body). Not checked: that
 # schema-valid input is accepted (business rules, e.g. an account code that must exist, are not in the
 # schema) and that unknown query parameters are refused (they are ignored, as usual).
