@@ -86,14 +86,15 @@ class AppSerializer(serializers.ModelSerializer):
 
 
 class AppWithSecretSerializer(AppSerializer):
-    client_secret = serializers.CharField(
-        read_only=True, allow_null=True,
-        help_text="Shown only in this response and stored hashed: copy it now. Null for public clients.",
-    )
+    client_secret = serializers.SerializerMethodField(
+        help_text="Shown only in this response and stored hashed: copy it now. Null for public clients.")
 
     class Meta(AppSerializer.Meta):
         fields = [*AppSerializer.Meta.fields, "client_secret"]
         read_only_fields = fields
+
+    def get_client_secret(self, app) -> str | None:
+        return self.context.get("client_secret") or None
 
 
 class SecretSerializer(serializers.Serializer):
@@ -204,6 +205,7 @@ class HistoryEventSerializer(serializers.ModelSerializer):
 # --- Input ------------------------------------------------------------------------------------------
 
 def _redirect_uris(values: list[str]) -> str:
+    """The portal's rules (portal.validation), on a list; stored space-separated, so no spaces inside."""
     if any(len(value.split()) != 1 for value in values):
         raise serializers.ValidationError("Each redirect URI is one URL without spaces.")
     try:

@@ -133,8 +133,9 @@ class DeveloperApiView(GenericAPIView):
         context = {**self.get_serializer_context(), **(page_context(page) if page_context else {})}
         return self.get_paginated_response(serializer_class(page, many=True, context=context).data)
 
-    def out(self, serializer_class, instance, status_code=status.HTTP_200_OK):
-        return Response(serializer_class(instance, context=self.get_serializer_context()).data, status=status_code)
+    def out(self, serializer_class, instance, status_code=status.HTTP_200_OK, **context):
+        context = {**self.get_serializer_context(), **context}
+        return Response(serializer_class(instance, context=context).data, status=status_code)
 
 
 
@@ -185,9 +186,8 @@ class AppsView(DeveloperApiView):
     def post(self, request):
         fields = dict(self.valid(s.AppCreateSerializer, request.data))
         app, secret = services.app_register(actor=request.user, app_ref=fields.pop("app_ref"), **fields)
-        app = self.own_app_fresh(app)
-        app.client_secret = secret or None  # the plain secret, for this response only
-        return self.out(s.AppWithSecretSerializer, app, status.HTTP_201_CREATED)
+        return self.out(s.AppWithSecretSerializer, self.own_app_fresh(app), status.HTTP_201_CREATED,
+                        client_secret=secret)
 
 
 class AppView(DeveloperApiView):

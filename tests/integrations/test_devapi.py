@@ -6,10 +6,13 @@ from datetime import date, timedelta
 
 import pytest
 from django.contrib.auth.hashers import check_password
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.api_keys import api_key_create, api_key_revoke
+from accounts.audit import audit_record
 from accounts.models import AuditEvent, DeveloperApiKey
 from portal.models import (
     App, EarlyAccess, Installation, PlatformSettings, ProgressionRequest, RateLimitIncreaseRequest, Stage, UsageMinute,
@@ -495,6 +498,29 @@ def test_installations_show_accounts_state_and_current_limit(api, app, developer
     assert rows["raised"]["current_limit"]["granted_until"] is not None
     assert rows["plain"]["current_limit"] == {"calls": 200, "window_seconds": 60, "per_minute": 200,
                                               "is_default": True, "granted_until": None}
+
+
+@pytest.mark.parametrize("path", ["apps/", "apps/my-app/installations/", "apps/my-app/history/",
+                                  "apps/my-app/early-access/"])
+def test_lists_take_a_fixed_number_of_queries(api, app, developer, path):
+    def add_rows(count):
+        for _ in range(count):
+            installation = installed(app)
+            EarlyAccess.objects.create(app=app, account=installation.account, added_by=developer)
+            AppFactory(user=developer)
+            audit_record(actor=developer, verb="app.updated", target=app, app_ref=app.client_id)
+
+    # given a few rows of each kind (counted once the key's last use is recorded)
+    add_rows(2)
+    api.get(f"{API}/{path}")
+    with CaptureQueriesContext(connection) as few:
+        assert api.get(f"{API}/{path}").status_code == 200
+    # when there are many more
+    add_rows(8)
+    with CaptureQueriesContext(connection) as many:
+        assert api.get(f"{API}/{path}").status_code == 200
+    # then the list costs the same
+    assert len(many) == len(few)
 
 
 def test_usage_per_minute_defaults_to_the_last_24_hours(api, app):

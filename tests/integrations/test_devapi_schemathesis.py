@@ -1,11 +1,10 @@
 """Property-based run of the developer API against its own OpenAPI schema (Schemathesis).
 
 Every operation gets generated requests, valid and invalid (positive and negative modes), sent with a
-valid API key through the project's WSGI application; no answer may be a server error, and each must be
-one the schema documents. Path parameters
-are steered, most of the time, to objects that exist (the developer's app, its installed account, a
-pending request), so the handlers behind the 404s get exercised too. Bounded: a few examples per
-operation, no deadline, no example database on disk.
+valid API key through the project's WSGI application. No answer may be a server error, and each must be
+one the schema documents. Path parameters are steered, most of the time, to objects that exist (the
+developer's app, its installed account, a pending request), so that the handlers behind the 404s are
+exercised too. Bounded: a few examples per operation, no deadline, no example database.
 """
 
 import os
@@ -37,7 +36,16 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 @dataclass
 class World:
     raw_key: str
-    path_values: dict[str, object]
+    app_ref: str
+    account_code: str
+    progression_request_id: int
+    limit_request_id: int
+
+    def existing(self, name: str, path: str):
+        """A real value for the path parameter ``name`` of the operation at ``path`` (None: no such parameter)."""
+        request_id = self.limit_request_id if "/limit-requests/" in path else self.progression_request_id
+        return {"app_ref": self.app_ref, "account_code": self.account_code, "code": self.account_code,
+                "request_id": request_id}.get(name)
 
 
 @pytest.fixture
@@ -51,14 +59,12 @@ def world(db) -> World:
     EarlyAccess.objects.create(app=app, account=account, added_by=developer)
     progression = ProgressionRequest.objects.create(app=app, from_stage="in_development", to_stage="alpha",
                                                     submitted_by=developer, message="Ready.")
-    limit = RateLimitIncreaseRequest.objects.create(app=app, submitted_by=developer, use_case="Sync.", calls_per_period=9,
-                                                    processing_time="Soon.", optimisations="Batching.",
-                                                    requested_limit=500)
+    limit = RateLimitIncreaseRequest.objects.create(app=app, submitted_by=developer, use_case="Sync.",
+                                                    calls_per_period=9, processing_time="Soon.",
+                                                    optimisations="Batching.", requested_limit=500)
     raw = api_key_create(user=developer, name="schemathesis", actor=developer)[1]
-    return World(raw_key=raw, path_values={
-        "app_ref": app.client_id, "account_code": account.code, "code": account.code,
-        "request_id": None, "_progression": progression.pk, "_limit": limit.pk,
-    })
+    return World(raw_key=raw, app_ref=app.client_id, account_code=account.code,
+                 progression_request_id=progression.pk, limit_request_id=limit.pk)
 
 
 # Loaded from the running application, as a client would (schema generation needs no database).
@@ -79,12 +85,11 @@ def _keep_the_test_connection():
 
 def _steer(case, world: World) -> None:
     """Point three of four generated path values at real objects (decided by the generated value
-    itself, so Hypothesis still replays and shrinks deterministically)."""
-    values = dict(world.path_values)
-    values["request_id"] = values["_limit"] if "/limit-requests/" in case.path else values["_progression"]
+    itself, so that Hypothesis still replays and shrinks deterministically)."""
     for name, generated in list((case.path_parameters or {}).items()):
-        if name in values and zlib.crc32(repr(generated).encode()) % 4:
-            case.path_parameters[name] = values[name]
+        existing = world.existing(name, case.path)
+        if existing is not None and zlib.crc32(repr(generated).encode()) % 4:
+            case.path_parameters[name] = existing
 
 
 @schema.parametrize()
