@@ -70,6 +70,13 @@ def test_full_flow_with_a_real_oauth_client(client, world, live_server):
     assert token["api_domain"]
     assert 0 < token["expires_in"] <= 3600
     assert AccessToken.objects.get(installation=installation)
+    # and the token calls the account's API with the Brightpearl headers
+    api = f"{live_server.url}/public-api/outerheaven/product-service/product-search"
+    headers = {"brightpearl-app-ref": "flow-app"}
+    called = session.get(api, headers=headers)
+    assert called.status_code == 200, called.text
+    assert "metaData" in called.json()["response"]
+    assert called.headers["brightpearl-requests-remaining"]
     # when it refreshes, the refresh token rotates and the old one is refused
     refreshed = session.refresh_token(f"{live_server.url}/outerheaven/oauth/token", refresh_token=token["refresh_token"],
                                       client_id="flow-app", client_secret=world["secret"])
@@ -82,6 +89,7 @@ def test_full_flow_with_a_real_oauth_client(client, world, live_server):
     installations.installation_turn_off(installation=installation, actor=world["owner"])
     assert not AccessToken.objects.filter(installation=installation).exists()
     assert not RefreshToken.objects.filter(installation=installation, revoked__isnull=True).exists()
+    assert session.get(api, headers=headers).status_code == 401
     dead = requests.post(f"{live_server.url}/oauth/token/outerheaven", data={
         "grant_type": "refresh_token", "refresh_token": refreshed["refresh_token"], "client_id": "flow-app",
         "client_secret": world["secret"]})
@@ -92,6 +100,7 @@ def test_full_flow_with_a_real_oauth_client(client, world, live_server):
                                 client_secret=world["secret"], include_client_id=True)
     assert again["installation_instance_id"] == str(installation.pk)
     assert Installation.objects.get(pk=installation.pk).is_enabled
+    assert session.get(api, headers=headers).status_code == 200
 
 
 def _exchange(live_server, code, *, account="outerheaven", secret, redirect_uri=REDIRECT, **extra):
