@@ -238,6 +238,7 @@ def review_context(**context):
     return {"nav_section": "review",
             "partner_pending": PartnerApplication.objects.filter(status=PartnerApplication.Status.PENDING).count(),
             "limit_pending": limit_review_queue().count(),
+            "progression_pending": ProgressionRequest.objects.filter(status=ProgressionRequest.Status.PENDING).count(),
             **context}
 
 

@@ -8,9 +8,13 @@ Run it against a portal seeded with `manage.py seed_demo` (for example `make run
 
 BASE_URL defaults to http://127.0.0.1:8000 and DIR to test-artifacts/screenshots/. It signs in as the demo
 developer, reviewer and owner (password demo-pass-2026) and only reads pages, so it changes nothing but
-sessions; with --register-owner it also registers the owner as a developer, through the form, so that the
-partner-application form (which partners never see) can be shown. It uses Debian's chromium
-(/usr/bin/chromium) through Playwright; no browser is downloaded. Each saved path is printed.
+sessions. The consent page of the demo app is only opened (GET), never approved. Two options change the
+demo data, through the forms, to show pages the seed alone never reaches: --register-owner registers the
+owner as a developer, so that the partner-application form (which partners never see) can be shown;
+--limit-request has the developer ask for a higher rate limit for the demo app (unless a request is
+already pending), so that the reviewer's limit-request page and a non-empty queue can be shown. It uses
+Debian's chromium (/usr/bin/chromium) through Playwright; no browser is downloaded. Each saved path is
+printed.
 """
 
 import argparse
@@ -30,6 +34,10 @@ PASSWORD = "demo-pass-2026"
 DEVELOPER, REVIEWER, OWNER = "developer@example.com", "reviewer@example.com", "owner@example.com"
 WIDE = {"width": 1280, "height": 900}
 NARROW = {"width": 390, "height": 844}
+ACCOUNT = "outerheaven"  # the demo account whose store lists the demo app (early access)
+DEMO_APP = "demo-app"
+CONSENT = (f"/oauth/authorize/{ACCOUNT}?response_type=code&client_id={DEMO_APP}"
+           "&redirect_uri=http://localhost:8080/callback&state=x")
 
 
 class Shooter:
@@ -87,11 +95,27 @@ def anonymous(s: Shooter) -> None:
         s.shot(page, "login", "/accounts/login/")
         s.shot(page, "signup", "/accounts/signup/")
         s.shot(page, "password-reset", "/accounts/password/reset/")
+        s.shot(page, "api-docs", "/api/developer/docs/")  # public: Swagger UI from the sidecar's static files
     with s.context(NARROW) as context:
         s.shot(context.new_page(), "narrow-landing", "/")
 
 
-def developer(s: Shooter) -> None:
+def ask_for_limit(s: Shooter, page: Page) -> None:
+    """On the app's Limits tab (open), send an increase request, unless one is pending already."""
+    if page.get_by_role("button", name="Withdraw").count():
+        return
+    page.get_by_label("What is the app doing?").fill("Sends every new order to the warehouse as it is placed.")
+    page.get_by_label("How many calls does that take?").fill("30000")
+    page.get_by_label("How fast must those calls be processed?").fill("Within 2 minutes of the order being placed.")
+    page.get_by_label("What have you already optimised?").fill("ID ranges instead of single GETs; cached lookups.")
+    page.get_by_label("Limit wanted (calls per minute)").fill("1000")
+    page.get_by_role("button", name="Send request").click()
+    page.wait_for_load_state()
+    if page.get_by_role("button", name="Withdraw").count() == 0:
+        s.problems.append(f"--limit-request: the request was not accepted (ended at {page.url})")
+
+
+def developer(s: Shooter, limit_request: bool) -> None:
     with s.context() as context:
         page = context.new_page()
         s.sign_in(page, DEVELOPER)
@@ -105,9 +129,14 @@ def developer(s: Shooter) -> None:
             s.shot(page, "dev-app-early-access", app + "early-access/")
             s.shot(page, "dev-app-history", app + "history/")
             s.shot(page, "dev-app-edit", app + "edit/")
+            s.shot(page, "dev-app-limits", app + "limits/")
+            if limit_request:
+                ask_for_limit(s, page)
+                s.shot(page, "dev-app-limits-requested")
         s.shot(page, "dev-app-new", "/apps/new/")
         s.shot(page, "dev-profile", "/developer/")
         s.shot(page, "dev-partner-apply-as-partner", "/developer/partner/")
+        s.shot(page, "dev-api-keys", "/developer/api-keys/")
         s.shot(page, "dev-my-accounts", "/my-accounts/")
         s.shot(page, "dev-inbox", "/inbox/")
         s.shot(page, "dev-email-settings", "/accounts/email/")
@@ -119,6 +148,7 @@ def developer(s: Shooter) -> None:
         app = s.first_href(page, "main a", r"/apps/\d+/")
         if app:
             s.shot(page, "narrow-dev-app-detail", app)
+            s.shot(page, "narrow-dev-app-limits", app + "limits/")
 
 
 def reviewer(s: Shooter) -> None:
@@ -131,6 +161,10 @@ def reviewer(s: Shooter) -> None:
             s.problems.append("the review queue is empty; the review request page was skipped")
         else:
             s.shot(page, "rev-request", request)
+        s.shot(page, "rev-limit-requests", "/review/limits/")
+        limit = s.first_href(page, "main a", r"/review/limits/\d+/")
+        if limit:  # none unless a developer has asked (see --limit-request)
+            s.shot(page, "rev-limit-request", limit)
         s.shot(page, "rev-partner-queue", "/review/partners/")
         s.shot(page, "rev-all-apps", "/review/apps/")
         app = s.first_href(page, "main a", r"/review/apps/\d+/")
@@ -143,6 +177,10 @@ def reviewer(s: Shooter) -> None:
         page = context.new_page()
         s.sign_in(page, REVIEWER)
         s.shot(page, "narrow-rev-queue", "/review/")
+        s.shot(page, "narrow-rev-limit-requests", "/review/limits/")
+        limit = s.first_href(page, "main a", r"/review/limits/\d+/")
+        if limit:
+            s.shot(page, "narrow-rev-limit-request", limit)
 
 
 def owner(s: Shooter, register: bool) -> None:
@@ -156,6 +194,15 @@ def owner(s: Shooter, register: bool) -> None:
             s.problems.append("the owner has no account; the account page was skipped")
         else:
             s.shot(page, "owner-account", account)
+        s.shot(page, "owner-store", f"/store/{ACCOUNT}/")
+        store_app = s.first_href(page, "main a", rf"/store/{ACCOUNT}/apps/[\w-]+/")
+        if store_app is None:
+            s.problems.append(f"the {ACCOUNT} store lists no app; the store app page was skipped")
+        else:
+            s.shot(page, "owner-store-app", store_app)
+        s.shot(page, "owner-consent", CONSENT)  # only opened: approving would turn the app on
+        s.shot(page, "owner-connected-apps", f"/store/{ACCOUNT}/connected/")
+        s.shot(page, "owner-staff-tokens", f"/my-accounts/{ACCOUNT}/staff-tokens/")
         s.shot(page, "owner-inbox", "/inbox/")
         s.shot(page, "owner-developer-register", "/developer/")  # the profile instead once registered
         if register:
@@ -169,7 +216,14 @@ def owner(s: Shooter, register: bool) -> None:
     with s.context(NARROW) as context:
         page = context.new_page()
         s.sign_in(page, OWNER)
-        s.shot(page, "narrow-owner-account", "/my-accounts/outerheaven/")
+        s.shot(page, "narrow-owner-account", f"/my-accounts/{ACCOUNT}/")
+        s.shot(page, "narrow-owner-store", f"/store/{ACCOUNT}/")
+        store_app = s.first_href(page, "main a", rf"/store/{ACCOUNT}/apps/[\w-]+/")
+        if store_app:
+            s.shot(page, "narrow-owner-store-app", store_app)
+        s.shot(page, "narrow-owner-consent", CONSENT)
+        s.shot(page, "narrow-owner-connected-apps", f"/store/{ACCOUNT}/connected/")
+        s.shot(page, "narrow-owner-staff-tokens", f"/my-accounts/{ACCOUNT}/staff-tokens/")
 
 
 def main(argv=None) -> int:
@@ -179,6 +233,9 @@ def main(argv=None) -> int:
     parser.add_argument("--chromium", default=CHROMIUM)
     parser.add_argument("--register-owner", action="store_true",
                         help="register the demo owner as a developer (changes the demo data) to show the partner form")
+    parser.add_argument("--limit-request", action="store_true",
+                        help="have the demo developer ask for a higher rate limit (changes the demo data) to show "
+                             "the reviewer's limit-request page")
     args = parser.parse_args(argv)
     if not Path(args.chromium).exists():
         print(f"{args.chromium} not found: install Debian's chromium (apt-get install chromium)", file=sys.stderr)
@@ -189,7 +246,7 @@ def main(argv=None) -> int:
         try:
             shooter = Shooter(browser, args.base_url, args.out)
             anonymous(shooter)
-            developer(shooter)
+            developer(shooter, limit_request=args.limit_request)
             reviewer(shooter)
             owner(shooter, register=args.register_owner)
         finally:
