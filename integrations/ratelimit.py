@@ -95,3 +95,69 @@ class SlidingLogLimiter:
         )
         return Decision(allowed=bool(allowed), limit=limit, remaining=int(remaining),
                         reset_ms=-(-int(reset_us) // 1000), at_us=int(now_us))
+
+
+# Client side (the sync engine): GCRA in reserve mode with no burst. Each caller reserves a distinct
+# future slot ``interval`` after the previous one, on Redis's clock, so callers in many processes are
+# paced evenly and never trip the server's sliding log. KEYS[1] = pace key; ARGV = interval (µs),
+# most wait accepted (µs; a longer wait reserves nothing), key lifetime (ms).
+GCRA_RESERVE = """
+local key = KEYS[1]
+local interval = tonumber(ARGV[1])
+local max_wait = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', key) or '0')
+if tat < now then tat = now end
+local wait = tat - now
+if wait > max_wait then return {0, wait, tat} end
+redis.call('SET', key, tat + interval, 'PX', tonumber(ARGV[3]) + math.ceil(wait / 1000))
+return {1, wait, tat}
+"""
+
+# Push the pool's next slot to at least now + pause (after a 503/429 with Retry-After).
+GCRA_PAUSE = """
+local key = KEYS[1]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local until_us = now + tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', key) or '0')
+if tat < until_us then
+  redis.call('SET', key, until_us, 'PX', math.ceil(tonumber(ARGV[1]) / 1000) + tonumber(ARGV[2]))
+end
+return until_us
+"""
+
+
+@dataclass(frozen=True)
+class Reservation:
+    reserved: bool
+    wait_s: float  # how long until the slot (or, when not reserved, until the next free slot)
+    slot_us: int = 0  # the slot on Redis's clock (microseconds)
+
+
+def pace_key(pool: str) -> str:
+    return f"pace:{{{pool}}}"
+
+
+class PacedReserver:
+    """Evenly paced call slots for one pool, shared by every worker (client side)."""
+
+    def __init__(self, client: redis.Redis):
+        self._reserve = client.register_script(GCRA_RESERVE)
+        self._pause = client.register_script(GCRA_PAUSE)
+
+    def reserve(self, pool: str, *, limit: int, window_s: float, max_wait_s: float) -> Reservation:
+        """Reserve the next slot of ``pool`` at ``limit`` calls per ``window_s``, if it comes within
+        ``max_wait_s``; otherwise reserve nothing and say how long until a slot is free."""
+        if limit < 1 or window_s <= 0:
+            raise ValueError("limit must be at least 1 and the window positive")
+        interval_us = max(1, int(window_s * 1_000_000 / limit))
+        reserved, wait_us, slot_us = self._reserve(
+            keys=[pace_key(pool)], args=[interval_us, int(max_wait_s * 1_000_000), int(window_s * 1000)]
+        )
+        return Reservation(reserved=bool(reserved), wait_s=int(wait_us) / 1_000_000, slot_us=int(slot_us))
+
+    def pause(self, pool: str, *, seconds: float) -> None:
+        """No slot of ``pool`` before ``seconds`` from now (the server said to wait)."""
+        self._pause(keys=[pace_key(pool)], args=[int(seconds * 1_000_000), 60_000])
