@@ -18,6 +18,7 @@ from accounts import api_keys as api_key_services
 from accounts import staff_tokens as staff_token_services
 from accounts.decorators import developer_required
 from accounts.models import DeveloperApiKey, Membership, PrivateApp, StaffToken
+from accounts.selectors import membership_or_404
 from accounts.refusals import apply_refusal, refusal_messages
 from accounts.token_forms import ApiKeyForm, PrivateAppForm, StaffTokenForm
 
@@ -26,11 +27,6 @@ STAFF_API_EXAMPLE_PATH = "/public-api/{code}/product-service/product-search"
 
 def _new_token_key(account) -> str:
     return f"new-staff-token:{account.pk}"
-
-
-def _membership_for(user, code: str) -> Membership:
-    """The user's membership of the account ``code``; 404 when there is none."""
-    return get_object_or_404(Membership.objects.select_related("account"), user=user, account__code=code)
 
 
 def _staff_pool() -> tuple[int, int]:
@@ -75,13 +71,13 @@ def _back_to_tokens(code: str, anchor: str = "") -> HttpResponseRedirect:
 
 @login_required
 def staff_tokens(request, code):
-    return _tokens_page(request, _membership_for(request.user, code))
+    return _tokens_page(request, membership_or_404(user=request.user, code=code))
 
 
 @login_required
 @require_POST
 def private_app_create(request, code):
-    membership = _membership_for(request.user, code)
+    membership = membership_or_404(user=request.user, code=code)
     account = membership.account
     form = PrivateAppForm(request.POST, account=account)
     if form.is_valid():
@@ -103,7 +99,7 @@ def private_app_create(request, code):
 @login_required
 @require_POST
 def private_app_delete(request, code, app_id):
-    membership = _membership_for(request.user, code)
+    membership = membership_or_404(user=request.user, code=code)
     private_app = get_object_or_404(PrivateApp, pk=app_id, account=membership.account)
     try:
         revoked = staff_token_services.private_app_delete(private_app=private_app, actor=request.user)
@@ -118,7 +114,7 @@ def private_app_delete(request, code, app_id):
 @login_required
 @require_POST
 def staff_token_create(request, code):
-    membership = _membership_for(request.user, code)
+    membership = membership_or_404(user=request.user, code=code)
     account = membership.account
     form = StaffTokenForm(request.POST, account=account)
     if form.is_valid():
@@ -141,7 +137,7 @@ def staff_token_create(request, code):
 @login_required
 @require_POST
 def staff_token_revoke(request, code, token_id):
-    membership = _membership_for(request.user, code)
+    membership = membership_or_404(user=request.user, code=code)
     token = get_object_or_404(StaffToken, pk=token_id, private_app__account=membership.account)
     try:
         staff_token_services.staff_token_revoke(token=token, actor=request.user)

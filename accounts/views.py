@@ -27,6 +27,7 @@ from accounts.forms import (
 )
 from accounts.models import DeveloperProfile, Membership, Notification, PartnerApplication
 from accounts.notifications import notification_mark_read
+from accounts.selectors import membership_or_404
 from accounts.refusals import apply_refusal, refusal_messages
 
 
@@ -113,11 +114,6 @@ def partner_apply(request):
 ROLE_ORDER = [Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.STAFF]
 
 
-def _membership_for(user, code: str) -> Membership:
-    """The user's membership of the account ``code``; 404 when there is none."""
-    return get_object_or_404(Membership.objects.select_related("account"), user=user, account__code=code)
-
-
 @login_required
 def my_accounts(request):
     memberships = (
@@ -152,13 +148,13 @@ def _render_account(request, membership: Membership, *, add_form=None, status=20
 
 @login_required
 def account_detail(request, code):
-    return _render_account(request, _membership_for(request.user, code))
+    return _render_account(request, membership_or_404(user=request.user, code=code))
 
 
 @login_required
 @require_POST
 def member_add(request, code):
-    membership = _membership_for(request.user, code)
+    membership = membership_or_404(user=request.user, code=code)
     account = membership.account
     form = MemberAddForm(request.POST)
     if form.is_valid():
@@ -179,7 +175,7 @@ def member_add(request, code):
 @login_required
 @require_POST
 def member_remove(request, code, membership_id):
-    own = _membership_for(request.user, code)
+    own = membership_or_404(user=request.user, code=code)
     target = get_object_or_404(Membership.objects.select_related("user"), pk=membership_id, account=own.account)
     try:
         services.account_member_remove(membership=target, actor=request.user)
@@ -195,7 +191,7 @@ def member_remove(request, code, membership_id):
 @login_required
 @require_POST
 def account_show_beta(request, code):
-    membership = _membership_for(request.user, code)
+    membership = membership_or_404(user=request.user, code=code)
     form = ShowBetaAppsForm(request.POST)
     form.is_valid()  # a missing or false box means "do not show"
     show = bool(form.cleaned_data.get("show"))

@@ -6,12 +6,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from accounts.models import Membership
+from accounts.selectors import membership_or_404
 from accounts.refusals import refusal_text
 from portal import selectors
 from portal.installations import installation_turn_off
@@ -19,16 +18,9 @@ from portal.models import Installation, Stage
 from portal.usage import installations_usage
 
 
-def _membership(request, code: str) -> Membership:
-    membership = Membership.objects.select_related("account").filter(user=request.user, account__code=code).first()
-    if membership is None:
-        raise Http404("No such account")
-    return membership
-
-
 @login_required
 def store(request, code):
-    membership = _membership(request, code)
+    membership = membership_or_404(user=request.user, code=code)
     account = membership.account
     apps = selectors.apps_visible_to_account(account=account).order_by("name", "id")
     query, stage = request.GET.get("q", "").strip(), request.GET.get("stage", "")
@@ -45,7 +37,7 @@ def store(request, code):
 
 @login_required
 def store_app(request, code, app_ref):
-    membership = _membership(request, code)
+    membership = membership_or_404(user=request.user, code=code)
     account = membership.account
     app = get_object_or_404(selectors.apps_visible_to_account(account=account), client_id=app_ref)
     installation = Installation.objects.filter(app=app, account=account).first()
@@ -59,7 +51,7 @@ def store_app(request, code, app_ref):
 @require_POST
 def store_turn_on(request, code, app_ref):
     """Start the OAuth flow at the app's registered redirect URI (the consent page does the rest)."""
-    membership = _membership(request, code)
+    membership = membership_or_404(user=request.user, code=code)
     app = get_object_or_404(selectors.apps_visible_to_account(account=membership.account), client_id=app_ref)
     if not membership.can_manage:
         raise PermissionDenied("Only owners and admins can turn apps on.")
@@ -71,7 +63,7 @@ def store_turn_on(request, code, app_ref):
 @login_required
 @require_POST
 def store_turn_off(request, code, app_ref):
-    membership = _membership(request, code)
+    membership = membership_or_404(user=request.user, code=code)
     installation = get_object_or_404(Installation, account=membership.account, app__client_id=app_ref)
     try:
         installation_turn_off(installation=installation, actor=request.user)
@@ -84,7 +76,7 @@ def store_turn_off(request, code, app_ref):
 
 @login_required
 def connected_apps(request, code):
-    membership = _membership(request, code)
+    membership = membership_or_404(user=request.user, code=code)
     installations = list(Installation.objects.filter(account=membership.account)
                          .select_related("app", "account", "installed_by").order_by("-is_enabled", "app__name"))
     return render(request, "portal/connected_apps.html", {
