@@ -121,3 +121,40 @@ def send_callback(self, installation_id: int, kind: str) -> str:
             raise self.retry(countdown=callback_retry_delay(retries))
         retries += 1  # eager (tests, CELERY_TASK_ALWAYS_EAGER): no broker holds a delayed retry; go again now
     return outcome
+
+
+# --- Sync engine (integrations/sync) ------------------------------------------------------------------
+# Slices run on the "sync" queue (CELERY_TASK_ROUTES); each is bounded (SLICE_MAX_PAGES / _SECONDS), and
+# ends by dispatching again so that its worker place is refilled at once. No countdowns: a stream that
+# must wait records next_run_at and the dispatcher (beat, every second) picks it up when due.
+
+@shared_task(acks_late=True, ignore_result=True, bind=True)
+def sync_slice(self, stream_id: int, epoch: int) -> str:
+    """One slice of one stream under the lease of ``epoch`` (a stale epoch does nothing)."""
+    from integrations.sync import dispatcher, engine
+
+    try:
+        result = engine.run_slice(stream_id=stream_id, epoch=epoch)
+    except Exception:
+        # The lease expires by itself and the stream is dispatched again from its checkpoint.
+        logger.exception("sync slice of stream %s (epoch %s) failed", stream_id, epoch)
+        return "error"
+    if not self.request.is_eager:
+        dispatcher.dispatch_once(wait_s=0.2)
+    return result.outcome
+
+
+@shared_task(ignore_result=True, expires=5)
+def sync_dispatch() -> int:
+    """Beat, every second: lease runnable streams and enqueue their slices."""
+    from integrations.sync import dispatcher
+
+    return dispatcher.dispatch_once()
+
+
+@shared_task(ignore_result=True, expires=10)
+def deliver_webhooks() -> dict:
+    """Beat, every two seconds: batch change events and send due webhook deliveries."""
+    from integrations.sync import webhooks
+
+    return webhooks.deliver_due()

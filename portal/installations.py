@@ -13,6 +13,8 @@ from portal.selectors import app_visible_to_account
 MANAGER_ROLES = (Membership.Role.OWNER, Membership.Role.ADMIN)
 # Defined in integrations (above this layer), so it is named rather than imported.
 CALLBACK_TASK = "integrations.tasks.send_callback"
+# Signs the OAuth state of a managed-sync turn-on; the portal's own callback (integrations) checks it.
+MANAGED_SYNC_STATE_SALT = "managed-sync-turn-on"
 
 
 def _schedule_callback(installation: Installation, kind: str) -> None:
@@ -66,6 +68,8 @@ def installation_turn_off(*, installation: Installation, actor) -> Installation:
     installation.is_enabled, installation.disabled_at = False, timezone.now()
     installation.save(update_fields=["is_enabled", "disabled_at"])
     revoked = installation_revoke_tokens(installation=installation)
+    revoked["sync_connections_disabled"] = installation_stop_syncs(installation=installation,
+                                                                   reason="The app was turned off in this account.")
     audit_record(actor=actor, verb="installation.turned_off", target=installation,
                  app_ref=installation.app.client_id, data={"account": installation.account.code, **revoked})
     _schedule_callback(installation, "uninstall")
@@ -80,3 +84,24 @@ def installation_revoke_tokens(*, installation: Installation) -> dict:
     access = installation.access_tokens.all().delete()[0]
     grants = installation.grants.all().delete()[0]
     return {"access_tokens_revoked": access, "refresh_tokens_revoked": refresh, "codes_revoked": grants}
+
+
+def installation_stop_syncs(*, installation: Installation, reason: str) -> int:
+    """Disable the sync connections of an installation in the caller's transaction: no sync call is sent
+    once it commits. The connections (integrations) are reached through their reverse relation."""
+    return (installation.sync_connections.exclude(status="disabled")
+            .update(status="disabled", status_reason=reason, status_changed_at=timezone.now()))
+
+
+def managed_sync_redirect(*, app: App, account: Account, user) -> tuple[str, str] | None:
+    """(redirect URI, state) for turning on an app whose managed sync is on: the portal's own callback
+    receives the code and connects the account. None for other apps."""
+    spec = getattr(app, "sync_spec", None)
+    if spec is None or not spec.is_enabled:
+        return None
+    from django.conf import settings
+    from django.core import signing
+    from django.urls import reverse
+
+    state = signing.dumps({"app": app.pk, "account": account.code, "user": user.pk}, salt=MANAGED_SYNC_STATE_SALT)
+    return settings.SITE_URL + reverse("sync:oauth_callback"), state

@@ -280,13 +280,17 @@ def progression_request_reject(*, request: ProgressionRequest, actor, note: str)
 def app_suspend(*, app: App, actor, reason: str) -> App:
     """A reviewer suspends an app from any stage, with a reason. Every token of every installation
     is revoked in the same transaction, so lifting the suspension later does not revive them."""
-    from portal.installations import installation_revoke_tokens
+    from portal.installations import installation_revoke_tokens, installation_stop_syncs
 
     app = lifecycle.apply_transition(app=app, to_state=lifecycle.SUSPENDED, actor=actor, note=reason)
     revoked = {"access_tokens_revoked": 0, "refresh_tokens_revoked": 0, "codes_revoked": 0}
     for installation in app.installations.all():
         for key, count in installation_revoke_tokens(installation=installation).items():
             revoked[key] += count
+    # Every sync connection of the app stops at once, external ones included.
+    revoked["sync_connections_disabled"] = (
+        app.sync_connections.exclude(status="disabled")
+        .update(status="disabled", status_reason="The app was suspended.", status_changed_at=timezone.now()))
     if any(revoked.values()):
         audit_record(actor=actor, verb="app.tokens_revoked", target=app, app_ref=app.client_id, data=revoked)
     return app

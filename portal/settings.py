@@ -295,6 +295,49 @@ PORTAL = {
 if PORTAL["THROTTLE_STATUS"] not in (429, 503):
     raise ImproperlyConfigured("API_THROTTLE_STATUS must be 503 (the reference platform's) or 429.")
 
+# The sync engine (integrations/sync): connected accounts mirrored through the account API.
+SYNC_ENGINE = {
+    # Fernet keys (comma-separated, newest first) that encrypt connection tokens at rest; when unset, one
+    # is derived from SECRET_KEY (set real keys to rotate SECRET_KEY without losing connections).
+    "TOKEN_KEYS": env_list("SYNC_TOKEN_KEYS"),
+    # Where workers reach the built-in platform (OAuth token endpoint and account API); SITE_URL by default.
+    "PLATFORM_URL": (os.environ.get("SYNC_PLATFORM_URL") or SITE_URL).rstrip("/"),
+    # Let OAuth token requests go over plain http (oauthlib refuses by default): demo, internal networks.
+    "ALLOW_HTTP": env_bool("SYNC_ALLOW_HTTP", default=DEBUG),
+    # Client-side pace as a share of the pool's limit: a little under it, so paced calls never trip it.
+    "PACE_FACTOR": float(os.environ.get("SYNC_PACE_FACTOR", "0.99")),
+    # A slice is at most this many pages or seconds of one stream; then the worker is handed back.
+    "SLICE_MAX_PAGES": env_int("SYNC_SLICE_MAX_PAGES", 20),
+    "SLICE_MAX_SECONDS": env_int("SYNC_SLICE_MAX_SECONDS", 20),
+    # A slice waits in its worker for a slot at most this long; a longer wait gives the worker back.
+    "MAX_SLOT_WAIT_SECONDS": float(os.environ.get("SYNC_MAX_SLOT_WAIT_SECONDS", "2")),
+    # A dispatched slice owns its stream this long, renewed at every page (a dead worker's lease expires).
+    "LEASE_SECONDS": env_int("SYNC_LEASE_SECONDS", 60),
+    # Most slices queued or running at once, over all workers (keeps the broker queue short).
+    "MAX_IN_FLIGHT": env_int("SYNC_MAX_IN_FLIGHT", 16),
+    "PAGE_SIZE": env_int("SYNC_PAGE_SIZE", 200),
+    # Refresh an access token this long before it expires.
+    "REFRESH_MARGIN_SECONDS": env_int("SYNC_REFRESH_MARGIN_SECONDS", 60),
+    # Incremental runs start this far before the last run's newest updatedOn (the upsert drops repeats).
+    "OVERLAP_SECONDS": env_int("SYNC_OVERLAP_SECONDS", 60),
+    # Timeouts and 5xx: capped exponential backoff with full jitter, then the run fails (cursor kept).
+    "MAX_FAILURES": env_int("SYNC_MAX_FAILURES", 8),
+    "BACKOFF_BASE_SECONDS": float(os.environ.get("SYNC_BACKOFF_BASE_SECONDS", "2")),
+    "BACKOFF_CAP_SECONDS": float(os.environ.get("SYNC_BACKOFF_CAP_SECONDS", "600")),
+    "HTTP_TIMEOUT_SECONDS": env_int("SYNC_HTTP_TIMEOUT_SECONDS", 15),
+    # Webhooks: events per delivery, attempts in a row before the app's webhook is paused.
+    "WEBHOOK_BATCH": env_int("SYNC_WEBHOOK_BATCH", 100),
+    "WEBHOOK_PAUSE_AFTER_FAILURES": env_int("SYNC_WEBHOOK_PAUSE_AFTER_FAILURES", 10),
+    "WEBHOOK_TIMEOUT_SECONDS": env_int("SYNC_WEBHOOK_TIMEOUT_SECONDS", 10),
+    "QUEUE": "sync",
+}
+CELERY_TASK_ROUTES = {"integrations.tasks.sync_slice": {"queue": SYNC_ENGINE["QUEUE"]}}
+CELERY_BEAT_SCHEDULE.update({
+    # Runnable streams to workers, round-robin (slices also dispatch the next one as they finish).
+    "sync-dispatch": {"task": "integrations.tasks.sync_dispatch", "schedule": 1.0, "options": {"expires": 5}},
+    "sync-webhooks": {"task": "integrations.tasks.deliver_webhooks", "schedule": 2.0, "options": {"expires": 10}},
+})
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

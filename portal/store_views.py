@@ -50,13 +50,19 @@ def store_app(request, code, app_ref):
 @login_required
 @require_POST
 def store_turn_on(request, code, app_ref):
-    """Start the OAuth flow at the app's registered redirect URI (the consent page does the rest)."""
+    """Start the OAuth flow at the app's registered redirect URI, or the portal's own for an app with
+    managed sync (the consent page does the rest)."""
     membership = membership_or_404(user=request.user, code=code)
     app = get_object_or_404(selectors.apps_visible_to_account(account=membership.account), client_id=app_ref)
     if not membership.can_manage:
         raise PermissionDenied("Only owners and admins can turn apps on.")
-    query = urlencode({"response_type": "code", "client_id": app.client_id, "redirect_uri": app.redirect_uri_list[0],
-                       "state": f"store:{membership.account.code}"})
+    redirect_uri, state = app.redirect_uri_list[0], f"store:{membership.account.code}"
+    # An app with managed sync on: the portal's own callback takes the code and connects the account.
+    managed = managed_sync_redirect(app=app, account=membership.account, user=request.user)
+    if managed is not None:
+        redirect_uri, state = managed
+    query = urlencode({"response_type": "code", "client_id": app.client_id, "redirect_uri": redirect_uri,
+                       "state": state})
     return redirect(reverse("integrations:authorize", args=[membership.account.code]) + "?" + query)
 
 

@@ -1,0 +1,282 @@
+"""One slice of one stream: at most ``SLICE_MAX_PAGES`` pages or ``SLICE_MAX_SECONDS`` of a resource.
+
+The dispatcher leased the stream and gave the slice an epoch. Every page's records are upserted and
+the cursor advanced in one transaction whose first statement is ``UPDATE stream ... WHERE epoch = <ours>``:
+if the stream was re-dispatched meanwhile (our lease expired, a new epoch exists), nothing is written
+and the slice stops (fencing). A worker killed mid-slice therefore loses at most the page it was
+fetching, writes nothing twice, and the stream resumes from its last checkpoint once the lease expires.
+
+Paging follows ``updatedOn`` ascending (then id) with the cursor ``{"since": <updatedOn>, "offset": <rows
+at exactly that updatedOn already read>}``: records changed while a run pages move behind the cursor
+and are read again later, never skipped. Incremental runs start ``OVERLAP_SECONDS`` before the last run's
+newest ``updatedOn``; the payload hash turns the repeated records into no-ops.
+"""
+
+import hashlib
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
+
+import redis
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from integrations.models import ChangeEvent, Connection, SyncRecord, SyncRun, SyncStream
+from integrations.resources import RESOURCES
+from integrations.sync import client as sync_client
+from integrations.sync.client import SyncClient, sync_settings
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL_SECONDS = 900
+
+
+@lru_cache(maxsize=4)
+def _redis_for(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30)
+
+
+def sync_redis() -> redis.Redis:
+    """The workers' Redis client (pacer, locks): patient timeouts, unlike the gateway's."""
+    return _redis_for(settings.REDIS_URL)
+
+
+@dataclass
+class SliceResult:
+    outcome: str  # stale | inactive | fenced | more | done | waiting | throttled | retry | failed | reauth
+    pages: int = 0
+    records: int = 0
+
+
+# --- Records ---------------------------------------------------------------------------------------
+
+def payload_hash(row: dict) -> str:
+    return hashlib.sha256(json.dumps(row, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def upsert_records(*, connection: Connection, resource, rows: list[dict], emit_events: bool) -> tuple[int, int]:
+    """Insert new records and rewrite changed ones (by payload hash); unchanged ones are left alone.
+    Returns (created, updated). Must run inside the checkpoint's transaction."""
+    id_column = resource.id_column.name
+    incoming = {}
+    for row in rows:
+        incoming[str(row[id_column])] = row  # a page repeating a record keeps its last copy
+    existing = dict(SyncRecord.objects.filter(connection=connection, resource=resource.name,
+                                              remote_id__in=list(incoming)).values_list("remote_id", "payload_hash"))
+    now = timezone.now()
+    new, changed, events = [], [], []
+    for remote_id, row in incoming.items():
+        digest = payload_hash(row)
+        if existing.get(remote_id) == digest:
+            continue
+        record = SyncRecord(connection=connection, resource=resource.name, remote_id=remote_id, payload=row,
+                            payload_hash=digest, remote_updated_at=parse_datetime(row.get("updatedOn") or ""),
+                            created_at=now, updated_at=now)
+        (changed if remote_id in existing else new).append(record)
+        if emit_events:
+            kind = ChangeEvent.Kind.UPDATED if remote_id in existing else ChangeEvent.Kind.CREATED
+            events.append(ChangeEvent(connection=connection, resource=resource.name, remote_id=remote_id,
+                                      kind=kind, payload=row, created_at=now))
+    if new:
+        SyncRecord.objects.bulk_create(new)
+    if changed:
+        SyncRecord.objects.bulk_create(
+            changed, update_conflicts=True, unique_fields=["connection", "resource", "remote_id"],
+            update_fields=["payload", "payload_hash", "remote_updated_at", "updated_at"],
+        )
+    if events:
+        ChangeEvent.objects.bulk_create(events)
+    return len(new), len(changed)
+
+
+def next_cursor(cursor: dict, rows: list[dict]) -> dict:
+    """The cursor after a page of rows ordered by updatedOn: the newest updatedOn read, and how many
+    rows at exactly that moment have been read (they come first when paging from it again)."""
+    since, offset = cursor.get("since"), int(cursor.get("offset") or 0)
+    if not rows:
+        return {"since": since, "offset": offset}
+    last = rows[-1].get("updatedOn")
+    if last == since:
+        return {"since": since, "offset": offset + len(rows)}
+    same = 0
+    for row in reversed(rows):
+        if row.get("updatedOn") != last:
+            break
+        same += 1
+    return {"since": last, "offset": same}
+
+
+# --- Stream bookkeeping (every write fenced by the epoch) -------------------------------------------
+
+def _fenced(stream: SyncStream, epoch: int):
+    return SyncStream.objects.filter(pk=stream.pk, epoch=epoch)
+
+
+def _interval(connection: Connection) -> int:
+    spec = getattr(connection.app, "sync_spec", None)
+    return spec.interval_seconds if spec is not None else DEFAULT_INTERVAL_SECONDS
+
+
+def _start_run(stream: SyncStream, epoch: int) -> SyncRun | None:
+    """The stream's run in progress, or a new one (full the first time or when asked, else
+    incremental from the watermark less the overlap). None when fenced."""
+    if stream.current_run_id:
+        run = SyncRun.objects.filter(pk=stream.current_run_id, status=SyncRun.Status.RUNNING).first()
+        if run is not None:
+            return run
+    full = stream.watermark is None or stream.full_resync_requested
+    cursor = stream.cursor or {}
+    if not cursor:
+        since = None
+        if not full:
+            since = (stream.watermark - timedelta(seconds=sync_settings()["OVERLAP_SECONDS"]))
+            since = since.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        cursor = {"since": since, "offset": 0}
+    with transaction.atomic():
+        if not _fenced(stream, epoch).update(cursor=cursor):
+            return None
+        run = SyncRun.objects.create(
+            stream=stream, connection_id=stream.connection_id, resource=stream.resource,
+            kind=SyncRun.Kind.FULL if full else SyncRun.Kind.INCREMENTAL, trigger="schedule",
+        )
+        _fenced(stream, epoch).update(current_run=run)
+    stream.cursor, stream.current_run = cursor, run
+    return run
+
+
+def _flush_counters(run: SyncRun, client: SyncClient, *, errors: int = 0, error: str = "") -> None:
+    changes = {"calls": F("calls") + client.calls, "throttled": F("throttled") + client.throttled,
+               "errors": F("errors") + errors}
+    if error:
+        changes["last_error"] = error[:500]
+    SyncRun.objects.filter(pk=run.pk).update(**changes)
+    client.calls = client.throttled = 0
+
+
+def _checkpoint(stream: SyncStream, epoch: int, run: SyncRun, client: SyncClient, resource, rows, cursor,
+                *, emit_events: bool) -> tuple[int, int] | None:
+    """Upsert one page and advance the cursor, atomically; None if the stream was re-dispatched."""
+    lease = timezone.now() + timedelta(seconds=sync_settings()["LEASE_SECONDS"])
+    with transaction.atomic():
+        if not _fenced(stream, epoch).update(cursor=cursor, lease_expires_at=lease, failures=0, last_error=""):
+            return None
+        created, updated = upsert_records(connection=stream.connection, resource=resource, rows=rows,
+                                          emit_events=emit_events)
+        SyncRun.objects.filter(pk=run.pk).update(
+            pages=F("pages") + 1, records_seen=F("records_seen") + len(rows),
+            records_created=F("records_created") + created, records_updated=F("records_updated") + updated,
+            calls=F("calls") + client.calls, throttled=F("throttled") + client.throttled,
+        )
+    client.calls = client.throttled = 0
+    stream.cursor = cursor
+    return created, updated
+
+
+def _finish(stream: SyncStream, epoch: int, run: SyncRun, cursor: dict) -> bool:
+    """The run read everything: record the watermark and schedule the next run after the interval."""
+    now = timezone.now()
+    watermark = parse_datetime(cursor["since"]) if cursor.get("since") else stream.watermark
+    with transaction.atomic():
+        if not _fenced(stream, epoch).update(
+            cursor={}, watermark=watermark, current_run=None, full_resync_requested=False, lease_expires_at=None,
+            next_run_at=now + timedelta(seconds=_interval(stream.connection)), failures=0, last_error="",
+        ):
+            return False
+        SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.SUCCEEDED, finished_at=now)
+    return True
+
+
+def _release(stream: SyncStream, epoch: int, *, delay_s: float = 0.0, **changes) -> None:
+    """Give the stream back to the dispatcher, runnable after ``delay_s``."""
+    _fenced(stream, epoch).update(lease_expires_at=None,
+                                  next_run_at=timezone.now() + timedelta(seconds=max(0.0, delay_s)), **changes)
+
+
+def backoff_delay(failures: int) -> float:
+    """Capped exponential backoff with full jitter (0 .. min(cap, base·2^failures))."""
+    cfg = sync_settings()
+    return random.uniform(0, min(float(cfg["BACKOFF_CAP_SECONDS"]), float(cfg["BACKOFF_BASE_SECONDS"]) * 2 ** failures))
+
+
+def _fail_or_retry(stream: SyncStream, epoch: int, run: SyncRun, client: SyncClient, problem: Exception) -> str:
+    """A timeout, 5xx or refused request: back off and retry, or after MAX_FAILURES attempts end the run
+    as failed. The cursor is kept either way, so the next attempt resumes where this one stopped."""
+    failures = stream.failures + 1
+    message = str(problem)[:500]
+    with transaction.atomic():
+        _flush_counters(run, client, errors=1, error=message)
+        if failures >= sync_settings()["MAX_FAILURES"]:
+            SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.FAILED, finished_at=timezone.now())
+            _release(stream, epoch, delay_s=_interval(stream.connection), failures=0, last_error=message,
+                     current_run=None)
+            return "failed"
+        _release(stream, epoch, delay_s=backoff_delay(failures), failures=failures, last_error=message)
+    return "retry"
+
+
+# --- The slice ---------------------------------------------------------------------------------------
+
+def run_slice(*, stream_id: int, epoch: int, redis_client: redis.Redis | None = None) -> SliceResult:
+    """Run one bounded slice of a stream under the lease of ``epoch`` (see the module docstring)."""
+    stream = (SyncStream.objects.select_related("connection__app__user", "connection__installation")
+              .filter(pk=stream_id).first())
+    if stream is None or stream.epoch != epoch:
+        return SliceResult("stale")
+    connection = stream.connection
+    if connection.status != Connection.Status.ACTIVE:
+        _release(stream, epoch)
+        return SliceResult("inactive")
+    resource = RESOURCES.get(stream.resource)
+    if resource is None:
+        _release(stream, epoch, delay_s=_interval(connection), last_error=f"unknown resource {stream.resource}")
+        return SliceResult("failed")
+    run = _start_run(stream, epoch)
+    if run is None:
+        return SliceResult("fenced")
+    spec = getattr(connection.app, "sync_spec", None)
+    emit_events = bool(spec is not None and spec.webhook_url)
+    cfg = sync_settings()
+    client = SyncClient(connection, redis_client=redis_client or sync_redis())
+    deadline = time.monotonic() + cfg["SLICE_MAX_SECONDS"]
+    result = SliceResult("more")
+    while result.pages < cfg["SLICE_MAX_PAGES"] and time.monotonic() < deadline:
+        try:
+            page = client.search(resource, since=stream.cursor.get("since"), offset=int(stream.cursor.get("offset") or 0),
+                                 page_size=cfg["PAGE_SIZE"])
+        except sync_client.PoolBusy as busy:
+            _flush_counters(run, client)
+            _release(stream, epoch, delay_s=busy.wait_s)
+            result.outcome = "waiting"
+            return result
+        except sync_client.Throttled as throttled:
+            _flush_counters(run, client)
+            _release(stream, epoch, delay_s=throttled.wait_s)
+            result.outcome = "throttled"
+            return result
+        except (sync_client.NotActive, sync_client.ReauthNeeded) as stopped:
+            _flush_counters(run, client)
+            _release(stream, epoch, last_error=str(stopped)[:500])
+            result.outcome = "reauth" if isinstance(stopped, sync_client.ReauthNeeded) else "inactive"
+            return result
+        except (sync_client.Transient, sync_client.RemoteRejected) as problem:
+            logger.info("sync stream %s: %s", stream.pk, problem)
+            result.outcome = _fail_or_retry(stream, epoch, run, client, problem)
+            return result
+        cursor = next_cursor(stream.cursor, page.rows)
+        if _checkpoint(stream, epoch, run, client, resource, page.rows, cursor, emit_events=emit_events) is None:
+            result.outcome = "fenced"
+            return result
+        result.pages += 1
+        result.records += len(page.rows)
+        if not page.more:
+            result.outcome = "done" if _finish(stream, epoch, run, cursor) else "fenced"
+            return result
+    _release(stream, epoch)
+    return result
