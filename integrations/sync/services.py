@@ -10,6 +10,7 @@ Who may do what:
 
 import logging
 import secrets
+from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
@@ -477,3 +478,43 @@ def webhook_redeliver(*, delivery: WebhookDelivery, actor) -> WebhookDelivery:
     audit_record(actor=actor, verb="sync.webhook_redelivery", target=delivery.connection,
                  app_ref=delivery.connection.app.client_id, data={"delivery": delivery.pk})
     return delivery
+
+
+# --- Provisioning without a browser (demo data, benchmarks) -------------------------------------------------
+
+def managed_connection_provision(*, installation: Installation, actor) -> Connection:
+    """Connect an installation of a managed-sync app without the consent page: the authorization server
+    issues the tokens in-process (as the token endpoint would after consent). For demo seeding and
+    benchmarks, where the account is ours; requires the actor to manage the account."""
+    from oauthlib.common import generate_token
+    from oauth2_provider.settings import oauth2_settings
+
+    from integrations.models import AccessToken, RefreshToken
+
+    installation = Installation.objects.select_related("app", "account").get(pk=installation.pk)
+    if not is_account_manager(account_code=installation.account.code, user=actor):
+        raise PermissionDenied("Only owners and admins of this account can connect apps.")
+    spec = SyncSpec.objects.filter(app=installation.app, is_enabled=True).first()
+    if spec is None or not installation.is_enabled:
+        raise ValidationError("The app must be turned on and use managed sync.")
+    lifetime = oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
+    access, refresh = generate_token(), generate_token()
+    with transaction.atomic():
+        access_row = AccessToken.objects.create(
+            user=actor, application=installation.app, token=access, scope="", installation=installation,
+            expires=timezone.now() + timedelta(seconds=lifetime))
+        RefreshToken.objects.create(user=actor, application=installation.app, token=refresh, access_token=access_row,
+                                    installation=installation)
+        endpoints = builtin_endpoints(installation.account.code)
+        connection, _ = Connection.objects.get_or_create(
+            installation=installation,
+            defaults={"app": installation.app, "kind": Connection.Kind.MANAGED, "client_id": installation.app.client_id,
+                      "account_code": installation.account.code, "created_by": actor, **endpoints})
+        Connection.objects.filter(pk=connection.pk).update(status=Connection.Status.ACTIVE, status_reason="", **endpoints)
+        store_tokens(connection=connection, token={"access_token": access, "refresh_token": refresh,
+                                                   "expires_in": lifetime}, expected_version=None)
+        _ensure_streams(connection, spec.resources)
+        audit_record(actor=actor, verb="sync.connection_provisioned", target=connection,
+                     app_ref=installation.app.client_id, data={"account": connection.account_code})
+    connection.refresh_from_db()
+    return connection
