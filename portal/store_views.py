@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from accounts.selectors import membership_or_404
 from accounts.refusals import refusal_text
 from portal import selectors
-from portal.installations import installation_turn_off
+from portal.installations import installation_turn_off, managed_sync_redirect
 from portal.models import Installation, Stage
 from portal.usage import installations_usage
 
