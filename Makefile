@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test bench install migrate seed clean
+.PHONY: run test bench bench-sync install migrate seed clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,3 +34,9 @@ clean:
 ## Benchmarks: limiter latency and throughput, gateway overhead, token exchanges (prints a table and a JSON line)
 bench: install
 	$(PY) -m portal.embedded_redis -- $(PY) tools/bench.py
+
+## Sync engine end to end: N accounts, a real server, W Celery workers killed at random (prints a table and a JSON line)
+## e.g. make bench-sync BENCH_SYNC_ARGS="--accounts 1000 --workers 4"
+BENCH_SYNC_ARGS ?=
+bench-sync: install
+	$(PY) -m portal.embedded_redis -- $(PY) tools/bench_sync.py $(BENCH_SYNC_ARGS)
