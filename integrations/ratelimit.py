@@ -122,10 +122,25 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local until_us = now + tonumber(ARGV[1])
 local tat = tonumber(redis.call('GET', key) or '0')
+local ttl = math.ceil(tonumber(ARGV[1]) / 1000) + tonumber(ARGV[2])
 if tat < until_us then
-  redis.call('SET', key, until_us, 'PX', math.ceil(tonumber(ARGV[1]) / 1000) + tonumber(ARGV[2]))
+  redis.call('SET', key, until_us, 'PX', ttl)
+end
+-- Calls already given a slot before the pause must not go out either: they check this key last.
+local held = tonumber(redis.call('GET', KEYS[2]) or '0')
+if held < until_us then
+  redis.call('SET', KEYS[2], until_us, 'PX', math.ceil(tonumber(ARGV[1]) / 1000) + 1)
 end
 return until_us
+"""
+
+# Microseconds the pool is still paused for (0 when it is not).
+GCRA_PAUSED_FOR = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local held = tonumber(redis.call('GET', KEYS[1]) or '0')
+if held > now then return held - now end
+return 0
 """
 
 
@@ -140,12 +155,17 @@ def pace_key(pool: str) -> str:
     return f"pace:{{{pool}}}"
 
 
+def pause_key(pool: str) -> str:
+    return f"pace-hold:{{{pool}}}"
+
+
 class PacedReserver:
     """Evenly paced call slots for one pool, shared by every worker (client side)."""
 
     def __init__(self, client: redis.Redis):
         self._reserve = client.register_script(GCRA_RESERVE)
         self._pause = client.register_script(GCRA_PAUSE)
+        self._paused_for = client.register_script(GCRA_PAUSED_FOR)
 
     def reserve(self, pool: str, *, limit: int, window_s: float, max_wait_s: float) -> Reservation:
         """Reserve the next slot of ``pool`` at ``limit`` calls per ``window_s``, if it comes within
@@ -160,4 +180,9 @@ class PacedReserver:
 
     def pause(self, pool: str, *, seconds: float) -> None:
         """No slot of ``pool`` before ``seconds`` from now (the server said to wait)."""
-        self._pause(keys=[pace_key(pool)], args=[int(seconds * 1_000_000), 60_000])
+        self._pause(keys=[pace_key(pool), pause_key(pool)], args=[int(seconds * 1_000_000), 60_000])
+
+    def paused_for(self, pool: str) -> float:
+        """Seconds the pool is still paused for (0.0 when it is not): checked right before sending, so
+        that a call whose slot was reserved before the pause does not go out during it."""
+        return int(self._paused_for(keys=[pause_key(pool)])) / 1_000_000

@@ -5,6 +5,7 @@ Production deployments use ``portal.settings_production``, which refuses unsafe 
 """
 
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -107,6 +108,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
         "transaction_mode": "IMMEDIATE",
     })
+    # Tests on SQLite use a file, not memory, so that worker processes started by a test share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"portal-test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: Celery broker, cache (allauth's rate limits), and later the API limiter and locks.
@@ -306,6 +309,9 @@ SYNC_ENGINE = {
     "ALLOW_HTTP": env_bool("SYNC_ALLOW_HTTP", default=DEBUG),
     # Client-side pace as a share of the pool's limit: a little under it, so paced calls never trip it.
     "PACE_FACTOR": float(os.environ.get("SYNC_PACE_FACTOR", "0.99")),
+    # ... and at least this much longer than the pool's window per `limit` calls (network and scheduling
+    # jitter: a call that arrives late must not squeeze the next one into the server's window).
+    "PACE_JITTER_SECONDS": float(os.environ.get("SYNC_PACE_JITTER_SECONDS", "0.25")),
     # A slice is at most this many pages or seconds of one stream; then the worker is handed back.
     "SLICE_MAX_PAGES": env_int("SYNC_SLICE_MAX_PAGES", 20),
     "SLICE_MAX_SECONDS": env_int("SYNC_SLICE_MAX_SECONDS", 20),

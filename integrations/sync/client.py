@@ -190,7 +190,10 @@ class SyncClient:
         if self._limit is None:
             self._limit = pool_limit(self.connection)
         calls, window_s = self._limit
-        return calls, window_s / float(sync_settings()["PACE_FACTOR"])
+        # A little under the limit: a share of it, and at least the jitter allowance per window (a call
+        # that reaches the server late must not put the next one inside the server's window).
+        cfg = sync_settings()
+        return calls, max(window_s / float(cfg["PACE_FACTOR"]), window_s + float(cfg["PACE_JITTER_SECONDS"]))
 
     def _take_slot(self) -> None:
         calls, paced_window = self._pace()
@@ -200,6 +203,9 @@ class SyncClient:
             raise PoolBusy(reservation.wait_s)
         if reservation.wait_s > 0:
             time.sleep(reservation.wait_s)
+        held = self.reserver.paused_for(self.connection.pool_name)
+        if held > 0:  # the server said "wait" while we slept: the slot is void
+            raise PoolBusy(held)
 
     def _believe_the_server(self, response: requests.Response) -> None:
         """If the server has fewer calls left before its period turns than our pace would send in
