@@ -84,7 +84,7 @@ def test_app_sync_page_lists_the_connections_with_their_figures(client, synced):
     assert (row.record_count, row.calls_last_hour, row.throttled_recent, row.errors_recent) == (1, 17, 2, 1)
     assert (row.pool_calls, row.pool_window_seconds) == (200, 60)
     html = response.content.decode()
-    assert "outerheaven" in html and "200 / 60 s" in html and "Connect an external account" in html
+    assert "outerheaven" in html and "pool 200/60 s" in html and "Connect an external account" in html
     assert reverse("sync:webhooks", args=[synced["app"].pk]) in html
 
 
