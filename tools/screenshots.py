@@ -133,6 +133,15 @@ def developer(s: Shooter, limit_request: bool) -> None:
             if limit_request:
                 ask_for_limit(s, page)
                 s.shot(page, "dev-app-limits-requested")
+            s.shot(page, "dev-app-sync", app + "sync/")
+            connection = s.first_href(page, "main a", r"/sync/connections/\d+/")
+            if connection:  # none until an account turns on an app with managed sync
+                s.shot(page, "dev-sync-connection", connection)
+            s.shot(page, "dev-sync-connect-external", app + "sync/connect/")
+            s.shot(page, "dev-app-webhooks", app + "webhooks/")
+            delivery = s.first_href(page, "main a", r"/apps/\d+/webhooks/\d+/")
+            if delivery:
+                s.shot(page, "dev-webhook-delivery", delivery)
         s.shot(page, "dev-app-new", "/apps/new/")
         s.shot(page, "dev-profile", "/developer/")
         s.shot(page, "dev-partner-apply-as-partner", "/developer/partner/")
@@ -149,6 +158,7 @@ def developer(s: Shooter, limit_request: bool) -> None:
         if app:
             s.shot(page, "narrow-dev-app-detail", app)
             s.shot(page, "narrow-dev-app-limits", app + "limits/")
+            s.shot(page, "narrow-dev-app-sync", app + "sync/")
 
 
 def reviewer(s: Shooter) -> None:
@@ -202,6 +212,10 @@ def owner(s: Shooter, register: bool) -> None:
             s.shot(page, "owner-store-app", store_app)
         s.shot(page, "owner-consent", CONSENT)  # only opened: approving would turn the app on
         s.shot(page, "owner-connected-apps", f"/store/{ACCOUNT}/connected/")
+        s.shot(page, "owner-syncs", f"/store/{ACCOUNT}/syncs/")
+        connection = s.first_href(page, "main a", r"/sync/connections/\d+/")
+        if connection:
+            s.shot(page, "owner-sync-connection", connection)
         s.shot(page, "owner-staff-tokens", f"/my-accounts/{ACCOUNT}/staff-tokens/")
         s.shot(page, "owner-inbox", "/inbox/")
         s.shot(page, "owner-developer-register", "/developer/")  # the profile instead once registered
@@ -223,6 +237,7 @@ def owner(s: Shooter, register: bool) -> None:
             s.shot(page, "narrow-owner-store-app", store_app)
         s.shot(page, "narrow-owner-consent", CONSENT)
         s.shot(page, "narrow-owner-connected-apps", f"/store/{ACCOUNT}/connected/")
+        s.shot(page, "narrow-owner-syncs", f"/store/{ACCOUNT}/syncs/")
         s.shot(page, "narrow-owner-staff-tokens", f"/my-accounts/{ACCOUNT}/staff-tokens/")
 
 
