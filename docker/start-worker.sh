@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Worker role: wait until the database is migrated (the web role migrates), then run a Celery worker
 # on the default and sync queues. Start as many of these, on as many machines, as the load needs.
+# The tasks wait on the network (API calls, webhooks, a sync slice sleeping until its paced slot), so the
+# worker runs a pool of threads; the rate limits hold across all workers because they live in Redis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,5 +19,6 @@ done
 exec celery -A portal worker \
     --loglevel "${LOG_LEVEL:-INFO}" \
     --queues celery,sync \
-    --concurrency "${CELERY_CONCURRENCY:-4}" \
+    --pool "${CELERY_POOL:-threads}" \
+    --concurrency "${CELERY_CONCURRENCY:-16}" \
     --without-mingle --without-gossip

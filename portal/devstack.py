@@ -57,8 +57,9 @@ def main() -> int:
         _banner(env)
         commands = {
             "web": [python, "manage.py", "runserver", f"127.0.0.1:{env['PORT']}", "--noreload"],
-            "worker": [python, "-m", "celery", "-A", "portal", "worker", "-l", "info", "--concurrency", "2",
-                       "-Q", "celery,sync", "--without-mingle", "--without-gossip"],
+            # Threads: the tasks wait on the network (API calls, paced sync slots, webhooks).
+            "worker": [python, "-m", "celery", "-A", "portal", "worker", "-l", "info", "--pool", "threads",
+                       "--concurrency", "8", "-Q", "celery,sync", "--without-mingle", "--without-gossip"],
             "beat": [python, "-m", "celery", "-A", "portal", "beat", "-l", "info",
                      "-s", str(BASE_DIR / ".run" / "celerybeat-schedule")],
         }

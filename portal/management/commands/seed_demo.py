@@ -70,6 +70,8 @@ class Command(BaseCommand):
         # The accounts' API data (products, contacts, orders); the command lives in integrations and
         # is called by name so that this layer does not import upward. It skips what exists.
         call_command("seed_api_data", *[code for code, _, _ in ACCOUNTS], stdout=self.stdout)
+        # An app with managed sync, turned on in both accounts (integrations, called by name as well).
+        call_command("seed_sync_demo", stdout=self.stdout)
         data = {
             "base_url": settings.SITE_URL,
             "password": PASSWORD,

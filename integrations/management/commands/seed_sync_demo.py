@@ -1,0 +1,60 @@
+"""Seed the sync demo: an app with managed sync, turned on in every demo account by its owner, so that
+`make run` shows the engine mirroring the accounts' products, orders and contacts.
+
+Idempotent, and refused unless DEBUG or DEMO_MODE is on. Called by `seed_demo` (after the people and
+accounts exist); the connections are made without a browser (``managed_connection_provision``).
+"""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from accounts.models import Account, Membership, User
+from integrations.models import Connection, SyncResource, SyncSpec
+from integrations.sync import services as sync_services
+from portal import installations, services
+from portal.models import App
+
+SYNC_APP_REF = "demo-stock-mirror"
+DEVELOPER_EMAIL = "developer@example.com"
+
+
+class Command(BaseCommand):
+    help = "Create (or refresh) the managed-sync demo app and connect it to the demo accounts."
+
+    def handle(self, *args, **options):
+        if not (settings.DEBUG or settings.DEMO_MODE):
+            raise CommandError("seed_sync_demo only runs with DEBUG or DEMO_MODE on.")
+        developer = User.objects.filter(email=DEVELOPER_EMAIL).first()
+        if developer is None:
+            raise CommandError("Run seed_demo first: the demo developer does not exist.")
+        with transaction.atomic():
+            app = App.objects.filter(client_id=SYNC_APP_REF).first()
+            if app is None:
+                app, secret = services.app_register(
+                    actor=developer, app_ref=SYNC_APP_REF, name="Demo Stock Mirror",
+                    short_description="Keeps a live copy of your products, orders and contacts for reporting.",
+                    long_description="**Demo Stock Mirror** uses the portal's managed sync: turn it on and the "
+                                     "portal keeps your catalogue, orders and contacts mirrored for the app.",
+                    client_type=App.CLIENT_CONFIDENTIAL, redirect_uris="http://localhost:8080/callback",
+                )
+                sync_services.sync_spec_save(app=app, actor=developer, is_enabled=True,
+                                             resources=list(SyncResource.values), interval_seconds=300,
+                                             client_secret=secret)
+        connected = 0
+        for account in Account.objects.filter(code__in=["outerheaven", "topfurniture"]):
+            owner = (Membership.objects.filter(account=account, role=Membership.Role.OWNER)
+                     .select_related("user").first())
+            if owner is None:
+                continue
+            with transaction.atomic():
+                if not app.early_access.filter(account=account).exists():
+                    services.early_access_add(app=app, account_code=account.code, actor=developer)
+                installation = installations.installation_turn_on(app=app, account=account, actor=owner.user)
+            if not Connection.objects.filter(installation=installation, status=Connection.Status.ACTIVE).exists():
+                sync_services.managed_connection_provision(installation=installation, actor=owner.user)
+                connected += 1
+        spec = SyncSpec.objects.get(app=app)
+        self.stdout.write(self.style.SUCCESS(
+            f"Managed sync demo: {app.client_id} mirrors {', '.join(spec.resources)} every {spec.interval_seconds} s; "
+            f"{connected} new connection(s)."))
