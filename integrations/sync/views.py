@@ -205,7 +205,9 @@ def delivery_redeliver(request, pk, delivery_id):
     except (ValidationError, PermissionDenied) as error:
         messages.error(request, refusal_text(error))
     else:
-        messages.success(request, f"Delivery {delivery.pk} will be sent again in a moment, newly signed.")
+        spec = selectors.sync_spec_of(app=app)
+        when = "once you resume the app's webhooks" if spec and spec.webhook_is_paused else "in a moment"
+        messages.success(request, f"Delivery {delivery.pk} will be sent again {when}, newly signed.")
     return redirect("sync:delivery", pk=app.pk, delivery_id=delivery.pk)
 
 

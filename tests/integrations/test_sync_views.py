@@ -382,7 +382,20 @@ def test_redeliver(client, synced):
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.PENDING
     assert delivery.next_attempt_at <= timezone.now()
-    assert "will be sent again" in response.content.decode()
+    assert "will be sent again in a moment" in response.content.decode()
+
+
+def test_redeliver_while_webhooks_are_paused_says_when_it_goes(client, synced):
+    # given paused webhooks and a failed delivery
+    SyncSpec.objects.filter(app=synced["app"]).update(webhook_paused_at=timezone.now())
+    delivery = _delivery(synced["connection"], status=WebhookDelivery.Status.FAILED, attempts=5)
+    client.force_login(synced["developer"])
+    # when the developer redelivers it
+    response = client.post(reverse("sync:delivery_redeliver", args=[synced["app"].pk, delivery.pk]), follow=True)
+    # then it is queued, and the page says it waits for the webhooks to be resumed
+    delivery.refresh_from_db()
+    assert delivery.status == WebhookDelivery.Status.PENDING
+    assert "once you resume the app&#x27;s webhooks" in response.content.decode()
 
 
 def test_webhook_resume(client, synced):
