@@ -32,6 +32,8 @@ DISPATCH_LOCK = "sync:dispatcher"
 def runnable_streams(now):
     return (SyncStream.objects
             .filter(connection__status=Connection.Status.ACTIVE, next_run_at__lte=now)
+            # Managed connections run while the app's managed sync is on; external ones always.
+            .filter(Q(connection__kind=Connection.Kind.EXTERNAL) | Q(connection__app__sync_spec__is_enabled=True))
             .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
             .order_by(F("last_dispatched_at").asc(nulls_first=True), "id"))
 

@@ -106,7 +106,7 @@ def _clean_spec(*, app: App, resources, interval_seconds: int, webhook_url: str,
                 spec: SyncSpec, enabling: bool) -> dict:
     problems = {}
     resources = [r for r in dict.fromkeys(resources or []) if r]
-    if not resources or set(resources) - set(SyncResource.values):
+    if (enabling and not resources) or set(resources) - set(SyncResource.values):
         problems["resources"] = f"Choose at least one of: {', '.join(SyncResource.values)}."
     if not MIN_INTERVAL_SECONDS <= int(interval_seconds) <= MAX_INTERVAL_SECONDS:
         problems["interval_seconds"] = (f"Between {MIN_INTERVAL_SECONDS} seconds and "
@@ -161,6 +161,8 @@ def sync_spec_save(*, app: App, actor, is_enabled: bool, resources, interval_sec
         app.save(update_fields=["redirect_uris"])
     for connection in app.sync_connections.filter(kind=Connection.Kind.MANAGED):
         _ensure_streams(connection, spec.resources)
+        if spec.resources:  # resources no longer chosen stop syncing (their mirrored records stay)
+            connection.streams.exclude(resource__in=spec.resources).delete()
     after = {"is_enabled": spec.is_enabled, "resources": spec.resources, "interval_seconds": spec.interval_seconds,
              "webhook_url": spec.webhook_url}
     audit_record(actor=actor, verb="sync.spec_saved", target=app, app_ref=app.client_id,
@@ -457,8 +459,8 @@ def connections_disable(*, connections, reason: str) -> int:
 def webhook_resume(*, app: App, actor) -> SyncSpec:
     """Send webhooks again after they were paused for failing; due deliveries go out at once."""
     _require_developer(app, actor)
-    spec = SyncSpec.objects.select_for_update().get(app=app)
-    if spec.webhook_paused_at is None:
+    spec = SyncSpec.objects.select_for_update().filter(app=app).first()
+    if spec is None or spec.webhook_paused_at is None:
         raise ValidationError("Webhooks of this app are not paused.")
     spec.webhook_paused_at, spec.webhook_pause_reason, spec.webhook_failures = None, "", 0
     spec.save(update_fields=["webhook_paused_at", "webhook_pause_reason", "webhook_failures", "updated_at"])

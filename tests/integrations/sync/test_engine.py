@@ -227,3 +227,36 @@ def test_a_throttled_call_pauses_the_whole_pool(connected, monkeypatch, settings
     with pytest.raises(sync_client.PoolBusy) as busy:
         other._take_slot()
     assert 1.0 < busy.value.wait_s <= 2.0
+
+
+def test_turning_on_a_managed_sync_app_in_the_store_connects_the_account(platform, client):
+    # given a managed-sync app with early access for an account, and its owner signed in
+    from portal import services
+    from portal.models import App
+    from tests.factories import AccountFactory, DeveloperFactory, MembershipFactory
+
+    developer = DeveloperFactory(partner=True).user
+    app, secret = services.app_register(actor=developer, app_ref="mirror-app", name="Mirror", short_description="M.",
+                                        client_type=App.CLIENT_CONFIDENTIAL, redirect_uris="https://m.example.com/cb")
+    owner = MembershipFactory(account=AccountFactory(code="outerheaven")).user
+    account = owner.memberships.get().account
+    services.early_access_add(app=app, account_code="outerheaven", actor=developer)
+    sync_services.sync_spec_save(app=app, actor=developer, is_enabled=True, resources=["product"],
+                                 interval_seconds=600, client_secret=secret)
+    seed_products(account, 12)
+    client.force_login(owner)
+    # when the owner turns the app on and approves it on the consent page
+    consent = client.post(f"/store/outerheaven/apps/mirror-app/turn-on/")
+    assert consent.status_code == 302 and "redirect_uri=" in consent["Location"]
+    assert client.get(consent["Location"]).status_code == 200
+    back = client.post(consent["Location"], {"decision": "allow"})
+    landed = client.get(back["Location"].replace(platform.url, ""))
+    # then the portal exchanged the code itself, connected the account and ran the first sync
+    connection = Connection.objects.get(app=app)
+    assert landed.status_code == 302 and landed["Location"] == f"/sync/connections/{connection.pk}/"
+    assert connection.status == "active" and connection.installation.account == account
+    assert SyncRecord.objects.filter(connection=connection).count() == 12
+    # and turning managed sync off stops dispatching it
+    sync_services.sync_spec_save(app=app, actor=developer, is_enabled=False, resources=[], interval_seconds=600)
+    SyncStream.objects.update(next_run_at=timezone.now())
+    assert _dispatch() == 0
