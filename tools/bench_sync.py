@@ -412,7 +412,7 @@ def finished_at(connection_ids) -> dict[int, float]:
     return done
 
 
-def mirror_check(world: dict, codes: list[str]) -> dict:
+def mirror_check(world: dict, codes: list[str], all_codes: list[str]) -> dict:
     from django.db.models import Count, Sum
 
     from integrations.models import Product, SyncRecord, SyncRun
@@ -426,7 +426,7 @@ def mirror_check(world: dict, codes: list[str]) -> dict:
         source += len(ids)
         mirrored += len(have & ids)
         lost += len(ids - have)
-    connection_ids = [world["connections"][c] for c in codes]
+    connection_ids = [world["connections"][c] for c in all_codes]
     rows = SyncRecord.objects.filter(connection_id__in=connection_ids)
     total = rows.count()
     distinct = rows.values("connection_id", "resource", "remote_id").distinct().count()
@@ -447,10 +447,11 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=0, help="threads per worker (default: enough for all slices)")
     parser.add_argument("--seconds", type=float, default=60, help="measured window without incidents")
     parser.add_argument("--warmup", type=float, default=20)
-    parser.add_argument("--kill-seconds", type=float, default=50, help="window with worker kills")
-    parser.add_argument("--kill-every", type=float, default=12)
-    parser.add_argument("--limit", type=int, default=20, help="calls per period per installation")
-    parser.add_argument("--period", type=int, default=40)
+    parser.add_argument("--kill-seconds", type=float, default=40, help="window with worker kills")
+    parser.add_argument("--kill-every", type=float, default=10)
+    parser.add_argument("--drain-seconds", type=float, default=150, help="most time to let every run finish")
+    parser.add_argument("--limit", type=int, default=10, help="calls per period per installation")
+    parser.add_argument("--period", type=int, default=60)
     parser.add_argument("--page-size", type=int, default=5)
     parser.add_argument("--small", type=int, default=60, help="small accounts of phase B")
     parser.add_argument("--phase-b-seconds", type=float, default=45)
@@ -608,11 +609,14 @@ def _run(args, workdir, interval, database_url, database, redis_url, started_at)
     drain_start = time.time()
     while True:
         done = finished_at(ids_a)
-        if len(done) == len(ids_a) or time.time() - drain_start > 240:
+        if len(done) == len(ids_a) or time.time() - drain_start > args.drain_seconds:
             break
         time.sleep(2)
+        if int(time.time() - drain_start) % 10 < 2:
+            log(f"  drain: {len(done)}/{len(ids_a)} runs finished")
     log(f"  {len(done)}/{len(ids_a)} runs finished, drain took {time.time() - drain_start:.0f} s")
-    check = mirror_check(world, codes_a)
+    finished_codes = [c for c in codes_a if world["connections"][c] in done]
+    check = mirror_check(world, finished_codes, codes_a)  # lost records only count where the run claims to be complete
     needs_reauth = Connection.objects.filter(status=Connection.Status.NEEDS_REAUTH).count()
 
     # --- Phase B: one huge account backlogged, small accounts turned on together ---
@@ -668,7 +672,7 @@ def _run(args, workdir, interval, database_url, database, redis_url, started_at)
         "huge_account_calls_phase_b": huge_calls, "huge_account_finished": bool(huge_done),
         "source_records": check["source_records"], "lost_records": check["lost_records"],
         "duplicate_records": check["duplicate_rows"] + check["created_beyond_distinct"],
-        "runs_finished": len(done),
+        "runs_finished": len(done), "runs_unfinished": len(ids_a) - len(done),
         "refresh_calls": len(token_calls), "refresh_calls_ok": token_ok, "token_generations": generations,
         "refresh_calls_per_expiry": round(len(token_calls) / generations, 4) if generations else None,
         "needs_reauth": needs_reauth,
