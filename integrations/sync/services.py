@@ -70,6 +70,11 @@ def _require_manager(connection: Connection, actor) -> None:
         raise PermissionDenied("Only the app's developer or the account's owners and admins can do this.")
 
 
+def _set_status(connection: Connection, status: str, reason: str = "") -> None:
+    connection.status, connection.status_reason, connection.status_changed_at = status, reason[:300], timezone.now()
+    connection.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
+
+
 def _locked(connection: Connection) -> Connection:
     return Connection.objects.select_for_update().select_related("app", "installation").get(pk=connection.pk)
 
@@ -238,9 +243,8 @@ def managed_connection_complete(*, state: str, code: str, actor) -> Connection:
         )
         for name, value in endpoints.items():
             setattr(connection, name, value)
-        connection.status, connection.status_reason, connection.status_changed_at = (
-            Connection.Status.ACTIVE, "", timezone.now())
         connection.save()
+        _set_status(connection, Connection.Status.ACTIVE)
         store_tokens(connection=connection, token=token, expected_version=None)
         _ensure_streams(connection, spec.resources)
         connection.streams.update(next_run_at=timezone.now())
@@ -319,9 +323,7 @@ def external_connection_complete(*, state: str, code: str, actor) -> Connection:
     resources = spec.resources if spec and spec.resources else list(SyncResource.values)
     with transaction.atomic():
         connection = _locked(connection)
-        connection.status, connection.status_reason, connection.status_changed_at = (
-            Connection.Status.ACTIVE, "", timezone.now())
-        connection.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
+        _set_status(connection, Connection.Status.ACTIVE)
         store_tokens(connection=connection, token=token, expected_version=None)
         _ensure_streams(connection, resources)
         connection.streams.update(next_run_at=timezone.now())
@@ -382,9 +384,7 @@ def connection_pause(*, connection: Connection, actor) -> Connection:
     _require_manager(connection, actor)
     if connection.status != Connection.Status.ACTIVE:
         raise ValidationError(f"Only an active sync can be paused; this one is {connection.get_status_display().lower()}.")
-    connection.status, connection.status_reason, connection.status_changed_at = (
-        Connection.Status.PAUSED, f"Paused by {actor.email}", timezone.now())
-    connection.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
+    _set_status(connection, Connection.Status.PAUSED, f"Paused by {actor.email}")
     audit_record(actor=actor, verb="sync.connection_paused", target=connection, app_ref=connection.app.client_id)
     return connection
 
@@ -396,9 +396,7 @@ def connection_resume(*, connection: Connection, actor) -> Connection:
     _require_manager(connection, actor)
     if connection.status != Connection.Status.PAUSED:
         raise ValidationError("Only a paused sync can be resumed.")
-    connection.status, connection.status_reason, connection.status_changed_at = (
-        Connection.Status.ACTIVE, "", timezone.now())
-    connection.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
+    _set_status(connection, Connection.Status.ACTIVE)
     connection.streams.filter(next_run_at__gt=timezone.now(), current_run__isnull=False).update(
         next_run_at=timezone.now())
     audit_record(actor=actor, verb="sync.connection_resumed", target=connection, app_ref=connection.app.client_id)
@@ -512,7 +510,8 @@ def managed_connection_provision(*, installation: Installation, actor) -> Connec
             installation=installation,
             defaults={"app": installation.app, "kind": Connection.Kind.MANAGED, "client_id": installation.app.client_id,
                       "account_code": installation.account.code, "created_by": actor, **endpoints})
-        Connection.objects.filter(pk=connection.pk).update(status=Connection.Status.ACTIVE, status_reason="", **endpoints)
+        Connection.objects.filter(pk=connection.pk).update(**endpoints)
+        _set_status(connection, Connection.Status.ACTIVE)
         store_tokens(connection=connection, token={"access_token": access, "refresh_token": refresh,
                                                    "expires_in": lifetime}, expected_version=None)
         _ensure_streams(connection, spec.resources)
