@@ -141,8 +141,15 @@ class SyncClient:
         self.throttled = 0
         self.refreshes = 0
         self._limit: tuple[int, int] | None = None
-        self._http = requests.Session()
-        self._http.headers["User-Agent"] = USER_AGENT
+        # One session per client: kept-alive connections; the token is set before each call.
+        self._session = OAuth2Session(connection.client_id)
+        self._session.headers.update({"User-Agent": USER_AGENT, "brightpearl-app-ref": connection.client_id})
+        dev_ref = self._dev_ref()
+        if dev_ref:
+            self._session.headers["brightpearl-dev-ref"] = dev_ref
+
+    def close(self) -> None:
+        self._session.close()
 
     # --- Public ---------------------------------------------------------------------------------
 
@@ -226,22 +233,15 @@ class SyncClient:
         self._take_slot()
         self._require_active()
         connection = self.connection
-        session = OAuth2Session(connection.client_id, token={
-            "access_token": crypto.decrypt(connection.access_token_encrypted), "token_type": "Bearer"})
-        session.headers.update(self._http.headers)
-        session.headers["brightpearl-app-ref"] = connection.client_id
-        dev_ref = self._dev_ref()
-        if dev_ref:
-            session.headers["brightpearl-dev-ref"] = dev_ref
+        self._session.token = {"access_token": crypto.decrypt(connection.access_token_encrypted),
+                               "token_type": "Bearer"}
         url = connection.api_base_url.rstrip("/") + path
         _allow_plain_http(url)
         self.calls += 1
         try:
-            return session.get(url, params=params, timeout=sync_settings()["HTTP_TIMEOUT_SECONDS"])
+            return self._session.get(url, params=params, timeout=sync_settings()["HTTP_TIMEOUT_SECONDS"])
         except requests.RequestException as error:
             raise Transient(f"{type(error).__name__} calling the account's API") from error
-        finally:
-            session.close()
 
     def _dev_ref(self) -> str:
         profile = getattr(self.connection.app.user, "developer_profile", None)

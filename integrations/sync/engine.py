@@ -242,8 +242,17 @@ def run_slice(*, stream_id: int, epoch: int, redis_client: redis.Redis | None = 
         return SliceResult("fenced")
     spec = getattr(connection.app, "sync_spec", None)
     emit_events = bool(spec is not None and spec.webhook_url)
-    cfg = sync_settings()
     client = SyncClient(connection, redis_client=redis_client or sync_redis())
+    try:
+        return _pages(stream, epoch, run, client, resource, emit_events=emit_events)
+    finally:
+        client.close()
+
+
+def _pages(stream: SyncStream, epoch: int, run: SyncRun, client: SyncClient, resource, *,
+           emit_events: bool) -> SliceResult:
+    """Read, upsert and checkpoint pages until the slice's bounds, the end of the run, or a problem."""
+    cfg = sync_settings()
     deadline = time.monotonic() + cfg["SLICE_MAX_SECONDS"]
     result = SliceResult("more")
     while result.pages < cfg["SLICE_MAX_PAGES"] and time.monotonic() < deadline:

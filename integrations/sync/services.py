@@ -444,13 +444,6 @@ def connection_full_resync(*, connection: Connection, actor) -> Connection:
     return connection
 
 
-def connections_disable(*, connections, reason: str) -> int:
-    """Stop connections at once (the app was turned off or suspended). Must run in the caller's
-    transaction; no call is sent after it commits."""
-    return connections.exclude(status=Connection.Status.DISABLED).update(
-        status=Connection.Status.DISABLED, status_reason=reason[:300], status_changed_at=timezone.now())
-
-
 # --- Webhooks ----------------------------------------------------------------------------------------------
 
 @transaction.atomic
