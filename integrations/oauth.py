@@ -10,6 +10,7 @@ import hashlib
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.db.models import F
 from oauthlib.oauth2.rfc6749 import errors
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
@@ -63,9 +64,11 @@ class PortalOAuth2Validator(OAuth2Validator):
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
         if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
             return False
+        # The toolkit accepted it: unrevoked, or replaced a moment ago and replayed within the grace period
+        # (a client that never received the rotated pair retries; it gets that same pair again).
         checksum = hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()
         row = (RefreshToken.objects.select_related("installation__app", "installation__account")
-               .filter(token_checksum=checksum, revoked__isnull=True).first())
+               .filter(token_checksum=checksum).order_by(F("revoked").desc(nulls_first=True)).first())
         if row is None or not _installation_usable(row.installation, self._account_code(request)):
             return False
         request.installation = row.installation

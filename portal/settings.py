@@ -187,7 +187,10 @@ OAUTH2_PROVIDER = {
     "REFRESH_TOKEN_EXPIRE_SECONDS": env_int("OAUTH_REFRESH_TOKEN_SECONDS", 90 * 24 * 3600),
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 120,
     "ROTATE_REFRESH_TOKEN": True,
-    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    # A refresh token replaced less than this long ago may be replayed once more and returns the same new
+    # pair: a client (or a sync worker) that died or lost the response mid-refresh is not locked out. A
+    # token revoked on purpose (turned off, suspended, /oauth/revoke) is never honoured again.
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": env_int("OAUTH_REFRESH_GRACE_SECONDS", 120),
     # A callable (not a dotted path: the toolkit does not import this one): PKCE for public clients.
     "PKCE_REQUIRED": pkce_required,
     # Refuse the "plain" PKCE method; S256 only.

@@ -260,8 +260,11 @@ def _pages(stream: SyncStream, epoch: int, run: SyncRun, client: SyncClient, res
             page = client.search(resource, since=stream.cursor.get("since"), offset=int(stream.cursor.get("offset") or 0),
                                  page_size=cfg["PAGE_SIZE"])
         except sync_client.PoolBusy as busy:
+            # Runnable again a little before the slot, so that the next slice (dispatched within a tick)
+            # waits for it in its worker instead of missing it: a missed slot of a paced pool is lost.
             _flush_counters(run, client)
-            _release(stream, epoch, delay_s=busy.wait_s)
+            lead = max(0.0, float(cfg["MAX_SLOT_WAIT_SECONDS"]) - 0.5)
+            _release(stream, epoch, delay_s=busy.wait_s - lead)
             result.outcome = "waiting"
             return result
         except sync_client.Throttled as throttled:

@@ -55,7 +55,7 @@ def code_from(response) -> str:
     return query["code"][0]
 
 
-def test_full_flow_with_a_real_oauth_client(client, world, live_server):
+def test_full_flow_with_a_real_oauth_client(client, world, live_server, settings):
     # given the owner approves the app on the consent page
     client.force_login(world["owner"])
     code = code_from(authorize(client, "outerheaven"))
@@ -77,14 +77,23 @@ def test_full_flow_with_a_real_oauth_client(client, world, live_server):
     assert called.status_code == 200, called.text
     assert "metaData" in called.json()["response"]
     assert called.headers["brightpearl-requests-remaining"]
-    # when it refreshes, the refresh token rotates and the old one is refused
+    # when it refreshes, the refresh token rotates
     refreshed = session.refresh_token(f"{live_server.url}/outerheaven/oauth/token", refresh_token=token["refresh_token"],
                                       client_id="flow-app", client_secret=world["secret"])
     assert refreshed["refresh_token"] != token["refresh_token"]
-    replay = requests.post(f"{live_server.url}/oauth/token", data={
-        "grant_type": "refresh_token", "refresh_token": token["refresh_token"], "client_id": "flow-app",
-        "client_secret": world["secret"], "account_code": "outerheaven"})
+    replay_body = {"grant_type": "refresh_token", "refresh_token": token["refresh_token"], "client_id": "flow-app",
+                   "client_secret": world["secret"], "account_code": "outerheaven"}
+    # and a replay of the old one within the grace period (a lost response) gets that same pair, nothing new
+    replay = requests.post(f"{live_server.url}/oauth/token", data=replay_body)
+    assert replay.status_code == 200, replay.text
+    assert (replay.json()["access_token"], replay.json()["refresh_token"]) == (
+        refreshed["access_token"], refreshed["refresh_token"])
+    assert RefreshToken.objects.filter(installation=installation).count() == 2
+    # and after the grace period the old one is refused
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0}
+    replay = requests.post(f"{live_server.url}/oauth/token", data=replay_body)
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 120}
     # when the owner turns the app off, every token of the installation is gone
     installations.installation_turn_off(installation=installation, actor=world["owner"])
     assert not AccessToken.objects.filter(installation=installation).exists()

@@ -260,3 +260,25 @@ def test_turning_on_a_managed_sync_app_in_the_store_connects_the_account(platfor
     sync_services.sync_spec_save(app=app, actor=developer, is_enabled=False, resources=[], interval_seconds=600)
     SyncStream.objects.update(next_run_at=timezone.now())
     assert _dispatch() == 0
+
+
+def test_a_refresh_whose_answer_was_lost_is_recovered_by_the_next_worker(connected):
+    # given a worker that sent the refresh (the server rotated the pair) and died before storing the answer
+    import requests
+
+    from integrations.sync import crypto
+
+    connection = connected["connection"]
+    lost = requests.post(connection.token_url, data={
+        "grant_type": "refresh_token", "refresh_token": crypto.decrypt(connection.refresh_token_encrypted),
+        "client_id": connected["app"].client_id, "client_secret": connected["secret"]})
+    assert lost.status_code == 200
+    Connection.objects.filter(pk=connection.pk).update(token_expires_at=timezone.now() - timedelta(seconds=1))
+    # when the next worker refreshes with the refresh token it still has
+    client = SyncClient(Connection.objects.get(pk=connection.pk), redis_client=redis.Redis.from_url(redis_url()))
+    response = client.get("/product-service/product-search", params={"pageSize": 1})
+    # then the server hands it the pair it had issued (grace period), and the sync goes on
+    connection.refresh_from_db()
+    assert response.status_code == 200 and connection.status == "active"
+    assert crypto.decrypt(connection.access_token_encrypted) == lost.json()["access_token"]
+    assert crypto.decrypt(connection.refresh_token_encrypted) == lost.json()["refresh_token"]
