@@ -273,9 +273,9 @@ class WebhookDelivery(models.Model):
     """A batch of change events sent (or to be sent) to the app's webhook URL."""
 
     class Status(models.TextChoices):
+        # A failing delivery stays pending, retried with backoff, until the app's webhooks pause.
         PENDING = "pending", "Pending"
         DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Failed"
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="deliveries")
     url = models.URLField(max_length=500)

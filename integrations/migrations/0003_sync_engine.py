@@ -137,7 +137,7 @@ class Migration(migrations.Migration):
                 ('url', models.URLField(max_length=500)),
                 ('request_body', models.TextField()),
                 ('event_count', models.PositiveIntegerField(default=0)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('delivered', 'Delivered'), ('failed', 'Failed')], db_index=True, default='pending', max_length=12)),
+                ('status', models.CharField(choices=[('pending', 'Pending'), ('delivered', 'Delivered')], db_index=True, default='pending', max_length=12)),
                 ('attempts', models.PositiveSmallIntegerField(default=0)),
                 ('next_attempt_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('last_status_code', models.PositiveSmallIntegerField(blank=True, null=True)),

@@ -115,6 +115,7 @@ def _post(delivery: WebhookDelivery, key: str) -> WebhookAttempt:
 def send_delivery(*, delivery: WebhookDelivery) -> bool:
     """Send one delivery now and record the outcome; True if the app accepted it (2xx)."""
     spec = SyncSpec.objects.select_related("app").get(app_id=delivery.connection.app_id)
+    delivery.url = spec.webhook_url or delivery.url  # the app's current URL, if it changed since
     attempt = _post(delivery, spec.app.callback_signing_key)
     ok = attempt.status_code is not None and 200 <= attempt.status_code < 300
     now = timezone.now()
@@ -126,7 +127,8 @@ def send_delivery(*, delivery: WebhookDelivery) -> bool:
             delivery.status, delivery.delivered_at = WebhookDelivery.Status.DELIVERED, now
         else:
             delivery.next_attempt_at = now + timedelta(seconds=retry_delay(delivery.attempts))
-        delivery.save(update_fields=["attempts", "last_status_code", "status", "delivered_at", "next_attempt_at"])
+        delivery.save(update_fields=["url", "attempts", "last_status_code", "status", "delivered_at",
+                                     "next_attempt_at"])
         spec = SyncSpec.objects.select_for_update().get(pk=spec.pk)
         spec.webhook_failures = 0 if ok else spec.webhook_failures + 1
         spec.save(update_fields=["webhook_failures"])
@@ -157,6 +159,7 @@ def deliver_due() -> dict:
     due = (WebhookDelivery.objects.select_related("connection__app")
            .filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now(),
                    connection__app__sync_spec__webhook_paused_at__isnull=True)
+           .exclude(connection__app__sync_spec__webhook_url="")
            .order_by("connection_id", "id"))
     busy_connections = set()
     for delivery in due[:MAX_DELIVERIES_PER_PASS]:

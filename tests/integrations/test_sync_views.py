@@ -345,7 +345,7 @@ def test_connection_page_polls_only_while_a_run_is_running(client, synced):
 
 def test_webhook_log_and_delivery_page(client, synced):
     # given a failed delivery with one logged attempt
-    delivery = _delivery(synced["connection"], status=WebhookDelivery.Status.FAILED, attempts=1,
+    delivery = _delivery(synced["connection"], status=WebhookDelivery.Status.PENDING, attempts=1,
                          last_status_code=500)
     WebhookAttempt.objects.create(delivery=delivery, number=1, status_code=500, response_body="oops", duration_ms=42)
     client.force_login(synced["developer"])
@@ -373,7 +373,7 @@ def test_another_apps_delivery_is_a_404(client, synced):
 
 def test_redeliver(client, synced):
     # given a failed delivery
-    delivery = _delivery(synced["connection"], status=WebhookDelivery.Status.FAILED, attempts=5,
+    delivery = _delivery(synced["connection"], status=WebhookDelivery.Status.PENDING, attempts=5,
                          next_attempt_at=timezone.now() + timedelta(hours=1))
     client.force_login(synced["developer"])
     # when the developer presses Redeliver
@@ -388,7 +388,7 @@ def test_redeliver(client, synced):
 def test_redeliver_while_webhooks_are_paused_says_when_it_goes(client, synced):
     # given paused webhooks and a failed delivery
     SyncSpec.objects.filter(app=synced["app"]).update(webhook_paused_at=timezone.now())
-    delivery = _delivery(synced["connection"], status=WebhookDelivery.Status.FAILED, attempts=5)
+    delivery = _delivery(synced["connection"], status=WebhookDelivery.Status.PENDING, attempts=5)
     client.force_login(synced["developer"])
     # when the developer redelivers it
     response = client.post(reverse("sync:delivery_redeliver", args=[synced["app"].pk, delivery.pk]), follow=True)
