@@ -76,7 +76,7 @@ def _set_status(connection: Connection, status: str, reason: str = "") -> None:
 
 
 def _locked(connection: Connection) -> Connection:
-    return Connection.objects.select_for_update().select_related("app", "installation").get(pk=connection.pk)
+    return Connection.objects.select_for_update(of=("self",)).select_related("app", "installation").get(pk=connection.pk)
 
 
 # --- URLs of the built-in platform -------------------------------------------------------------------------
@@ -464,7 +464,8 @@ def webhook_resume(*, app: App, actor) -> SyncSpec:
 @transaction.atomic
 def webhook_redeliver(*, delivery: WebhookDelivery, actor) -> WebhookDelivery:
     """Send a delivery again (the same body, newly signed), whatever became of it before."""
-    delivery = WebhookDelivery.objects.select_for_update().select_related("connection__app").get(pk=delivery.pk)
+    delivery = (WebhookDelivery.objects.select_for_update(of=("self",)).select_related("connection__app")
+                .get(pk=delivery.pk))
     _require_developer(delivery.connection.app, actor)
     delivery.status, delivery.next_attempt_at = WebhookDelivery.Status.PENDING, timezone.now()
     delivery.save(update_fields=["status", "next_attempt_at"])
