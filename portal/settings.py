@@ -353,5 +353,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # oauthlib and requests-oauthlib log token bodies at DEBUG: never let tokens reach a log.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "oauthlib": {"level": "WARNING"},
+                "requests_oauthlib": {"level": "WARNING"}},
 }
