@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from integrations.sync import views
+from integrations.sync import demo_receiver, views
 
 app_name = "sync"
 urlpatterns = [
@@ -17,4 +17,5 @@ urlpatterns = [
     path("sync/connections/<int:pk>/progress.json", views.connection_progress, name="connection_progress"),
     path("sync/connections/<int:pk>/<str:action>/", views.connection_action, name="connection_action"),
     path("store/<slug:code>/syncs/", views.account_syncs, name="account_syncs"),
+    path("demo/webhook-receiver/", demo_receiver.demo_webhook_receiver, name="demo_webhook_receiver"),
 ]

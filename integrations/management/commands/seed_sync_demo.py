@@ -8,6 +8,7 @@ accounts exist); the connections are made without a browser (``managed_connectio
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.urls import reverse
 
 from accounts.models import Account, Membership, User
 from integrations.models import Connection, SyncResource, SyncSpec
@@ -38,8 +39,10 @@ class Command(BaseCommand):
                                      "portal keeps your catalogue, orders and contacts mirrored for the app.",
                     client_type=App.CLIENT_CONFIDENTIAL, redirect_uris="http://localhost:8080/callback",
                 )
+                # Changes go to the portal's demo receiver, which checks signatures like an app would.
                 sync_services.sync_spec_save(app=app, actor=developer, is_enabled=True,
                                              resources=list(SyncResource.values), interval_seconds=300,
+                                             webhook_url=settings.SITE_URL + reverse("sync:demo_webhook_receiver"),
                                              client_secret=secret)
         connected = 0
         for account in Account.objects.filter(code__in=["outerheaven", "topfurniture"]):

@@ -162,3 +162,21 @@ def test_redelivery_sends_the_same_body_again(connection, hooks):
     assert len(hooks.received) == 2 and hooks.received[0]["body"] == hooks.received[1]["body"]
     delivery.refresh_from_db()
     assert delivery.status == "delivered" and delivery.attempt_log.count() == 2
+
+
+def test_the_demo_receiver_checks_signatures_like_an_app_should(connection, hooks, settings, live_server):
+    # given the demo receiver as the app's webhook URL (demo mode)
+    settings.DEMO_MODE = True
+    SyncSpec.objects.update(webhook_url=f"{live_server.url}/demo/webhook-receiver/")
+    add_events(connection, 2)
+    # when a delivery goes out
+    webhooks.deliver_due()
+    # then the receiver accepted its signature
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == "delivered" and delivery.attempt_log.get().response_body == '{"received": 2}'
+    # and refuses a forged one
+    import requests
+
+    forged = requests.post(f"{live_server.url}/demo/webhook-receiver/", data=delivery.request_body,
+                           headers={"X-Portal-Signature": "t=1,v1=00"})
+    assert forged.status_code == 401
