@@ -140,7 +140,7 @@ def sync_slice(self, stream_id: int, epoch: int) -> str:
         logger.exception("sync slice of stream %s (epoch %s) failed", stream_id, epoch)
         return "error"
     if not self.request.is_eager:
-        dispatcher.dispatch_once(wait_s=0.2)
+        dispatcher.dispatch_once(wait_s=0)
     return result.outcome
 
 

@@ -318,8 +318,9 @@ SYNC_ENGINE = {
     # A slice is at most this many pages or seconds of one stream; then the worker is handed back.
     "SLICE_MAX_PAGES": env_int("SYNC_SLICE_MAX_PAGES", 20),
     "SLICE_MAX_SECONDS": env_int("SYNC_SLICE_MAX_SECONDS", 20),
-    # A slice waits in its worker for a slot at most this long; a longer wait gives the worker back.
-    "MAX_SLOT_WAIT_SECONDS": float(os.environ.get("SYNC_MAX_SLOT_WAIT_SECONDS", "2")),
+    # A slice waits in its worker for a slot at most this long; a longer wait gives the worker back, and the
+    # stream comes back to the dispatcher this long (less a quarter second) before its slot.
+    "MAX_SLOT_WAIT_SECONDS": float(os.environ.get("SYNC_MAX_SLOT_WAIT_SECONDS", "4")),
     # A dispatched slice owns its stream this long, renewed at every page (a dead worker's lease expires).
     "LEASE_SECONDS": env_int("SYNC_LEASE_SECONDS", 60),
     # Most slices queued or running at once, over all workers (keeps the broker queue short).

@@ -458,7 +458,8 @@ def main() -> int:
     parser.add_argument("--token-seconds", type=int, default=45)
     parser.add_argument("--refresh-margin", type=int, default=10)
     parser.add_argument("--lease", type=int, default=15)
-    parser.add_argument("--max-slot-wait", type=float, default=0)
+    parser.add_argument("--max-slot-wait", type=float, default=0, help="seconds (default: the engine's 4 s)")
+    parser.add_argument("--in-flight", type=int, default=0, help="SYNC_MAX_IN_FLIGHT (default: from the rate)")
     parser.add_argument("--slice-pages", type=int, default=20)
     parser.add_argument("--slice-seconds", type=int, default=20)
     parser.add_argument("--pace-factor", type=float, default=0.99)
@@ -469,10 +470,13 @@ def main() -> int:
     random.seed(7)
     interval = args.period / (args.limit * args.pace_factor)
     if not args.max_slot_wait:
-        # A slot further than this hands the worker back; it must exceed the pace interval, or every call
-        # would go through the dispatcher and lose time.
-        args.max_slot_wait = round(max(2.0, interval * 1.5), 2)
-    args.in_flight = args.accounts + args.small + 10
+        # The engine's default: a slot further away than this hands the worker back, and the stream comes
+        # back to the dispatcher a little before its slot (so a waiting stream holds no worker).
+        args.max_slot_wait = 4.0
+    if not args.in_flight:
+        # Enough places for every call of the whole rate to wait up to max_slot_wait and run, with room.
+        total_rate = (args.accounts + args.small + 1) * args.limit / args.period
+        args.in_flight = max(32, math.ceil(total_rate * (args.max_slot_wait + 2) * 1.5))
     if not args.threads:
         args.threads = math.ceil(args.in_flight * 1.25 / args.workers)
     workdir = Path(tempfile.mkdtemp(prefix="bench-sync-"))
@@ -563,7 +567,17 @@ def _run(args, workdir, interval, database_url, database, redis_url, started_at)
         f"max slot wait {args.max_slot_wait} s, lease {args.lease} s, tokens live {args.token_seconds} s")
     reader = AccessLog(access_log)
     ids_a = [world["connections"][c] for c in codes_a]
-    SyncStream.objects.filter(connection_id__in=ids_a).update(next_run_at="2000-01-01T00:00:00Z")
+    # Accounts are connected at different moments, not in one instant: their first calls are spread over
+    # one pace interval (otherwise all accounts call in waves, and a window's count depends on where its
+    # edges fall between waves).
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    for connection_id in ids_a:
+        SyncStream.objects.filter(connection_id=connection_id).update(
+            next_run_at=now + timedelta(seconds=random.uniform(0, interval)))
     t0 = time.time()
 
     def progress(label: str, until: float, kill_every: float | None = None) -> None:
@@ -598,6 +612,14 @@ def _run(args, workdir, interval, database_url, database, redis_url, started_at)
     allowed = len(backlogged) * args.limit * args.seconds / args.period
     utilisation = sum(accepted[c] for c in backlogged) / allowed if allowed else 0.0
     jain_index = jain([accepted[c] for c in backlogged])
+    # The same from the spacing of each account's calls (immune to where the window's edges fall).
+    gaps, spans = 0, 0.0
+    for code in backlogged:
+        times = sorted(at for at, status, _m, path in entries
+                       if window_start <= at < window_end and 200 <= status < 300 and api_account(path) == code)
+        if len(times) > 1:
+            gaps, spans = gaps + len(times) - 1, spans + times[-1] - times[0]
+    utilisation_from_spacing = (gaps / spans) * args.period / args.limit if spans else 0.0
     backlogged_k = [c for c in codes_a if done.get(world["connections"][c], float("inf")) >= kill_end]
     accepted_k, rejected_k, _ = window_counts(entries, kill_start, kill_end)
     allowed_k = len(backlogged_k) * args.limit * args.kill_seconds / args.period
@@ -625,7 +647,6 @@ def _run(args, workdir, interval, database_url, database, redis_url, started_at)
     ids_b = [world["connections"][c] for c in [code_huge] + codes_small]
     log(f"phase B: 1 huge account + {len(codes_small)} small accounts (1-2 pages) turned on together")
     b_start = time.time()
-    from django.utils import timezone
 
     Connection.objects.filter(pk__in=ids_b).update(status=Connection.Status.ACTIVE)
     SyncStream.objects.filter(connection_id__in=ids_b).update(next_run_at=timezone.now())
@@ -655,13 +676,15 @@ def _run(args, workdir, interval, database_url, database, redis_url, started_at)
 
     results = {
         "accounts": args.accounts, "workers": args.workers, "threads_per_worker": args.threads,
+        "max_in_flight": args.in_flight, "max_slot_wait_s": args.max_slot_wait,
         "seconds": args.seconds, "limit": args.limit, "period_s": args.period, "pace_factor": args.pace_factor,
         "page_size": args.page_size, "database": database.split(" (")[0],
         "allowed_calls": round(allowed, 1), "accepted_calls": sum(accepted[c] for c in backlogged),
         "rejected_calls": all_rejected, "rejected_in_window": sum(rejected.values()),
         "other_errors_in_window": sum(other.values()),
         "backlogged_accounts": len(backlogged),
-        "utilisation": round(utilisation, 4), "jain_index": round(jain_index, 4),
+        "utilisation": round(utilisation, 4), "utilisation_from_spacing": round(utilisation_from_spacing, 4),
+        "jain_index": round(jain_index, 4),
         "min_account_accepted": min((accepted[c] for c in backlogged), default=0),
         "max_account_accepted": max((accepted[c] for c in backlogged), default=0),
         "kill_window_s": args.kill_seconds, "workers_killed": workers.kills,

@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 SLICE_TASK = "integrations.tasks.sync_slice"
 DISPATCH_LOCK = "sync:dispatcher"
+DISPATCH_AGAIN = "sync:dispatcher:again"
+MAX_PASSES = 5
 
 
 def runnable_streams(now):
@@ -49,15 +51,26 @@ def _enqueue(leased: list[tuple[int, int]]) -> None:
 
 
 def dispatch_once(*, redis_client=None, wait_s: float = 1.0) -> int:
-    """Lease and enqueue as many runnable streams as there are free places. Returns how many.
-    If another pass holds the lock for longer than ``wait_s``, does nothing (that pass fills the places)."""
+    """Lease and enqueue as many runnable streams as there are free places; returns how many.
+
+    Passes are serialised by a Redis lock. A caller that cannot take it within ``wait_s`` (0: do not wait,
+    as slices ending do) leaves a note instead, and the pass holding the lock goes round once more, so
+    that no freed place waits for the next beat tick and nobody queues on the lock."""
     from integrations.sync.engine import sync_redis
 
-    lock = (redis_client or sync_redis()).lock(DISPATCH_LOCK, timeout=30, blocking_timeout=wait_s)
-    if not lock.acquire():
+    client = redis_client or sync_redis()
+    lock = client.lock(DISPATCH_LOCK, timeout=30, blocking_timeout=wait_s if wait_s > 0 else None)
+    if not lock.acquire(blocking=wait_s > 0):
+        client.set(DISPATCH_AGAIN, 1, ex=10)
         return 0
     try:
-        return _dispatch()
+        leased = 0
+        for _ in range(MAX_PASSES):
+            client.delete(DISPATCH_AGAIN)
+            leased += _dispatch()
+            if not client.exists(DISPATCH_AGAIN):
+                break
+        return leased
     finally:
         try:
             lock.release()

@@ -263,7 +263,7 @@ def _pages(stream: SyncStream, epoch: int, run: SyncRun, client: SyncClient, res
             # Runnable again a little before the slot, so that the next slice (dispatched within a tick)
             # waits for it in its worker instead of missing it: a missed slot of a paced pool is lost.
             _flush_counters(run, client)
-            lead = max(0.0, float(cfg["MAX_SLOT_WAIT_SECONDS"]) - 0.5)
+            lead = max(0.0, float(cfg["MAX_SLOT_WAIT_SECONDS"]) - 0.25)
             _release(stream, epoch, delay_s=busy.wait_s - lead)
             result.outcome = "waiting"
             return result

@@ -126,3 +126,20 @@ def test_bad_external_connection_input_changes_nothing(connected):
     assert set(refused.value.message_dict) >= {"authorize_url", "token_url", "api_base_url", "account_code",
                                                "client_id", "rate_limit"}
     assert Connection.objects.filter(kind="external").count() == 0
+
+
+def test_a_stream_waiting_for_its_pool_gives_its_worker_back_and_returns_before_its_slot(connected, settings):
+    # given a pool whose next free slot is 10 s away (slices may wait 2 s in a worker)
+    from integrations.ratelimit import PacedReserver
+
+    settings.SYNC_ENGINE = {**settings.SYNC_ENGINE, "MAX_SLOT_WAIT_SECONDS": 2}
+    PacedReserver(redis.Redis.from_url(redis_url())).pause(connected["connection"].pool_name, seconds=10)
+    stream = connected["connection"].streams.get()
+    # when a slice runs
+    started = timezone.now()
+    result = engine.run_slice(stream_id=stream.pk, epoch=lease(stream))
+    # then it sends nothing, holds no lease, and the stream is due 1.75 s before the slot
+    stream.refresh_from_db()
+    assert result.outcome == "waiting" and SyncRun.objects.get(stream=stream).calls == 0
+    assert stream.lease_expires_at is None
+    assert 7.5 <= (stream.next_run_at - started).total_seconds() <= 8.3
