@@ -20,7 +20,9 @@ Phases
   ``utilisation_with_kills``. Then the limit is raised so every account finishes its run quickly; the
   mirror is compared with the source: ``lost_records`` (source ids missing from the mirror) and
   ``duplicate_records`` (mirror rows beyond one per remote id, plus records created twice by runs).
-  ``refresh_calls_per_expiry``: refresh requests seen by the token endpoint ÷ token generations stored.
+  ``refresh_calls_per_expiry``: refresh requests seen by the token endpoint ÷ refresh tokens it issued,
+  before any worker is killed; ``refresh_calls_per_expiry_with_kills`` over the whole run (a worker killed
+  mid-refresh costs one replayed request, answered in the grace period with the same pair).
 - B (small accounts): one huge account (backlogged throughout) and ``--small`` accounts of 1–2 pages are
   turned on together; ``small_account_p95_s`` is the 95th percentile of their first run's completion time.
 
@@ -670,6 +672,16 @@ def _run(args, workdir, interval, database_url, database, redis_url, started_at)
     generations = versions_after - versions_before
     token_calls = [e for e in entries if token_account(e[3]) and e[2] == "POST"]
     token_ok = sum(1 for e in token_calls if e[1] == 200)
+    # The same before any worker was killed, both sides counted by the server: refresh requests in the
+    # access log, refresh tokens it issued (a killed worker's lost answer is replayed once, in the grace
+    # period, and returns the same pair: that costs one more request but no generation).
+    from datetime import datetime, timezone as dt_timezone
+
+    from integrations.models import RefreshToken
+
+    calm_from, calm_to = (datetime.fromtimestamp(t, tz=dt_timezone.utc) for t in (t0, kill_start))
+    calm_calls = sum(1 for e in token_calls if t0 <= e[0] < kill_start)
+    calm_generations = RefreshToken.objects.filter(created__gte=calm_from, created__lt=calm_to).count()
     all_rejected = sum(1 for e in entries if api_account(e[3]) and e[1] in (429, 503))
     all_accepted = sum(1 for e in entries if api_account(e[3]) and 200 <= e[1] < 300)
     elapsed = time.time() - started_at
@@ -697,7 +709,9 @@ def _run(args, workdir, interval, database_url, database, redis_url, started_at)
         "duplicate_records": check["duplicate_rows"] + check["created_beyond_distinct"],
         "runs_finished": len(done), "runs_unfinished": len(ids_a) - len(done),
         "refresh_calls": len(token_calls), "refresh_calls_ok": token_ok, "token_generations": generations,
-        "refresh_calls_per_expiry": round(len(token_calls) / generations, 4) if generations else None,
+        "refresh_calls_per_expiry": round(calm_calls / calm_generations, 4) if calm_generations else None,
+        "refresh_calls_no_kills": calm_calls, "token_generations_no_kills": calm_generations,
+        "refresh_calls_per_expiry_with_kills": round(len(token_calls) / generations, 4) if generations else None,
         "needs_reauth": needs_reauth,
         "api_calls_total": all_accepted, "bench_seconds": round(elapsed, 1),
     }
