@@ -75,6 +75,16 @@ def _set_status(connection: Connection, status: str, reason: str = "") -> None:
     connection.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
 
 
+def _lock_to_act(connection: Connection, actor, *, status: str, refusal: str) -> Connection:
+    """Lock the connection for a change by ``actor``, who must manage it, while it has ``status``;
+    otherwise ValidationError(``refusal``, where {status} is the status it has)."""
+    connection = _locked(connection)
+    _require_manager(connection, actor)
+    if connection.status != status:
+        raise ValidationError(refusal.format(status=connection.get_status_display().lower()))
+    return connection
+
+
 def _locked(connection: Connection) -> Connection:
     return Connection.objects.select_for_update(of=("self",)).select_related("app", "installation").get(pk=connection.pk)
 
@@ -380,10 +390,8 @@ def connection_needs_reauth(*, connection: Connection, reason: str) -> bool:
 @transaction.atomic
 def connection_pause(*, connection: Connection, actor) -> Connection:
     """Stop dispatching the connection's streams (a slice in flight ends before its next call)."""
-    connection = _locked(connection)
-    _require_manager(connection, actor)
-    if connection.status != Connection.Status.ACTIVE:
-        raise ValidationError(f"Only an active sync can be paused; this one is {connection.get_status_display().lower()}.")
+    connection = _lock_to_act(connection, actor, status=Connection.Status.ACTIVE,
+                              refusal="Only an active sync can be paused; this one is {status}.")
     _set_status(connection, Connection.Status.PAUSED, f"Paused by {actor.email}")
     audit_record(actor=actor, verb="sync.connection_paused", target=connection, app_ref=connection.app.client_id)
     return connection
@@ -392,10 +400,8 @@ def connection_pause(*, connection: Connection, actor) -> Connection:
 @transaction.atomic
 def connection_resume(*, connection: Connection, actor) -> Connection:
     """Resume a paused connection from its checkpoints."""
-    connection = _locked(connection)
-    _require_manager(connection, actor)
-    if connection.status != Connection.Status.PAUSED:
-        raise ValidationError("Only a paused sync can be resumed.")
+    connection = _lock_to_act(connection, actor, status=Connection.Status.PAUSED,
+                              refusal="Only a paused sync can be resumed; this one is {status}.")
     _set_status(connection, Connection.Status.ACTIVE)
     connection.streams.filter(next_run_at__gt=timezone.now(), current_run__isnull=False).update(
         next_run_at=timezone.now())
@@ -407,10 +413,8 @@ def connection_resume(*, connection: Connection, actor) -> Connection:
 @transaction.atomic
 def connection_sync_now(*, connection: Connection, actor) -> int:
     """Start a run of every stream that is not already running; returns how many runs started."""
-    connection = _locked(connection)
-    _require_manager(connection, actor)
-    if connection.status != Connection.Status.ACTIVE:
-        raise ValidationError(f"This sync is {connection.get_status_display().lower()}; it cannot run now.")
+    connection = _lock_to_act(connection, actor, status=Connection.Status.ACTIVE,
+                              refusal="This sync is {status}; it cannot run now.")
     started = 0
     for stream in connection.streams.select_for_update().filter(current_run__isnull=True):
         run = SyncRun.objects.create(
@@ -430,10 +434,8 @@ def connection_sync_now(*, connection: Connection, actor) -> int:
 def connection_full_resync(*, connection: Connection, actor) -> Connection:
     """Read every record again from the start. Runs in progress are cancelled, and any slice still
     working on them is fenced out (the epoch moves on), so its next checkpoint is refused."""
-    connection = _locked(connection)
-    _require_manager(connection, actor)
-    if connection.status != Connection.Status.ACTIVE:
-        raise ValidationError(f"This sync is {connection.get_status_display().lower()}; it cannot run now.")
+    connection = _lock_to_act(connection, actor, status=Connection.Status.ACTIVE,
+                              refusal="This sync is {status}; it cannot run now.")
     now = timezone.now()
     SyncRun.objects.filter(connection=connection, status=SyncRun.Status.RUNNING).update(
         status=SyncRun.Status.CANCELLED, finished_at=now, last_error="Cancelled by a full resync.")

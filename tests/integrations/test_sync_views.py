@@ -291,7 +291,7 @@ def test_refused_transition_is_shown_as_a_message(client, synced):
     client.force_login(synced["owner"])
     response = client.post(reverse("sync:connection_action", args=[synced["connection"].pk, "resume"]), follow=True)
     # then the service's reason is shown
-    assert "Only a paused sync can be resumed." in response.content.decode()
+    assert "Only a paused sync can be resumed; this one is active." in response.content.decode()
 
 
 def test_unknown_action_and_get_are_refused(client, synced):
