@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from integrations.models import (AccessToken, Connection, Grant, IDToken, RefreshToken, SyncRun, SyncSpec, SyncStream,
                                  WebhookDelivery)
@@ -39,6 +40,8 @@ class IDTokenAdmin(admin.ModelAdmin):
 # --- Sync engine: read-only views for operators (changes go through the pages and their services) -------
 
 class ReadOnlyAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
     def has_add_permission(self, request):
         return False
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 import redis
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from accounts.models import Notification
@@ -132,6 +133,8 @@ def test_many_callers_holding_an_expired_token_cause_exactly_one_refresh(connect
             refreshes.append(client.refreshes)
         except Exception as error:  # noqa: BLE001 - reported by the assertion below
             errors.append(error)
+        finally:
+            db_connection.close()  # this thread's own database connection
 
     threads = [threading.Thread(target=call) for _ in range(8)]
     for thread in threads:
