@@ -124,7 +124,7 @@ def _int_header(response: requests.Response, name: str) -> int | None:
         return None
 
 
-def _allow_plain_http(url: str) -> None:
+def allow_plain_http(url: str) -> None:
     """oauthlib refuses http URLs; allow them where settings say so (development, an internal network)."""
     if url.startswith("http://") and sync_settings().get("ALLOW_HTTP"):
         os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
@@ -236,7 +236,7 @@ class SyncClient:
         self._session.token = {"access_token": crypto.decrypt(connection.access_token_encrypted),
                                "token_type": "Bearer"}
         url = connection.api_base_url.rstrip("/") + path
-        _allow_plain_http(url)
+        allow_plain_http(url)
         self.calls += 1
         try:
             return self._session.get(url, params=params, timeout=sync_settings()["HTTP_TIMEOUT_SECONDS"])
@@ -300,7 +300,7 @@ class SyncClient:
         if not refresh_token:
             connection_needs_reauth(connection=connection, reason="There is no refresh token to renew access with.")
             raise ReauthNeeded("no refresh token")
-        _allow_plain_http(connection.token_url)
+        allow_plain_http(connection.token_url)
         session = OAuth2Session(connection.client_id)
         self.refreshes += 1
         try:

@@ -29,7 +29,7 @@ from accounts.models import Account, Membership
 from accounts.notifications import notify
 from integrations.models import Connection, SyncResource, SyncRun, SyncSpec, SyncStream, WebhookDelivery
 from integrations.sync import crypto
-from integrations.sync.client import USER_AGENT, _allow_plain_http, store_tokens, sync_settings
+from integrations.sync.client import USER_AGENT, allow_plain_http, store_tokens, sync_settings
 from portal.installations import MANAGED_SYNC_STATE_SALT, managed_sync_redirect
 from portal.models import App, Installation
 
@@ -207,7 +207,7 @@ def managed_authorize_url(*, app: App, account: Account, user) -> str:
 
 def _exchange_code(*, token_url: str, client_id: str, client_secret: str, code: str, redirect_uri: str) -> dict:
     """The authorization-code exchange with requests-oauthlib. Raises ConnectFailed."""
-    _allow_plain_http(token_url)
+    allow_plain_http(token_url)
     session = OAuth2Session(client_id, redirect_uri=redirect_uri)
     try:
         return session.fetch_token(token_url, code=code, client_secret=client_secret, include_client_id=True,
@@ -241,27 +241,36 @@ def managed_connection_complete(*, state: str, code: str, actor) -> Connection:
     spec = SyncSpec.objects.filter(app=app, is_enabled=True).first()
     if spec is None:
         raise ValidationError("This app does not use managed sync.")
-    endpoints = builtin_endpoints(installation.account.code)
-    token = _exchange_code(token_url=endpoints["token_url"], client_id=app.client_id,
+    token = _exchange_code(token_url=builtin_endpoints(installation.account.code)["token_url"], client_id=app.client_id,
                            client_secret=crypto.decrypt(spec.client_secret_encrypted), code=code,
                            redirect_uri=callback_uri())
     with transaction.atomic():
-        connection, created = Connection.objects.select_for_update().get_or_create(
-            installation=installation,
-            defaults={"app": app, "kind": Connection.Kind.MANAGED, "account_code": installation.account.code,
-                      "client_id": app.client_id, "created_by": actor, **endpoints},
-        )
-        for name, value in endpoints.items():
-            setattr(connection, name, value)
-        connection.save()
-        _set_status(connection, Connection.Status.ACTIVE)
-        store_tokens(connection=connection, token=token, expected_version=None)
-        _ensure_streams(connection, spec.resources)
+        connection, created = _connect_installation(installation=installation, token=token, actor=actor,
+                                                    resources=spec.resources)
         connection.streams.update(next_run_at=timezone.now())
         audit_record(actor=actor, verb="sync.connection_authorised", target=connection, app_ref=app.client_id,
                      data={"account": connection.account_code, "created": created})
         _dispatch_after_commit()
     return connection
+
+
+def _connect_installation(*, installation: Installation, token: dict, actor, resources) -> tuple[Connection, bool]:
+    """Create or re-activate the managed connection of an installation with a fresh token response, and
+    its streams. Must run in the caller's transaction. Returns (connection, created)."""
+    endpoints = builtin_endpoints(installation.account.code)
+    app = installation.app
+    connection, created = Connection.objects.select_for_update().get_or_create(
+        installation=installation,
+        defaults={"app": app, "kind": Connection.Kind.MANAGED, "account_code": installation.account.code,
+                  "client_id": app.client_id, "created_by": actor, **endpoints},
+    )
+    for name, value in endpoints.items():
+        setattr(connection, name, value)
+    connection.save()
+    _set_status(connection, Connection.Status.ACTIVE)
+    store_tokens(connection=connection, token=token, expected_version=None)
+    _ensure_streams(connection, resources)
+    return connection, created
 
 
 def _dispatch_after_commit() -> None:
@@ -501,16 +510,9 @@ def managed_connection_provision(*, installation: Installation, actor) -> Connec
             expires=timezone.now() + timedelta(seconds=lifetime))
         RefreshToken.objects.create(user=actor, application=installation.app, token=refresh, access_token=access_row,
                                     installation=installation)
-        endpoints = builtin_endpoints(installation.account.code)
-        connection, _ = Connection.objects.get_or_create(
-            installation=installation,
-            defaults={"app": installation.app, "kind": Connection.Kind.MANAGED, "client_id": installation.app.client_id,
-                      "account_code": installation.account.code, "created_by": actor, **endpoints})
-        Connection.objects.filter(pk=connection.pk).update(**endpoints)
-        _set_status(connection, Connection.Status.ACTIVE)
-        store_tokens(connection=connection, token={"access_token": access, "refresh_token": refresh,
-                                                   "expires_in": lifetime}, expected_version=None)
-        _ensure_streams(connection, spec.resources)
+        connection, _ = _connect_installation(
+            installation=installation, actor=actor, resources=spec.resources,
+            token={"access_token": access, "refresh_token": refresh, "expires_in": lifetime})
         audit_record(actor=actor, verb="sync.connection_provisioned", target=connection,
                      app_ref=installation.app.client_id, data={"account": connection.account_code})
     connection.refresh_from_db()
