@@ -206,6 +206,11 @@ class SyncStream(models.Model):
     def __str__(self):
         return f"{self.resource} of connection {self.connection_id}"
 
+    @property
+    def next_run_is_full(self) -> bool:
+        """A new run reads everything the first time and when a full resync was asked for."""
+        return self.watermark is None or self.full_resync_requested
+
 
 class SyncRun(models.Model):
     class Status(models.TextChoices):

@@ -261,7 +261,8 @@ class SyncClient:
                     and connection.token_expires_at - margin > timezone.now())
 
     def _reload(self) -> Connection:
-        fresh = Connection.objects.select_related("app__user", "installation").get(pk=self.connection.pk)
+        fresh = (Connection.objects.select_related("app__user__developer_profile", "installation")
+                 .get(pk=self.connection.pk))
         self.connection = fresh
         return fresh
 

@@ -131,7 +131,7 @@ def _start_run(stream: SyncStream, epoch: int) -> SyncRun | None:
         run = SyncRun.objects.filter(pk=stream.current_run_id, status=SyncRun.Status.RUNNING).first()
         if run is not None:
             return run
-    full = stream.watermark is None or stream.full_resync_requested
+    full = stream.next_run_is_full
     cursor = stream.cursor or {}
     if not cursor:
         since = None
@@ -225,7 +225,9 @@ def _fail_or_retry(stream: SyncStream, epoch: int, run: SyncRun, client: SyncCli
 
 def run_slice(*, stream_id: int, epoch: int, redis_client: redis.Redis | None = None) -> SliceResult:
     """Run one bounded slice of a stream under the lease of ``epoch`` (see the module docstring)."""
-    stream = (SyncStream.objects.select_related("connection__app__user", "connection__installation")
+    # Everything a slice reads of its connection, app (dev_ref, managed-sync spec) and installation, at once.
+    stream = (SyncStream.objects.select_related("connection__app__user__developer_profile",
+                                                "connection__app__sync_spec", "connection__installation")
               .filter(pk=stream_id).first())
     if stream is None or stream.epoch != epoch:
         return SliceResult("stale")

@@ -428,7 +428,7 @@ def connection_sync_now(*, connection: Connection, actor) -> int:
     for stream in connection.streams.select_for_update().filter(current_run__isnull=True):
         run = SyncRun.objects.create(
             stream=stream, connection=connection, resource=stream.resource, trigger="manual", requested_by=actor,
-            kind=SyncRun.Kind.FULL if stream.watermark is None else SyncRun.Kind.INCREMENTAL,
+            kind=SyncRun.Kind.FULL if stream.next_run_is_full else SyncRun.Kind.INCREMENTAL,
         )
         stream.current_run, stream.next_run_at = run, timezone.now()
         stream.save(update_fields=["current_run", "next_run_at"])

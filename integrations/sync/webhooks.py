@@ -20,6 +20,7 @@ import json
 import logging
 import random
 import time
+from collections import defaultdict
 from datetime import timedelta
 
 import requests
@@ -156,27 +157,31 @@ def deliver_due() -> dict:
     specs = SyncSpec.objects.exclude(webhook_url="").filter(webhook_paused_at__isnull=True)
     for spec in specs:
         made += batch_events(spec=spec)
-    due = (WebhookDelivery.objects.select_related("connection__app")
-           .filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now(),
-                   connection__app__sync_spec__webhook_paused_at__isnull=True)
-           .exclude(connection__app__sync_spec__webhook_url="")
-           .order_by("connection_id", "id"))
-    busy_connections = set()
-    for delivery in due[:MAX_DELIVERIES_PER_PASS]:
-        if delivery.connection_id in busy_connections:
-            continue
-        # In order per connection: an older delivery still pending holds the newer ones back.
-        older = WebhookDelivery.objects.filter(connection_id=delivery.connection_id, status=WebhookDelivery.Status.PENDING,
-                                               pk__lt=delivery.pk).exists()
-        if older:
-            busy_connections.add(delivery.connection_id)
-            continue
-        if send_delivery(delivery=delivery):
-            sent += 1
-        else:
+    due = {delivery.pk: delivery for delivery in (
+        WebhookDelivery.objects.select_related("connection__app")
+        .filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now(),
+                connection__app__sync_spec__webhook_paused_at__isnull=True)
+        .exclude(connection__app__sync_spec__webhook_url="")
+        .order_by("connection_id", "id")[:MAX_DELIVERIES_PER_PASS])}
+    # In order per connection: walk each connection's pending deliveries oldest first and stop at the first
+    # one that is not due yet or fails, so that a newer delivery never overtakes an older one.
+    pending = defaultdict(list)
+    for connection_id, pk in (WebhookDelivery.objects
+                              .filter(status=WebhookDelivery.Status.PENDING,
+                                      connection_id__in={d.connection_id for d in due.values()})
+                              .order_by("connection_id", "id").values_list("connection_id", "id")):
+        pending[connection_id].append(pk)
+    paused_apps = set()
+    for connection_id, ids in pending.items():
+        for pk in ids:
+            delivery = due.get(pk)
+            if delivery is None or delivery.connection.app_id in paused_apps:
+                break
+            if send_delivery(delivery=delivery):
+                sent += 1
+                continue
             failed += 1
-            busy_connections.add(delivery.connection_id)
-        if SyncSpec.objects.filter(app_id=delivery.connection.app_id, webhook_paused_at__isnull=False).exists():
-            busy_connections |= set(Connection.objects.filter(app_id=delivery.connection.app_id)
-                                    .values_list("pk", flat=True))
+            if SyncSpec.objects.filter(app_id=delivery.connection.app_id, webhook_paused_at__isnull=False).exists():
+                paused_apps.add(delivery.connection.app_id)
+            break
     return {"batched": made, "sent": sent, "failed": failed}
