@@ -49,7 +49,7 @@ from accounts.models import Account, DeveloperProfile, PrivateApp, StaffToken
 from accounts.tokens import staff_token_lookup
 from integrations import forwarding, usage
 from integrations.models import AccessToken
-from integrations.ratelimit import Decision, SlidingLogLimiter
+from integrations.ratelimit import Decision, SlidingLogLimiter, installation_pool_name
 from integrations.redis_client import api_redis
 from portal.limits import installation_limit
 from portal.models import App, Installation
@@ -323,7 +323,7 @@ def _named_pool(request, account_code: str, app_ref: str) -> Pool:
 def installation_pool(installation: Installation) -> Pool:
     """An installation's pool, at its current limit (default or approved increase)."""
     limit, window_s = installation_limit(installation=installation)
-    return Pool(f"installation:{installation.pk}", limit, window_s, installation_id=installation.pk)
+    return Pool(installation_pool_name(installation.pk), limit, window_s, installation_id=installation.pk)
 
 
 def staff_pool(account_id: int) -> Pool:

@@ -8,6 +8,7 @@ from django.utils import timezone
 from oauth2_provider.models import AbstractAccessToken, AbstractGrant, AbstractIDToken, AbstractRefreshToken
 
 from accounts.models import Account
+from integrations.ratelimit import installation_pool_name
 from portal.models import Installation
 
 
@@ -177,7 +178,7 @@ class Connection(models.Model):
     @property
     def pool_name(self) -> str:
         """The rate pool the connection's calls draw on (the gateway's name for an installation)."""
-        return f"installation:{self.installation_id}" if self.installation_id else f"connection:{self.pk}"
+        return installation_pool_name(self.installation_id) if self.installation_id else f"connection:{self.pk}"
 
 
 class SyncStream(models.Model):

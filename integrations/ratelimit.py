@@ -69,6 +69,11 @@ class Decision:
         return max(1, -(-self.reset_ms // 1000)) if not self.allowed else 0
 
 
+def installation_pool_name(installation_id: int) -> str:
+    """The pool of an installation's API calls: the gateway admits into it, the sync engine paces it."""
+    return f"installation:{installation_id}"
+
+
 def pool_key(pool: str) -> str:
     """Redis key of a pool; the {hash tag} keeps one pool on one Redis Cluster slot."""
     return f"ratelimit:{{{pool}}}"

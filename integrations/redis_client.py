@@ -1,4 +1,5 @@
-"""The process's one Redis connection for the API gateway: the limiter and the usage counters.
+"""The process's Redis clients: one for the API gateway (the limiter and the usage counters), one for
+Celery work (``worker_redis``).
 
 Created lazily from ``settings.REDIS_URL`` with short socket timeouts, so that a slow or missing
 Redis costs each API request at most a fraction of a second (the gateway then fails open or closed
@@ -7,6 +8,7 @@ serves every thread. If ``REDIS_URL`` changes (tests override it), the next call
 """
 
 import threading
+from functools import lru_cache
 
 import redis
 from redis.backoff import NoBackoff
@@ -37,3 +39,14 @@ def api_redis() -> redis.Redis:
             )
             _client_url = url
         return _client
+
+
+def worker_redis() -> redis.Redis:
+    """The client for Celery work (usage rollup, the sync engine's pacer and locks): patient timeouts,
+    since a worker may wait for Redis where an API request may not."""
+    return _patient_client(settings.REDIS_URL)
+
+
+@lru_cache(maxsize=4)
+def _patient_client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30)

@@ -6,13 +6,12 @@ Tasks take ids, re-fetch, and call one function; they are short and bounded.
 import logging
 from datetime import datetime
 from datetime import timezone as dt_timezone
-from functools import lru_cache
 
 import redis
 from celery import shared_task
-from django.conf import settings
 
 from integrations import callbacks, usage
+from integrations.redis_client import worker_redis
 from portal.models import Installation
 from portal.usage import usage_minutes_record
 
@@ -35,12 +34,7 @@ BATCH = 500
 
 def usage_redis() -> redis.Redis:
     """A client for the rollup: like the gateway's, but with a patient timeout for big pipelines."""
-    return _redis_for(settings.REDIS_URL)
-
-
-@lru_cache(maxsize=4)
-def _redis_for(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+    return worker_redis()
 
 
 def rollup_usage_once(client: redis.Redis | None = None) -> dict:

@@ -1,8 +1,11 @@
 """Turning apps on and off in an account (installations)."""
 
 from celery import current_app
+from django.conf import settings
+from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.audit import audit_record
@@ -99,9 +102,5 @@ def managed_sync_redirect(*, app: App, account: Account, user) -> tuple[str, str
     spec = getattr(app, "sync_spec", None)
     if spec is None or not spec.is_enabled:
         return None
-    from django.conf import settings
-    from django.core import signing
-    from django.urls import reverse
-
     state = signing.dumps({"app": app.pk, "account": account.code, "user": user.pk}, salt=MANAGED_SYNC_STATE_SALT)
     return settings.SITE_URL + reverse("sync:oauth_callback"), state

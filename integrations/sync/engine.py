@@ -19,16 +19,15 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import lru_cache
 
 import redis
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from integrations.models import ChangeEvent, Connection, SyncRecord, SyncRun, SyncStream
+from integrations.redis_client import worker_redis
 from integrations.resources import RESOURCES
 from integrations.sync import client as sync_client
 from integrations.sync.client import SyncClient, sync_settings
@@ -38,14 +37,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_INTERVAL_SECONDS = 900
 
 
-@lru_cache(maxsize=4)
-def _redis_for(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30)
-
-
 def sync_redis() -> redis.Redis:
     """The workers' Redis client (pacer, locks): patient timeouts, unlike the gateway's."""
-    return _redis_for(settings.REDIS_URL)
+    return worker_redis()
 
 
 @dataclass
