@@ -16,11 +16,11 @@ install: $(VENV)/.installed
 
 ## Portal + Celery worker + beat on SQLite and a private Redis, with demo data, at http://127.0.0.1:$(PORT)
 run: install
-	PORT=$(PORT) $(PY) -m portal.devstack
+	PORT=$(PORT) $(PY) -m config.devstack
 
 ## The whole test suite (SQLite + a private Redis unless DATABASE_URL / REDIS_URL are set)
 test: install
-	$(PY) -m portal.embedded_redis -- $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m config.embedded_redis -- $(PY) -m pytest $(PYTEST_ARGS)
 
 migrate: install
 	$(PY) manage.py migrate
@@ -33,10 +33,10 @@ clean:
 
 ## Benchmarks: limiter latency and throughput, gateway overhead, token exchanges (prints a table and a JSON line)
 bench: install
-	$(PY) -m portal.embedded_redis -- $(PY) tools/bench.py
+	$(PY) -m config.embedded_redis -- $(PY) tools/bench.py
 
 ## Sync engine end to end: N accounts, a real server, W Celery workers killed at random (prints a table and a JSON line)
 ## e.g. make bench-sync BENCH_SYNC_ARGS="--accounts 1000 --workers 4"
 BENCH_SYNC_ARGS ?=
 bench-sync: install
-	$(PY) -m portal.embedded_redis -- $(PY) tools/bench_sync.py $(BENCH_SYNC_ARGS)
+	$(PY) -m config.embedded_redis -- $(PY) tools/bench_sync.py $(BENCH_SYNC_ARGS)

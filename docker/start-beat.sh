@@ -15,6 +15,6 @@ until python manage.py migrate --check >/dev/null 2>&1; do
 done
 
 # The schedule file only records when each entry last ran; a temporary path is enough.
-exec celery -A portal beat \
+exec celery -A config beat \
     --loglevel "${LOG_LEVEL:-INFO}" \
     --schedule "${CELERY_BEAT_SCHEDULE_FILE:-/tmp/celerybeat-schedule}"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Web role: apply migrations, then serve portal.wsgi with gunicorn (static files come from whitenoise).
+# Web role: apply migrations, then serve config.wsgi with gunicorn (static files come from whitenoise).
 # More gunicorn options can be passed in GUNICORN_CMD_ARGS, which gunicorn reads itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,7 +8,7 @@ echo "start-web: applying migrations"
 python manage.py migrate --noinput
 
 echo "start-web: gunicorn on 0.0.0.0:${PORT:-8000} with ${WEB_CONCURRENCY:-3} workers"
-exec gunicorn portal.wsgi:application \
+exec gunicorn config.wsgi:application \
     --bind "0.0.0.0:${PORT:-8000}" \
     --workers "${WEB_CONCURRENCY:-3}" \
     --control-socket "${TMPDIR:-/tmp}/gunicorn.ctl" \

@@ -16,7 +16,7 @@ until python manage.py migrate --check >/dev/null 2>&1; do
     sleep 3
 done
 
-exec celery -A portal worker \
+exec celery -A config worker \
     --loglevel "${LOG_LEVEL:-INFO}" \
     --queues celery,sync \
     --pool "${CELERY_POOL:-threads}" \

@@ -19,7 +19,7 @@ def _test_settings(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _eager_celery(settings):
-    from portal.celery_app import app
+    from config.celery_app import app
 
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`make bench`: measure the hot paths and print a table, then one JSON line.
 
-Runs with no services configured: `make bench` wraps it in `python -m portal.embedded_redis`, and it
+Runs with no services configured: `make bench` wraps it in `python -m config.embedded_redis`, and it
 uses a throwaway SQLite database of its own (unless BENCH_DATABASE_URL is set).
 
 Figures:
@@ -93,7 +93,7 @@ def _setup_django(migrate: bool = True) -> None:
     if migrate:  # the first setup picks the database: never the one DATABASE_URL names for the portal
         db_dir = tempfile.mkdtemp(prefix="portal-bench-")
         os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{db_dir}/bench.sqlite3"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("DEBUG", "0")
     os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-for-production-use-000")
     os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
@@ -191,7 +191,7 @@ def bench_token_exchanges(world: dict, processes: int = 2, seconds: float = 4.0)
 def bench_gateway_overhead(world: dict, calls: int = 400) -> dict:
     """Median time of a real API call through the gateway minus the same handler called directly."""
     try:
-        from integrations import gateway_bench
+        import gateway_bench
     except ImportError:
         return {"gateway_overhead_ms": None}
     return gateway_bench.measure(world, calls=calls)

@@ -10,7 +10,7 @@ Database: a private PostgreSQL cluster (initdb in a temporary directory, as our 
 fsync off, max_connections 600: every running slice holds a connection) when the PostgreSQL binaries are
 installed; else the server of BENCH_DATABASE_URL / DATABASE_URL or 127.0.0.1:5432 with a dedicated database
 ``partner_portal_bench`` (dropped and re-created); else a temporary SQLite file (far slower with many
-writers). Redis: a private redis-server (``portal.embedded_redis``), flushed first, unless BENCH_REDIS_URL.
+writers). Redis: a private redis-server (``config.embedded_redis``), flushed first, unless BENCH_REDIS_URL.
 
 Phases
 - A (steady state): every account has enough products to stay backlogged. After a warm-up, a window of
@@ -177,7 +177,7 @@ def child_env(args, *, database_url: str, redis_url: str, site_url: str, log_dir
         "DATABASE_URL": database_url, "REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url,
         "SITE_URL": site_url, "SYNC_PLATFORM_URL": site_url, "SYNC_ALLOW_HTTP": "1",
         "DEBUG": "0", "DEMO_MODE": "0", "SECRET_KEY": SECRET_KEY, "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "OAUTH_ACCESS_TOKEN_SECONDS": str(args.token_seconds),
         "SYNC_REFRESH_MARGIN_SECONDS": str(args.refresh_margin),
         "SYNC_PAGE_SIZE": str(args.page_size),
@@ -504,7 +504,7 @@ def run(args, workdir: Path, interval: float) -> int:
     if database_url is None:
         database_url, database = f"sqlite:///{workdir}/bench.sqlite3", "SQLite (far slower with many writers)"
     log(f"database: {database}")
-    from portal.embedded_redis import private_redis
+    from config.embedded_redis import private_redis
 
     redis_cm = None
     redis_url = os.environ.get("BENCH_REDIS_URL")
@@ -554,7 +554,7 @@ def _run(args, workdir, interval, database_url, database, redis_url, started_at)
 
     # --- Processes ---
     access_log = workdir / "access.log"
-    server = spawn([PY, "-m", "gunicorn", "portal.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(args.server_workers),
+    server = spawn([PY, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(args.server_workers),
                     "--threads", str(args.server_threads), "--logger-class", "bench_sync_gunicorn.BenchLogger",
                     "--access-logfile", str(access_log), "--access-logformat", "%(e)s %(s)s %(m)s %(U)s",
                     "--error-logfile", str(workdir / "server-error.log"), "--backlog", "2048"], env=env)

@@ -2,7 +2,7 @@
 """Full-page screenshots of the portal's main pages, as each kind of user sees them.
 
 Run it against a portal seeded with `manage.py seed_demo` (for example `make run`, or
-`PORT=8123 python -m portal.devstack`):
+`PORT=8123 python -m config.devstack`):
 
     .venv/bin/python tools/screenshots.py [BASE_URL] [--out DIR]
 

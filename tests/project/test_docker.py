@@ -120,7 +120,7 @@ def test_project_services_run_in_production_mode_against_the_compose_databases(n
     environment = _compose()["services"][name]["environment"]
 
     assert environment["DEBUG"] == "0"
-    assert environment["DJANGO_SETTINGS_MODULE"] == "portal.settings_production"
+    assert environment["DJANGO_SETTINGS_MODULE"] == "config.settings_production"
     assert "@postgres:5432/" in environment["DATABASE_URL"]
     assert environment["REDIS_URL"].startswith("redis://redis:6379/")
     for variable in ("SECRET_KEY", "ALLOWED_HOSTS", "SITE_URL"):
@@ -166,7 +166,7 @@ def test_celery_roles_wait_for_migrations_and_name_the_project_celery_app(name, 
     # given
     from celery.app.utils import find_app
 
-    from portal.celery_app import app as project_app
+    from config.celery_app import app as project_app
 
     text = _start_script(name).read_text()
     commands = _script_commands(_start_script(name))
@@ -234,8 +234,8 @@ def test_dockerfile_builds_a_production_image_that_runs_as_a_non_root_user():
     # then
     assert instructions[0] == ("FROM", "python:3.11-slim")
     assert "pip install -r requirements.txt" in text
-    assert re.search(r"ENV .*DJANGO_SETTINGS_MODULE=portal\.settings_production", text)
-    assert importlib.util.find_spec("portal.settings_production") is not None
+    assert re.search(r"ENV .*DJANGO_SETTINGS_MODULE=config\.settings_production", text)
+    assert importlib.util.find_spec("config.settings_production") is not None
     assert users and users[-1] not in ("root", "0")
     collectstatic = next(a for i, a in instructions if i == "RUN" and "collectstatic" in a)
     assert "SECRET_KEY=" in collectstatic and "DEBUG=0" in collectstatic

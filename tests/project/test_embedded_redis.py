@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from portal import embedded_redis
+from config import embedded_redis
 from tests.conftest import NetworkAccessBlocked
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,7 +62,7 @@ def test_redis_url_uses_a_configured_redis_instead_of_starting_one(monkeypatch):
 def _run_wrapper(env: dict) -> subprocess.CompletedProcess:
     script = "import os, sys; print(os.environ['REDIS_URL']); sys.exit(7)"
     return subprocess.run(
-        [sys.executable, "-m", "portal.embedded_redis", "--", sys.executable, "-c", script],
+        [sys.executable, "-m", "config.embedded_redis", "--", sys.executable, "-c", script],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )
 

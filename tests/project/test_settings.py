@@ -21,11 +21,11 @@ SETUP_PRODUCTION = (
 
 
 def _setup_production(**env) -> subprocess.CompletedProcess:
-    """Import portal.settings_production and set Django up in a fresh interpreter with only ``env``."""
+    """Import config.settings_production and set Django up in a fresh interpreter with only ``env``."""
     return subprocess.run(
         [sys.executable, "-c", SETUP_PRODUCTION],
         cwd=ROOT,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DJANGO_SETTINGS_MODULE": "portal.settings_production",
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DJANGO_SETTINGS_MODULE": "config.settings_production",
              **env},
         capture_output=True,
         text=True,
@@ -75,7 +75,7 @@ def test_production_settings_accept_debug_off_and_a_long_random_secret_key():
 
 def test_client_secret_hasher_is_an_installed_hasher_but_never_the_password_default():
     # given: the project's own settings (the test settings swap in a cheap password hasher)
-    from portal import settings as project_settings
+    from config import settings as project_settings
 
     algorithm = project_settings.OAUTH2_PROVIDER["CLIENT_SECRET_HASHER"]
 
@@ -137,7 +137,7 @@ ENV_READ = re.compile(
 def test_readme_documents_every_environment_variable_the_settings_read():
     # given
     read = set()
-    for module in ("portal/settings.py", "portal/settings_production.py", "portal/devstack.py", "portal/embedded_redis.py"):
+    for module in ("config/settings.py", "config/settings_production.py", "config/devstack.py", "config/embedded_redis.py"):
         for match in ENV_READ.finditer((ROOT / module).read_text()):
             read.add(match.group(1) or match.group(2))
 

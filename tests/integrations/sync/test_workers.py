@@ -41,13 +41,13 @@ class Workers:
         self.env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": redis_url(), "SITE_URL": live_url,
                     "SYNC_PLATFORM_URL": live_url, "SYNC_ALLOW_HTTP": "1", "SYNC_PAGE_SIZE": "10",
                     "SYNC_SLICE_MAX_PAGES": "5", "SYNC_LEASE_SECONDS": "4", "SYNC_MAX_SLOT_WAIT_SECONDS": "2",
-                    "OAUTHLIB_INSECURE_TRANSPORT": "1", "DJANGO_SETTINGS_MODULE": "portal.settings",
+                    "OAUTHLIB_INSECURE_TRANSPORT": "1", "DJANGO_SETTINGS_MODULE": "config.settings",
                     "CELERY_TASK_ALWAYS_EAGER": "0", "LOG_LEVEL": "WARNING"}
         self.processes: list[subprocess.Popen] = []
 
     def start(self, concurrency: int = 4) -> subprocess.Popen:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", "sync", "-P", "threads",
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "sync", "-P", "threads",
              "-c", str(concurrency), "--without-mingle", "--without-gossip", "--without-heartbeat", "-l", "warning"],
             cwd=BASE_DIR, env=self.env, start_new_session=True)
         self.processes.append(process)
@@ -66,7 +66,7 @@ class Workers:
 
 @pytest.fixture
 def workers(platform, settings):
-    from portal.celery_app import app
+    from config.celery_app import app
 
     app.conf.task_always_eager = False  # slices go to the real broker and the worker processes
     settings.SYNC_ENGINE = {**settings.SYNC_ENGINE, "LEASE_SECONDS": 4}

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from portal.embedded_redis import redis_url
+from config.embedded_redis import redis_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -58,9 +58,9 @@ def main() -> int:
         commands = {
             "web": [python, "manage.py", "runserver", f"127.0.0.1:{env['PORT']}", "--noreload"],
             # Threads: the tasks wait on the network (API calls, paced sync slots, webhooks).
-            "worker": [python, "-m", "celery", "-A", "portal", "worker", "-l", "info", "--pool", "threads",
+            "worker": [python, "-m", "celery", "-A", "config", "worker", "-l", "info", "--pool", "threads",
                        "--concurrency", "8", "-Q", "celery,sync", "--without-mingle", "--without-gossip"],
-            "beat": [python, "-m", "celery", "-A", "portal", "beat", "-l", "info",
+            "beat": [python, "-m", "celery", "-A", "config", "beat", "-l", "info",
                      "-s", str(BASE_DIR / ".run" / "celerybeat-schedule")],
         }
         children = {

