@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "accounts",
     "portal",
     "integrations",
+    "sync",
 ]
 
 MIDDLEWARE = [
@@ -301,7 +302,7 @@ PORTAL = {
 if PORTAL["THROTTLE_STATUS"] not in (429, 503):
     raise ImproperlyConfigured("API_THROTTLE_STATUS must be 503 (the reference platform's) or 429.")
 
-# The sync engine (integrations/sync): connected accounts mirrored through the account API.
+# The sync engine (sync): connected accounts mirrored through the account API.
 SYNC_ENGINE = {
     # Fernet keys (comma-separated, newest first) that encrypt connection tokens at rest; when unset, one
     # is derived from SECRET_KEY (set real keys to rotate SECRET_KEY without losing connections).
@@ -341,11 +342,11 @@ SYNC_ENGINE = {
     "WEBHOOK_TIMEOUT_SECONDS": env_int("SYNC_WEBHOOK_TIMEOUT_SECONDS", 10),
     "QUEUE": "sync",
 }
-CELERY_TASK_ROUTES = {"integrations.tasks.sync_slice": {"queue": SYNC_ENGINE["QUEUE"]}}
+CELERY_TASK_ROUTES = {"sync.tasks.sync_slice": {"queue": SYNC_ENGINE["QUEUE"]}}
 CELERY_BEAT_SCHEDULE.update({
     # Runnable streams to workers, round-robin (slices also dispatch the next one as they finish).
-    "sync-dispatch": {"task": "integrations.tasks.sync_dispatch", "schedule": 1.0, "options": {"expires": 5}},
-    "sync-webhooks": {"task": "integrations.tasks.deliver_webhooks", "schedule": 2.0, "options": {"expires": 10}},
+    "sync-dispatch": {"task": "sync.tasks.sync_dispatch", "schedule": 1.0, "options": {"expires": 5}},
+    "sync-webhooks": {"task": "sync.tasks.deliver_webhooks", "schedule": 2.0, "options": {"expires": 10}},
 })
 
 LOGGING = {

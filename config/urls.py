@@ -12,7 +12,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("portal.urls")),
     path("", include("integrations.urls")),
-    path("", include("integrations.sync.urls")),
+    path("", include("sync.urls")),
     path("", include("integrations.api_urls")),
 ]
 if settings.DEBUG:

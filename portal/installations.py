@@ -1,32 +1,16 @@
 """Turning apps on and off in an account (installations)."""
 
-from celery import current_app
-from django.conf import settings
-from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import Account, Membership
+from portal import hooks
 from portal.models import App, Installation
 from portal.selectors import app_visible_to_account
 
 MANAGER_ROLES = (Membership.Role.OWNER, Membership.Role.ADMIN)
-# Defined in integrations (above this layer), so it is named rather than imported.
-CALLBACK_TASK = "integrations.tasks.send_callback"
-# Signs the OAuth state of a managed-sync turn-on; the portal's own callback (integrations) checks it.
-MANAGED_SYNC_STATE_SALT = "managed-sync-turn-on"
-
-
-def _schedule_callback(installation: Installation, kind: str) -> None:
-    """After commit, call the app's install or uninstall callback (when it has that URL)."""
-    url = installation.app.install_callback_url if kind == "install" else installation.app.uninstall_callback_url
-    if not url:
-        return
-    pk = installation.pk
-    transaction.on_commit(lambda: current_app.signature(CALLBACK_TASK, args=(pk, kind)).delay())
 
 
 def _require_manager(account: Account, actor) -> None:
@@ -54,9 +38,9 @@ def installation_turn_on(*, app: App, account: Account, actor) -> Installation:
         installation.is_enabled, installation.disabled_at = True, None
         installation.installed_by, installation.installed_at = actor, timezone.now()
         installation.save(update_fields=["is_enabled", "disabled_at", "installed_by", "installed_at"])
+    hooks.tell(hooks.INSTALLATION_TURNED_ON, installation=installation)
     audit_record(actor=actor, verb="installation.turned_on", target=installation, app_ref=app.client_id,
                  data={"account": account.code, "reenabled": not created})
-    _schedule_callback(installation, "install")
     return installation
 
 
@@ -70,37 +54,14 @@ def installation_turn_off(*, installation: Installation, actor) -> Installation:
         raise ValidationError("This app is already off.")
     installation.is_enabled, installation.disabled_at = False, timezone.now()
     installation.save(update_fields=["is_enabled", "disabled_at"])
-    revoked = installation_revoke_tokens(installation=installation)
-    revoked["sync_connections_disabled"] = installation_stop_syncs(installation=installation,
-                                                                   reason="The app was turned off in this account.")
+    revoked = hooks.tell(hooks.INSTALLATION_TURNED_OFF, installation=installation,
+                         reason="The app was turned off in this account.")
     audit_record(actor=actor, verb="installation.turned_off", target=installation,
                  app_ref=installation.app.client_id, data={"account": installation.account.code, **revoked})
-    _schedule_callback(installation, "uninstall")
     return installation
 
 
-def installation_revoke_tokens(*, installation: Installation) -> dict:
-    """Revoke every token and pending code of an installation. The token models live in
-    integrations; they are reached through their reverse relations so this layer stays below."""
-    now = timezone.now()
-    refresh = installation.refresh_tokens.filter(revoked__isnull=True).update(revoked=now)
-    access = installation.access_tokens.all().delete()[0]
-    grants = installation.grants.all().delete()[0]
-    return {"access_tokens_revoked": access, "refresh_tokens_revoked": refresh, "codes_revoked": grants}
-
-
-def installation_stop_syncs(*, installation: Installation, reason: str) -> int:
-    """Disable the sync connections of an installation in the caller's transaction: no sync call is sent
-    once it commits. The connections (integrations) are reached through their reverse relation."""
-    return (installation.sync_connections.exclude(status="disabled")
-            .update(status="disabled", status_reason=reason, status_changed_at=timezone.now()))
-
-
-def managed_sync_redirect(*, app: App, account: Account, user) -> tuple[str, str] | None:
-    """(redirect URI, state) for turning on an app whose managed sync is on: the portal's own callback
-    receives the code and connects the account. None for other apps."""
-    spec = getattr(app, "sync_spec", None)
-    if spec is None or not spec.is_enabled:
-        return None
-    state = signing.dumps({"app": app.pk, "account": account.code, "user": user.pk}, salt=MANAGED_SYNC_STATE_SALT)
-    return settings.SITE_URL + reverse("sync:oauth_callback"), state
+def turn_on_redirect(*, app: App, account: Account, user) -> tuple[str, str] | None:
+    """Where the consent of a turn-on should come back to, when a higher layer takes it over (the sync
+    engine does, for apps whose managed sync is on): (redirect URI, state), or None for the app's own."""
+    return hooks.ask(hooks.TURN_ON_REDIRECT, app=app, account=account, user=user)

@@ -13,7 +13,7 @@ from accounts.audit import audit_record
 from accounts.models import Account, DeveloperProfile
 from accounts.notifications import notify
 from accounts.roles import is_reviewer
-from portal import lifecycle
+from portal import hooks, lifecycle
 from portal.credentials import callback_signing_key, new_client_secret
 from portal.models import App, EarlyAccess, PlatformSettings, ProgressionRequest, ReviewCheck, ReviewStage, Stage
 from portal.selectors import platform_settings
@@ -280,17 +280,10 @@ def progression_request_reject(*, request: ProgressionRequest, actor, note: str)
 def app_suspend(*, app: App, actor, reason: str) -> App:
     """A reviewer suspends an app from any stage, with a reason. Every token of every installation
     is revoked in the same transaction, so lifting the suspension later does not revive them."""
-    from portal.installations import installation_revoke_tokens, installation_stop_syncs
-
     app = lifecycle.apply_transition(app=app, to_state=lifecycle.SUSPENDED, actor=actor, note=reason)
-    revoked = {"access_tokens_revoked": 0, "refresh_tokens_revoked": 0, "codes_revoked": 0}
-    for installation in app.installations.all():
-        for key, count in installation_revoke_tokens(installation=installation).items():
-            revoked[key] += count
-    # Every sync connection of the app stops at once, external ones included.
-    revoked["sync_connections_disabled"] = (
-        app.sync_connections.exclude(status="disabled")
-        .update(status="disabled", status_reason="The app was suspended.", status_changed_at=timezone.now()))
+    # The OAuth server revokes every token of the app and the sync engine stops every connection, external
+    # ones included, in this transaction.
+    revoked = hooks.tell(hooks.APP_SUSPENDED, app=app, reason="The app was suspended.")
     if any(revoked.values()):
         audit_record(actor=actor, verb="app.tokens_revoked", target=app, app_ref=app.client_id, data=revoked)
     return app

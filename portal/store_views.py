@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from accounts.selectors import membership_or_404
 from accounts.refusals import refusal_text
 from portal import selectors
-from portal.installations import installation_turn_off, managed_sync_redirect
+from portal.installations import installation_turn_off, turn_on_redirect
 from portal.models import Installation, Stage
 from portal.usage import installations_usage
 
@@ -58,7 +58,7 @@ def store_turn_on(request, code, app_ref):
         raise PermissionDenied("Only owners and admins can turn apps on.")
     redirect_uri, state = app.redirect_uri_list[0], f"store:{membership.account.code}"
     # An app with managed sync on: the portal's own callback takes the code and connects the account.
-    managed = managed_sync_redirect(app=app, account=membership.account, user=request.user)
+    managed = turn_on_redirect(app=app, account=membership.account, user=request.user)
     if managed is not None:
         redirect_uri, state = managed
     query = urlencode({"response_type": "code", "client_id": app.client_id, "redirect_uri": redirect_uri,

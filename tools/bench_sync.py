@@ -235,8 +235,8 @@ def add_products(account_ids: list[int], counts: list[int]) -> None:
 def build_world(args, codes: list[str], paused: set[str]) -> dict:
     """One app with managed sync, one owner of every account, an installation and a connection each."""
     from accounts.models import Account, DeveloperProfile, Membership, User
-    from integrations.models import Connection
-    from integrations.sync.services import managed_connection_provision, sync_spec_save
+    from sync.models import Connection
+    from sync.services import managed_connection_provision, sync_spec_save
     from portal import services
     from portal.installations import installation_turn_on
     from portal.models import App, Stage
@@ -388,7 +388,7 @@ def dispatcher_loop() -> int:
     django.setup()
     from django.db import close_old_connections
 
-    from integrations.sync.dispatcher import dispatch_once
+    from sync.dispatcher import dispatch_once
 
     while True:
         started = time.monotonic()
@@ -404,7 +404,7 @@ def dispatcher_loop() -> int:
 
 def finished_at(connection_ids) -> dict[int, float]:
     """First successful run's end (unix seconds) per connection."""
-    from integrations.models import SyncRun
+    from sync.models import SyncRun
 
     done = {}
     for connection_id, at in (SyncRun.objects.filter(connection_id__in=list(connection_ids),
@@ -417,7 +417,8 @@ def finished_at(connection_ids) -> dict[int, float]:
 def mirror_check(world: dict, codes: list[str], all_codes: list[str]) -> dict:
     from django.db.models import Count, Sum
 
-    from integrations.models import Product, SyncRecord, SyncRun
+    from integrations.models import Product
+    from sync.models import SyncRecord, SyncRun
 
     lost = mirrored = source = 0
     for code in codes:
@@ -544,7 +545,7 @@ def _run(args, workdir, interval, database_url, database, redis_url, started_at)
     add_products([world["accounts"][c] for c in codes_a], [pages_a * args.page_size] * len(codes_a))
     add_products([world["accounts"][code_huge]], [pages_a * args.page_size * 4])
     add_products([world["accounts"][c] for c in codes_small], small_sizes)
-    from integrations.models import Connection, SyncStream
+    from sync.models import Connection, SyncStream
 
     versions_before = sum(Connection.objects.values_list("token_version", flat=True))
     # Phase A streams wait until the processes are up; then start together.
@@ -666,7 +667,7 @@ def _run(args, workdir, interval, database_url, database, redis_url, started_at)
     huge_calls = sum(1 for e in entries if e[0] >= b_start and api_account(e[3]) == code_huge and 200 <= e[1] < 300)
 
     # --- Refreshes: token requests seen by the server vs token generations stored ---
-    from integrations.models import Connection as C
+    from sync.models import Connection as C
 
     versions_after = sum(C.objects.values_list("token_version", flat=True))
     generations = versions_after - versions_before

@@ -218,7 +218,7 @@ def test_dockerfile_copies_every_local_app_and_the_template_and_static_directori
     directories = [Path(d) for t in settings.TEMPLATES for d in t["DIRS"]] + [Path(d) for d in settings.STATICFILES_DIRS]
 
     # then
-    assert set(local_apps) == {"accounts", "portal", "integrations"}
+    assert set(local_apps) == {"accounts", "portal", "integrations", "sync"}
     for name in [*local_apps, *(str(d.relative_to(ROOT)) for d in directories), "manage.py", "requirements.txt"]:
         assert name in copied, f"docker/Dockerfile does not copy {name}"
 

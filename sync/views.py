@@ -14,10 +14,10 @@ from django.views.decorators.http import require_POST
 
 from accounts.refusals import apply_refusal, refusal_text
 from accounts.selectors import membership_or_404
-from integrations.models import SyncRun, SyncSpec
-from integrations.sync import selectors, services
-from integrations.sync.forms import ExternalConnectForm, SyncSpecForm
-from integrations.sync.webhooks import SIGNATURE_HEADER
+from sync.models import SyncRun, SyncSpec
+from sync import selectors, services
+from sync.forms import ExternalConnectForm, SyncSpecForm
+from sync.webhooks import SIGNATURE_HEADER
 from portal.selectors import app_of_developer
 
 DELIVERIES_PER_PAGE = 25

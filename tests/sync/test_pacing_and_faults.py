@@ -10,15 +10,15 @@ from django.test import Client
 from django.utils import timezone
 
 from integrations import api_views
-from integrations.models import Connection, SyncRecord, SyncRun, SyncStream
+from sync.models import Connection, SyncRecord, SyncRun, SyncStream
 from integrations.ratelimit import SlidingLogLimiter
-from integrations.sync import client as sync_client
-from integrations.sync import engine, services as sync_services
-from integrations.sync.client import SyncClient
-from integrations.sync.dispatcher import _dispatch
+from sync import client as sync_client
+from sync import engine, services as sync_services
+from sync.client import SyncClient
+from sync.dispatcher import _dispatch
 from portal.models import App
-from tests.integrations.sync.conftest import redis_url, seed_products
-from tests.integrations.sync.test_engine import lease
+from tests.sync.conftest import redis_url, seed_products
+from tests.sync.test_engine import lease
 
 
 def test_the_client_slows_down_when_the_server_says_less_is_left(connected, settings):
@@ -76,7 +76,7 @@ def test_the_dispatcher_gives_every_stream_its_turn(connected, settings, monkeyp
                                           api_base_url=f"https://p.example/public-api/{code}")
         small.append(SyncStream.objects.create(connection=other, resource="product"))
     # when the dispatcher runs (what it would enqueue is recorded instead of sent)
-    from integrations.sync import dispatcher
+    from sync import dispatcher
 
     sent = []
     monkeypatch.setattr(dispatcher, "_enqueue", sent.extend)

@@ -14,15 +14,16 @@ import pytest
 from django.db import connection as db_connection
 
 from integrations import gateway
-from integrations.models import Contact, Product, SyncRecord, SyncRun, SyncStream
+from integrations.models import Contact, Product
+from sync.models import SyncRecord, SyncRun, SyncStream
 from integrations.ratelimit import Decision
-from integrations.sync import services as sync_services
-from integrations.sync.dispatcher import dispatch_once
+from sync import services as sync_services
+from sync.dispatcher import dispatch_once
 from portal.models import PlatformSettings
-from tests.integrations.sync.conftest import redis_url, seed_products
+from tests.sync.conftest import redis_url, seed_products
 from tests.integrations.test_ratelimit import most_in_any_window
 
-BASE_DIR = Path(__file__).resolve().parents[3]
+BASE_DIR = Path(__file__).resolve().parents[2]
 
 
 def database_url() -> str:

@@ -14,9 +14,9 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import Account, Membership
-from integrations.models import Connection, SyncRecord, SyncRun, SyncSpec, WebhookAttempt, WebhookDelivery
-from integrations.sync.client import pool_limit
-from integrations.sync.services import is_account_manager
+from sync.models import Connection, SyncRecord, SyncRun, SyncSpec, WebhookAttempt, WebhookDelivery
+from sync.client import pool_limit
+from sync.services import is_account_manager
 from portal.limits import installation_limits
 from portal.models import App
 

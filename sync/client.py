@@ -30,9 +30,9 @@ from django.utils import timezone
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 from requests_oauthlib import OAuth2Session
 
-from integrations.models import Connection
+from sync.models import Connection
 from integrations.ratelimit import PacedReserver
-from integrations.sync import crypto
+from sync import crypto
 
 logger = logging.getLogger(__name__)
 
@@ -295,7 +295,7 @@ class SyncClient:
 
     def _refresh(self, connection: Connection) -> int:
         """Exchange the refresh token (held under the lock) and store the new pair compare-and-set."""
-        from integrations.sync.services import client_secret_of, connection_needs_reauth
+        from sync.services import client_secret_of, connection_needs_reauth
 
         refresh_token = crypto.decrypt(connection.refresh_token_encrypted)
         if not refresh_token:
@@ -321,7 +321,7 @@ class SyncClient:
         return store_tokens(connection=connection, token=token, expected_version=connection.token_version)
 
     def _mark_reauth(self, reason: str) -> None:
-        from integrations.sync.services import connection_needs_reauth
+        from sync.services import connection_needs_reauth
 
         connection_needs_reauth(connection=self._reload(), reason=reason)
 

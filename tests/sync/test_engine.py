@@ -11,12 +11,13 @@ from django.db import connection as db_connection
 from django.utils import timezone
 
 from accounts.models import Notification
-from integrations.models import ChangeEvent, Connection, Product, RefreshToken, SyncRecord, SyncRun, SyncStream
-from integrations.sync import client as sync_client
-from integrations.sync import engine, services as sync_services
-from integrations.sync.client import SyncClient
-from integrations.sync.dispatcher import _dispatch
-from tests.integrations.sync.conftest import redis_url, seed_products
+from integrations.models import Product, RefreshToken
+from sync.models import ChangeEvent, Connection, SyncRecord, SyncRun, SyncStream
+from sync import client as sync_client
+from sync import engine, services as sync_services
+from sync.client import SyncClient
+from sync.dispatcher import _dispatch
+from tests.sync.conftest import redis_url, seed_products
 
 
 def lease(stream: SyncStream) -> int:
@@ -269,7 +270,7 @@ def test_a_refresh_whose_answer_was_lost_is_recovered_by_the_next_worker(connect
     # given a worker that sent the refresh (the server rotated the pair) and died before storing the answer
     import requests
 
-    from integrations.sync import crypto
+    from sync import crypto
 
     connection = connected["connection"]
     lost = requests.post(connection.token_url, data={

@@ -2,8 +2,8 @@
 
 from django import forms
 
-from integrations.models import SyncResource, SyncSpec
-from integrations.sync.services import MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS
+from sync.models import SyncResource, SyncSpec
+from sync.services import MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS
 
 
 class SyncSpecForm(forms.Form):

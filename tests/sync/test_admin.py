@@ -2,8 +2,8 @@
 
 import pytest
 
-from integrations.models import Connection, SyncSpec
-from integrations.sync import crypto
+from sync.models import Connection, SyncSpec
+from sync import crypto
 from tests.factories import AppFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -20,9 +20,9 @@ def test_operators_see_connections_without_their_secrets(client):
         access_token_encrypted=crypto.encrypt("access-secret-123"), refresh_token_encrypted=crypto.encrypt("refresh-456"))
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     # when they open the lists and the connection
-    pages = [client.get(f"/admin/integrations/{name}/") for name in
+    pages = [client.get(f"/admin/sync/{name}/") for name in
              ("connection", "syncspec", "syncstream", "syncrun", "webhookdelivery")]
-    detail = client.get(f"/admin/integrations/connection/{connection.pk}/change/")
+    detail = client.get(f"/admin/sync/connection/{connection.pk}/change/")
     # then every page works, nothing can be added or changed there, and no secret appears
     assert [page.status_code for page in pages] == [200] * 5 and detail.status_code == 200
     assert b"Add connection" not in pages[0].content

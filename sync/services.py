@@ -27,10 +27,9 @@ from requests_oauthlib import OAuth2Session
 from accounts.audit import audit_record
 from accounts.models import Account, Membership
 from accounts.notifications import notify
-from integrations.models import Connection, SyncResource, SyncRun, SyncSpec, SyncStream, WebhookDelivery
-from integrations.sync import crypto
-from integrations.sync.client import USER_AGENT, allow_plain_http, store_tokens, sync_settings
-from portal.installations import MANAGED_SYNC_STATE_SALT, managed_sync_redirect
+from sync.models import Connection, SyncResource, SyncRun, SyncSpec, SyncStream, WebhookDelivery
+from sync import crypto
+from sync.client import USER_AGENT, allow_plain_http, store_tokens, sync_settings
 from portal.models import App, Installation
 
 logger = logging.getLogger(__name__)
@@ -194,6 +193,20 @@ def _ensure_streams(connection: Connection, resources) -> None:
 
 # --- Managed connections (an account turns the app on) -----------------------------------------------------
 
+# Signs the OAuth state of a managed-sync turn-on; the portal's own callback checks it.
+MANAGED_SYNC_STATE_SALT = "managed-sync-turn-on"
+
+
+def managed_sync_redirect(*, app: App, account: Account, user) -> tuple[str, str] | None:
+    """(redirect URI, state) for turning on an app whose managed sync is on: the portal's own callback
+    receives the code and connects the account. None for other apps."""
+    spec = SyncSpec.objects.filter(app=app, is_enabled=True).first()
+    if spec is None:
+        return None
+    state = signing.dumps({"app": app.pk, "account": account.code, "user": user.pk}, salt=MANAGED_SYNC_STATE_SALT)
+    return settings.SITE_URL + reverse("sync:oauth_callback"), state
+
+
 def managed_authorize_url(*, app: App, account: Account, user) -> str:
     """Where an owner re-authorises the portal's managed sync of an app (the consent page)."""
     managed = managed_sync_redirect(app=app, account=account, user=user)
@@ -276,7 +289,7 @@ def _connect_installation(*, installation: Installation, token: dict, actor, res
 def _dispatch_after_commit() -> None:
     from celery import current_app
 
-    transaction.on_commit(lambda: current_app.signature("integrations.tasks.sync_dispatch").delay())
+    transaction.on_commit(lambda: current_app.signature("sync.tasks.sync_dispatch").delay())
 
 
 # --- External connections (a developer connects an account elsewhere) -------------------------------------
@@ -373,6 +386,13 @@ def reauthorize_url(*, connection: Connection, actor) -> str:
 
 
 # --- Status changes ----------------------------------------------------------------------------------------
+
+def connections_disable(*, connections, reason: str) -> int:
+    """Disable ``connections`` (a queryset) in the caller's transaction: the portal turned their installation
+    off or suspended their app. Returns how many were not disabled already."""
+    return connections.exclude(status=Connection.Status.DISABLED).update(
+        status=Connection.Status.DISABLED, status_reason=reason[:300], status_changed_at=timezone.now())
+
 
 def connection_needs_reauth(*, connection: Connection, reason: str) -> bool:
     """The engine found the authorisation gone (refresh refused): stop syncing and tell the account's

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from integrations.sync import demo_receiver, views
+from sync import demo_receiver, views
 
 app_name = "sync"
 urlpatterns = [

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from integrations.models import Product
-from integrations.sync import services as sync_services
+from sync import services as sync_services
 from portal import installations, services
 from portal.models import App, PlatformSettings
 from tests.factories import AccountFactory, DeveloperFactory, MembershipFactory

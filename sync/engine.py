@@ -26,11 +26,11 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from integrations.models import ChangeEvent, Connection, SyncRecord, SyncRun, SyncStream
+from sync.models import ChangeEvent, Connection, SyncRecord, SyncRun, SyncStream
 from integrations.redis_client import worker_redis
 from integrations.resources import RESOURCES
-from integrations.sync import client as sync_client
-from integrations.sync.client import SyncClient, sync_settings
+from sync import client as sync_client
+from sync.client import SyncClient, sync_settings
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from django.db import transaction
 from django.urls import reverse
 
 from accounts.models import Account, Membership, User
-from integrations.models import Connection, SyncResource, SyncSpec
-from integrations.sync import services as sync_services
+from sync.models import Connection, SyncResource, SyncSpec
+from sync import services as sync_services
 from portal import installations, services
 from portal.models import App
 

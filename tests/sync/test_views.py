@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditEvent, Membership
-from integrations.models import (Connection, SyncRecord, SyncRun, SyncSpec, WebhookAttempt, WebhookDelivery)
-from integrations.sync import services as sync_services
+from sync.models import Connection, SyncRecord, SyncRun, SyncSpec, WebhookAttempt, WebhookDelivery
+from sync import services as sync_services
 from portal import installations, services
 from portal.models import App
 from tests.factories import AccountFactory, DeveloperFactory, MembershipFactory, UserFactory

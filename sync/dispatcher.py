@@ -20,12 +20,12 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from integrations.models import Connection, SyncStream
-from integrations.sync.client import sync_settings
+from sync.models import Connection, SyncStream
+from sync.client import sync_settings
 
 logger = logging.getLogger(__name__)
 
-SLICE_TASK = "integrations.tasks.sync_slice"
+SLICE_TASK = "sync.tasks.sync_slice"
 DISPATCH_LOCK = "sync:dispatcher"
 DISPATCH_AGAIN = "sync:dispatcher:again"
 MAX_PASSES = 5
@@ -56,7 +56,7 @@ def dispatch_once(*, redis_client=None, wait_s: float = 1.0) -> int:
     Passes are serialised by a Redis lock. A caller that cannot take it within ``wait_s`` (0: do not wait,
     as slices ending do) leaves a note instead, and the pass holding the lock goes round once more, so
     that no freed place waits for the next beat tick and nobody queues on the lock."""
-    from integrations.sync.engine import sync_redis
+    from sync.engine import sync_redis
 
     client = redis_client or sync_redis()
     lock = client.lock(DISPATCH_LOCK, timeout=30, blocking_timeout=wait_s if wait_s > 0 else None)

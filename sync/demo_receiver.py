@@ -13,7 +13,7 @@ from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from integrations.sync.webhooks import SIGNATURE_HEADER
+from sync.webhooks import SIGNATURE_HEADER
 from portal.models import App
 
 MAX_AGE_SECONDS = 300

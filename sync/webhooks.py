@@ -31,8 +31,8 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.notifications import notify
 from integrations.callbacks import CallbackRefused, check_destination
-from integrations.models import ChangeEvent, Connection, SyncSpec, WebhookAttempt, WebhookDelivery
-from integrations.sync.client import sync_settings
+from sync.models import ChangeEvent, Connection, SyncSpec, WebhookAttempt, WebhookDelivery
+from sync.client import sync_settings
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,52 @@
+"""What the OAuth server does when the portal turns an installation on or off, or suspends an app.
+
+Registered with ``portal.hooks`` in ``IntegrationsConfig.ready``; each runs in the portal's transaction.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from integrations import tasks
+from integrations.models import AccessToken, Grant, RefreshToken
+from portal import hooks
+from portal.models import App, Installation
+
+
+def _schedule_callback(installation: Installation, kind: str) -> None:
+    """After commit, call the app's install or uninstall callback (when it has that URL)."""
+    app = installation.app
+    url = app.install_callback_url if kind == "install" else app.uninstall_callback_url
+    if url:
+        pk = installation.pk
+        transaction.on_commit(lambda: tasks.send_callback.delay(pk, kind))
+
+
+def tokens_revoke(*, installations) -> dict:
+    """Revoke every token and pending code of the given installations (a queryset or list): refresh tokens
+    are marked revoked, access tokens and codes deleted, so nothing issued before works again."""
+    now = timezone.now()
+    refresh = RefreshToken.objects.filter(installation__in=installations, revoked__isnull=True).update(revoked=now)
+    access = AccessToken.objects.filter(installation__in=installations).delete()[0]
+    grants = Grant.objects.filter(installation__in=installations).delete()[0]
+    return {"access_tokens_revoked": access, "refresh_tokens_revoked": refresh, "codes_revoked": grants}
+
+
+def installation_turned_on(*, installation: Installation) -> dict:
+    _schedule_callback(installation, "install")
+    return {}
+
+
+def installation_turned_off(*, installation: Installation, reason: str) -> dict:
+    revoked = tokens_revoke(installations=[installation])
+    _schedule_callback(installation, "uninstall")
+    return revoked
+
+
+def app_suspended(*, app: App, reason: str) -> dict:
+    return tokens_revoke(installations=Installation.objects.filter(app=app))
+
+
+def register() -> None:
+    hooks.listen(hooks.INSTALLATION_TURNED_ON, installation_turned_on)
+    hooks.listen(hooks.INSTALLATION_TURNED_OFF, installation_turned_off)
+    hooks.listen(hooks.APP_SUSPENDED, app_suspended)

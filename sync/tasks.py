@@ -1,0 +1,39 @@
+"""Celery tasks of the sync engine.
+
+Slices run on the "sync" queue (CELERY_TASK_ROUTES); each is bounded (SLICE_MAX_PAGES / _SECONDS) and ends by
+dispatching again so that its worker place is refilled at once. No countdowns: a stream that must wait records
+next_run_at and the dispatcher (beat, every second) picks it up when due.
+"""
+
+import logging
+
+from celery import shared_task
+
+from sync import dispatcher, engine, webhooks
+
+logger = logging.getLogger(__name__)
+
+@shared_task(acks_late=True, ignore_result=True, bind=True)
+def sync_slice(self, stream_id: int, epoch: int) -> str:
+    """One slice of one stream under the lease of ``epoch`` (a stale epoch does nothing)."""
+    try:
+        result = engine.run_slice(stream_id=stream_id, epoch=epoch)
+    except Exception:
+        # The lease expires by itself and the stream is dispatched again from its checkpoint.
+        logger.exception("sync slice of stream %s (epoch %s) failed", stream_id, epoch)
+        return "error"
+    if not self.request.is_eager:
+        dispatcher.dispatch_once(wait_s=0)
+    return result.outcome
+
+
+@shared_task(ignore_result=True, expires=5)
+def sync_dispatch() -> int:
+    """Beat, every second: lease runnable streams and enqueue their slices."""
+    return dispatcher.dispatch_once()
+
+
+@shared_task(ignore_result=True, expires=10)
+def deliver_webhooks() -> dict:
+    """Beat, every two seconds: batch change events and send due webhook deliveries."""
+    return webhooks.deliver_due()
