@@ -279,6 +279,15 @@ def check_url(url: str, *, purpose: str) -> Destination:
         raise Refused(f"The host {host} could not be found.") from None
 
 
+def url_refusal(url: str, *, purpose: str) -> str:
+    """:func:`check_url` for callers that want only the reason: "" when ``url`` may be saved."""
+    try:
+        check_url(url, purpose=purpose)
+    except Refused as refused:
+        return str(refused)
+    return ""
+
+
 # --- Sending --------------------------------------------------------------------------------------------
 
 def _no_redirects(response, request, *args, **kwargs):
