@@ -347,7 +347,9 @@ def _read_capped(response: requests.Response, *, max_bytes: int, deadline: float
         raise ResponseTooLarge(f"the answer is larger than {max_bytes} bytes", response=response)
     chunks, size = [], 0
     try:
-        for chunk in response.raw.stream(_CHUNK, decode_content=True):
+        # read1: whatever has arrived (at most one wait of the read timeout), so the deadline is checked
+        # between arrivals and a trickling answer cannot hold the caller for the read timeout per byte.
+        while chunk := response.raw.read1(_CHUNK, decode_content=True):
             size += len(chunk)
             if size > max_bytes:
                 raise ResponseTooLarge(f"the answer is larger than {max_bytes} bytes", response=response)
