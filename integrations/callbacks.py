@@ -31,7 +31,8 @@ USER_AGENT = "PartnerPortal-Callbacks/1.0"
 Kind = CallbackAttempt.Kind
 
 
-# The URL may not be called (it leads to a non-public address): the egress guard's refusal.
+# The URL may not be called (it leads to a non-public address): the egress guard's refusal. Kept, with
+# check_destination below, for callers not yet moved to integrations.egress.
 CallbackRefused = egress.Refused
 
 

@@ -221,7 +221,8 @@ def test_numbers_that_are_no_address_are_refused(production, dns, url):
 @pytest.mark.parametrize("url,words", [
     ("ftp://files.example.com/x", "Only http and https"), ("file:///etc/passwd", "Only http and https"),
     ("http://user:pass@hooks.example.com/", "user name and password"), ("http:///nohost", "not a valid"),
-    ("gopher://127.0.0.1:6379/_INFO", "Only http and https"),
+    ("gopher://127.0.0.1:6379/_INFO", "Only http and https"), ("http://127.0.0.1%2f@hooks.example.com/", "user name"),
+    ("http://127。0。0。1/", "not a valid"), ("http://ｌｏｃａｌｈｏｓｔ/", "not a valid"),
 ])
 def test_other_schemes_userinfo_and_missing_hosts_are_refused(production, dns, url, words):
     with pytest.raises(egress.Refused, match=words):
@@ -588,6 +589,25 @@ def test_the_app_form_accepts_a_public_callback_and_keeps_an_unchanged_one_witho
 
     services.app_update(app=app, actor=developer, name="Renamed", install_callback_url="https://hooks.example.com/i")
     assert dns.lookups == ["hooks.example.com"]
+
+
+@pytest.mark.django_db
+def test_the_developer_api_refuses_a_callback_url_the_portal_may_not_call(production):
+    from rest_framework.test import APIClient
+
+    from accounts.api_keys import api_key_create
+    from portal.models import App
+
+    developer = DeveloperFactory(partner=True).user
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_create(user=developer, name='t', actor=developer)[1]}")
+    response = api.post("/api/developer/apps/", {
+        "app_ref": "stock-sync", "name": "Stock Sync", "short_description": "Syncs stock.",
+        "redirect_uris": ["https://stock.example.com/cb"], "uninstall_callback_url": "https://[::1]:8000/admin/"},
+        format="json")
+    assert response.status_code == 400
+    assert "::1 is a loopback address" in str(response.json()["uninstall_callback_url"])
+    assert not App.objects.exists()
 
 
 @pytest.fixture
