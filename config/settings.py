@@ -285,8 +285,11 @@ PORTAL = {
     "ICON_MAX_PIXELS": 1024,
     # Host returned as api_domain in token responses (default: the host of SITE_URL).
     "API_DOMAIN": os.environ.get("API_DOMAIN", ""),
-    # Install/uninstall callbacks to loopback or private addresses (only sensible for local demos).
-    "CALLBACKS_TO_PRIVATE_ADDRESSES": env_bool("CALLBACKS_TO_PRIVATE_ADDRESSES", default=DEMO_MODE),
+    # Outgoing requests to URLs users gave (callbacks, webhooks, external sync connections) may reach
+    # loopback and private addresses and plain http URLs: only sensible for local demos
+    # (integrations/egress.py; CALLBACKS_TO_PRIVATE_ADDRESSES is the variable's former name).
+    "EGRESS_ALLOW_PRIVATE": env_bool("EGRESS_ALLOW_PRIVATE",
+                                     default=env_bool("CALLBACKS_TO_PRIVATE_ADDRESSES", default=DEMO_MODE)),
     "DATACENTRES": [("eu1", "EU 1 (London)"), ("use1", "US East 1"), ("usw1", "US West 1")],
     # Platform API gateway (integrations/gateway.py).
     # Status of over-limit refusals: 503 like the reference platform, or 429.

@@ -13,6 +13,9 @@ trust because only the gateway sets them:
   token's id.
 
 An unreachable or timed-out upstream is answered with 502 and an ``UPSTREAM_UNAVAILABLE`` envelope.
+
+Requests go out through ``integrations.egress`` with the upstream's origin as an explicit allowance:
+the operator's own service may be on a private network; no other destination is reachable from here.
 """
 
 import logging
@@ -22,11 +25,14 @@ import requests
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from integrations import egress
+
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/public-api/"
 PASSED_REQUEST_HEADERS = ("Content-Type", "Accept", "Accept-Language")
 PASSED_RESPONSE_HEADERS = ("Content-Type", "Content-Language", "Location", "Cache-Control")
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 _sessions = threading.local()
 
@@ -41,11 +47,18 @@ def is_enabled() -> bool:
 
 
 def _session() -> requests.Session:
-    # One keep-alive session per thread (requests.Session is not documented as thread-safe).
-    session = getattr(_sessions, "session", None)
-    if session is None:
-        session = _sessions.session = requests.Session()
-    return session
+    # One keep-alive session per thread (requests.Session is not documented as thread-safe), allowed to
+    # reach the configured upstream (a new one if the setting changed).
+    base = upstream_url()
+    held = getattr(_sessions, "held", None)
+    if held is None or held[0] != base:
+        if held is not None:
+            held[1].close()
+        timeout = float(settings.PORTAL.get("UPSTREAM_TIMEOUT_SECONDS", 10))
+        session = egress.session(purpose="upstream API", allow=(base,), trust_env=True,
+                                 max_bytes=MAX_RESPONSE_BYTES, max_seconds=3 * timeout)
+        held = _sessions.held = (base, session)
+    return held[1]
 
 
 def forward(request: HttpRequest, *, caller) -> HttpResponse:

@@ -17,12 +17,14 @@ from portal import hooks, lifecycle
 from portal.credentials import callback_signing_key, new_client_secret
 from portal.models import App, EarlyAccess, PlatformSettings, ProgressionRequest, ReviewCheck, ReviewStage, Stage
 from portal.selectors import platform_settings
-from portal.validation import parse_redirect_uris, validate_icon
+from portal.validation import parse_redirect_uris, validate_icon, validate_outgoing_url
 
 APP_FIELDS = (
     "name", "short_description", "long_description", "install_callback_url", "uninstall_callback_url",
     "homepage_url", "support_url", "privacy_url", "client_type",
 )
+# URLs the portal calls: checked by the egress guard when they are set or changed.
+CALLBACK_FIELDS = ("install_callback_url", "uninstall_callback_url")
 
 
 def _developer_profile(user) -> DeveloperProfile:
@@ -46,7 +48,13 @@ def _apply_fields(app: App, fields: dict) -> None:
     for name in APP_FIELDS:
         if name in fields:
             value = fields[name]
-            setattr(app, name, value.strip() if isinstance(value, str) else value)
+            value = value.strip() if isinstance(value, str) else value
+            if name in CALLBACK_FIELDS and value and value != getattr(app, name):
+                try:
+                    validate_outgoing_url(value, purpose=name.replace("_", " "))
+                except ValidationError as exc:
+                    raise ValidationError({name: exc.messages})
+            setattr(app, name, value)
     if "redirect_uris" in fields:
         try:
             app.redirect_uris = " ".join(parse_redirect_uris(fields["redirect_uris"]))

@@ -5,9 +5,12 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
+from django.utils.module_loading import import_string
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 ICON_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
+# The egress guard lives in integrations (above this layer), so it is named rather than imported.
+EGRESS_REFUSAL = "integrations.egress.url_refusal"
 
 
 def parse_redirect_uris(text: str) -> list[str]:
@@ -33,6 +36,14 @@ def parse_redirect_uris(text: str) -> list[str]:
     if errors:
         raise ValidationError(errors)
     return list(dict.fromkeys(uris))
+
+
+def validate_outgoing_url(url: str, *, purpose: str) -> None:
+    """A URL the portal will call (a callback): one the egress guard accepts, i.e. https (unless the
+    egress allowance is on) to a host that resolves to public internet addresses only."""
+    refusal = import_string(EGRESS_REFUSAL)(url, purpose=purpose)
+    if refusal:
+        raise ValidationError(refusal)
 
 
 def validate_icon(upload) -> None:

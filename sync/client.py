@@ -30,6 +30,7 @@ from django.utils import timezone
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 from requests_oauthlib import OAuth2Session
 
+from integrations import egress
 from sync.models import Connection
 from integrations.ratelimit import PacedReserver
 from sync import crypto
@@ -124,6 +125,12 @@ def _int_header(response: requests.Response, name: str) -> int | None:
         return None
 
 
+def operator_origins(connection: Connection) -> tuple[str, ...]:
+    """What the egress guard lets this connection reach beyond public addresses: a managed connection calls
+    the built-in platform (the operator's own, perhaps on a private network); an external one nothing."""
+    return (sync_settings()["PLATFORM_URL"],) if connection.kind == Connection.Kind.MANAGED else ()
+
+
 def allow_plain_http(url: str) -> None:
     """oauthlib refuses http URLs; allow them where settings say so (development, an internal network)."""
     if url.startswith("http://") and sync_settings().get("ALLOW_HTTP"):
@@ -143,6 +150,7 @@ class SyncClient:
         self._limit: tuple[int, int] | None = None
         # One session per client: kept-alive connections; the token is set before each call.
         self._session = OAuth2Session(connection.client_id)
+        egress.guard(self._session, purpose="sync API", allow=operator_origins(connection))
         self._session.headers.update({"User-Agent": USER_AGENT, "brightpearl-app-ref": connection.client_id})
         dev_ref = self._dev_ref()
         if dev_ref:
@@ -187,7 +195,7 @@ class SyncClient:
         if response.status_code >= 500:
             raise Transient(f"HTTP {response.status_code} from the account's API")
         if response.status_code >= 400:
-            raise RemoteRejected(f"HTTP {response.status_code}: {response.text[:200]}")
+            raise RemoteRejected(f"HTTP {response.status_code}: {egress.excerpt(response.text)}")
         self._believe_the_server(response)
         return response
 
@@ -240,6 +248,8 @@ class SyncClient:
         self.calls += 1
         try:
             return self._session.get(url, params=params, timeout=sync_settings()["HTTP_TIMEOUT_SECONDS"])
+        except egress.Refused as error:
+            raise RemoteRejected(f"Not sent: {error}") from error
         except requests.RequestException as error:
             raise Transient(f"{type(error).__name__} calling the account's API") from error
 
@@ -303,6 +313,7 @@ class SyncClient:
             raise ReauthNeeded("no refresh token")
         allow_plain_http(connection.token_url)
         session = OAuth2Session(connection.client_id)
+        egress.guard(session, purpose="sync token endpoint", allow=operator_origins(connection))
         self.refreshes += 1
         try:
             token = session.refresh_token(
@@ -314,6 +325,8 @@ class SyncClient:
             reason = f"The token endpoint refused to renew access ({error.error})."
             connection_needs_reauth(connection=connection, reason=reason)
             raise ReauthNeeded(reason) from error
+        except egress.Refused as error:
+            raise RemoteRejected(f"Not sent: {error}") from error
         except (requests.RequestException, oauth_errors.OAuth2Error, ValueError) as error:
             raise Transient(f"token refresh failed: {type(error).__name__}") from error
         finally:

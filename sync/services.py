@@ -11,7 +11,7 @@ Who may do what:
 import logging
 import secrets
 from datetime import timedelta
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
@@ -27,6 +27,7 @@ from requests_oauthlib import OAuth2Session
 from accounts.audit import audit_record
 from accounts.models import Account, Membership
 from accounts.notifications import notify
+from integrations import egress
 from sync.models import Connection, SyncResource, SyncRun, SyncSpec, SyncStream, WebhookDelivery
 from sync import crypto
 from sync.client import USER_AGENT, allow_plain_http, store_tokens, sync_settings
@@ -132,8 +133,8 @@ def _clean_spec(*, app: App, resources, interval_seconds: int, webhook_url: str,
         except ValidationError:
             problems["webhook_url"] = "Enter a full http(s) URL, or leave it empty for no webhooks."
         else:
-            if urlsplit(webhook_url).scheme != "https" and not settings.PORTAL.get("CALLBACKS_TO_PRIVATE_ADDRESSES"):
-                problems["webhook_url"] = "Webhooks are sent to https URLs only."
+            if refusal := egress.url_refusal(webhook_url, purpose="webhook"):
+                problems["webhook_url"] = refusal
     secret_stale = not spec.client_secret_encrypted or (
         app.secret_rotated_at is not None and spec.secret_saved_at is not None
         and app.secret_rotated_at > spec.secret_saved_at)
@@ -218,17 +219,22 @@ def managed_authorize_url(*, app: App, account: Account, user) -> str:
     return reverse("integrations:authorize", args=[account.code]) + "?" + query
 
 
-def _exchange_code(*, token_url: str, client_id: str, client_secret: str, code: str, redirect_uri: str) -> dict:
+def _exchange_code(*, token_url: str, client_id: str, client_secret: str, code: str, redirect_uri: str,
+                   allow: tuple[str, ...] = ()) -> dict:
     """The authorization-code exchange with requests-oauthlib. Raises ConnectFailed."""
     allow_plain_http(token_url)
     session = OAuth2Session(client_id, redirect_uri=redirect_uri)
+    egress.guard(session, purpose="sync token endpoint", allow=allow)
     try:
         return session.fetch_token(token_url, code=code, client_secret=client_secret, include_client_id=True,
                                    timeout=sync_settings()["HTTP_TIMEOUT_SECONDS"],
                                    headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
+    except egress.Refused as error:
+        raise ConnectFailed(f"Not sent: {error}") from error
     except Exception as error:  # noqa: BLE001 - any failure of the exchange is reported the same way
         description = getattr(error, "description", "") or getattr(error, "error", "") or type(error).__name__
-        raise ConnectFailed(f"The token endpoint did not accept the authorisation: {description}") from error
+        raise ConnectFailed(f"The token endpoint did not accept the authorisation: "
+                            f"{egress.excerpt(description)}") from error
     finally:
         session.close()
 
@@ -256,7 +262,7 @@ def managed_connection_complete(*, state: str, code: str, actor) -> Connection:
         raise ValidationError("This app does not use managed sync.")
     token = _exchange_code(token_url=builtin_endpoints(installation.account.code)["token_url"], client_id=app.client_id,
                            client_secret=crypto.decrypt(spec.client_secret_encrypted), code=code,
-                           redirect_uri=callback_uri())
+                           redirect_uri=callback_uri(), allow=(platform_url(),))
     with transaction.atomic():
         connection, created = _connect_installation(installation=installation, token=token, actor=actor,
                                                     resources=spec.resources)
@@ -308,6 +314,9 @@ def external_connection_start(*, app: App, actor, name: str, account_code: str, 
             URLValidator(schemes=["https", "http"])(url)
         except ValidationError:
             problems[field] = "Enter a full http(s) URL."
+        else:
+            if refusal := egress.url_refusal(url, purpose=field.replace("_", " ")):
+                problems[field] = refusal
     if not account_code.strip():
         problems["account_code"] = "Enter the account code."
     if not client_id.strip() or not client_secret.strip():

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.notifications import notify
-from integrations.callbacks import CallbackRefused, check_destination
+from integrations import egress
 from sync.models import ChangeEvent, Connection, SyncSpec, WebhookAttempt, WebhookDelivery
 from sync.client import sync_settings
 
@@ -40,6 +40,7 @@ SIGNATURE_HEADER = "X-Portal-Signature"
 USER_AGENT = "PartnerPortal-Webhooks/1.0"
 FIRST_RETRY_S = 30
 RESPONSE_KEEP_CHARS = 4000
+MAX_RESPONSE_BYTES = 64 * 1024
 MAX_DELIVERIES_PER_PASS = 200
 
 
@@ -100,13 +101,13 @@ def _post(delivery: WebhookDelivery, key: str) -> WebhookAttempt:
     attempt = WebhookAttempt(delivery=delivery, number=delivery.attempts + 1)
     started = time.monotonic()
     try:
-        check_destination(delivery.url)
-        response = requests.post(delivery.url, data=delivery.request_body.encode(), headers=headers,
-                                 timeout=sync_settings()["WEBHOOK_TIMEOUT_SECONDS"], allow_redirects=False)
+        response = egress.send("POST", delivery.url, purpose="webhook", data=delivery.request_body.encode(),
+                               headers=headers, timeout=sync_settings()["WEBHOOK_TIMEOUT_SECONDS"],
+                               max_bytes=MAX_RESPONSE_BYTES)
         attempt.status_code = response.status_code
         attempt.response_body = response.text[:RESPONSE_KEEP_CHARS]
-    except CallbackRefused as error:
-        attempt.error = str(error)[:300]
+    except egress.Refused as error:
+        attempt.error = f"Not sent: {error}"[:300]
     except requests.RequestException as error:
         attempt.error = f"{type(error).__name__}: {error}"[:300]
     attempt.duration_ms = int((time.monotonic() - started) * 1000)

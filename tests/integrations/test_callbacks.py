@@ -60,7 +60,7 @@ class AppServer:
 @pytest.fixture
 def server(settings):
     # The app server listens on loopback, which production refuses (see the last tests).
-    settings.PORTAL = {**settings.PORTAL, "CALLBACKS_TO_PRIVATE_ADDRESSES": True}
+    settings.PORTAL = {**settings.PORTAL, "EGRESS_ALLOW_PRIVATE": True}
     app_server = AppServer()
     yield app_server
     app_server.close()
@@ -201,10 +201,10 @@ def test_a_public_app_gets_no_signature(server, installation):
 
 def test_private_addresses_are_refused_unless_allowed(server, installation, settings):
     # given a production-like portal, where callbacks must not reach the portal's own network
-    settings.PORTAL = {**settings.PORTAL, "CALLBACKS_TO_PRIVATE_ADDRESSES": False}
+    settings.PORTAL = {**settings.PORTAL, "EGRESS_ALLOW_PRIVATE": False}
     attempt = callbacks.callback_send(installation=installation, kind="install", attempt=1)
     assert server.requests == []
-    assert attempt.error.startswith("Not sent:") and "non-public address (127.0.0.1)" in attempt.error
+    assert attempt.error.startswith("Not sent:") and "127.0.0.1 is a loopback address" in attempt.error
     # and the task does not retry what would be refused again
     assert tasks.send_callback.delay(installation.pk, "install").get() == "refused"
     assert CallbackAttempt.objects.count() == 2

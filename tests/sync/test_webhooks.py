@@ -54,7 +54,7 @@ class HookServer:
 
 @pytest.fixture
 def hooks(settings):
-    settings.PORTAL = {**settings.PORTAL, "CALLBACKS_TO_PRIVATE_ADDRESSES": True}
+    settings.PORTAL = {**settings.PORTAL, "EGRESS_ALLOW_PRIVATE": True}
     settings.SYNC_ENGINE = {**settings.SYNC_ENGINE, "WEBHOOK_BATCH": 3, "WEBHOOK_PAUSE_AFTER_FAILURES": 3}
     server = HookServer()
     yield server
