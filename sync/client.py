@@ -7,16 +7,16 @@ Each call
 2. makes sure the access token is fresh: refreshed a margin before it expires, single-flight (a Redis
    lock per connection, the row re-read after taking it, the new tokens written compare-and-set on
    ``token_version``), since refresh tokens rotate and a second refresh of one token must never be sent;
-3. sends the request with requests-oauthlib's ``OAuth2Session`` and the Brightpearl headers;
+3. sends the request with the bearer token and the Brightpearl headers over a guarded egress session;
 4. reads the answer: the throttle headers (when the server says fewer calls are left than our pace
    assumes, the whole pool slows down), 503/429 (the whole pool waits ``Retry-After``), 401 on a token
    that looked valid (one forced refresh, then one retry), other 5xx and timeouts (:class:`Transient`).
 
-Tokens are decrypted only in memory and never logged.
+Tokens are decrypted only in memory and never logged. The client never changes a connection's status itself: it
+raises :class:`ReauthNeeded` or :class:`NotActive` and the engine decides what follows.
 """
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,19 +25,16 @@ from email.utils import parsedate_to_datetime
 import redis
 import requests
 from django.conf import settings
-from django.db.models import F
 from django.utils import timezone
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
-from requests_oauthlib import OAuth2Session
 
 from integrations import egress
 from sync.models import Connection
 from integrations.ratelimit import PacedReserver
-from sync import crypto
+from sync import crypto, tokens
 
 logger = logging.getLogger(__name__)
 
-USER_AGENT = "PartnerPortal-Sync/1.0"
 DEFAULT_THROTTLE_WAIT_S = 5.0
 REFRESH_LOCK_TIMEOUT_S = 30
 REFRESH_LOCK_WAIT_S = 15
@@ -131,12 +128,6 @@ def operator_origins(connection: Connection) -> tuple[str, ...]:
     return (sync_settings()["PLATFORM_URL"],) if connection.kind == Connection.Kind.MANAGED else ()
 
 
-def allow_plain_http(url: str) -> None:
-    """oauthlib refuses http URLs; allow them where settings say so (development, an internal network)."""
-    if url.startswith("http://") and sync_settings().get("ALLOW_HTTP"):
-        os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
-
-
 class SyncClient:
     """Calls of one connection. Not thread-safe: one per slice. Counts ``calls`` and ``throttled``."""
 
@@ -149,9 +140,8 @@ class SyncClient:
         self.refreshes = 0
         self._limit: tuple[int, int] | None = None
         # One session per client: kept-alive connections; the token is set before each call.
-        self._session = OAuth2Session(connection.client_id)
-        egress.guard(self._session, purpose="sync API", allow=operator_origins(connection))
-        self._session.headers.update({"User-Agent": USER_AGENT, "brightpearl-app-ref": connection.client_id})
+        self._session = egress.session(purpose="sync API", allow=operator_origins(connection))
+        self._session.headers.update({"User-Agent": tokens.USER_AGENT, "brightpearl-app-ref": connection.client_id})
         dev_ref = self._dev_ref()
         if dev_ref:
             self._session.headers["brightpearl-dev-ref"] = dev_ref
@@ -185,8 +175,7 @@ class SyncClient:
             self._ensure_token(force_newer_than=version_seen)
             response = self._send(path, params)
             if response.status_code == 401:
-                self._mark_reauth("the account's API refused a freshly refreshed token")
-                raise ReauthNeeded("the API refused a fresh token")
+                raise ReauthNeeded("The account's API refused a freshly renewed token.")
         if response.status_code in (429, 503):
             self.throttled += 1
             wait = retry_after_seconds(response)
@@ -241,13 +230,14 @@ class SyncClient:
         self._take_slot()
         self._require_active()
         connection = self.connection
-        self._session.token = {"access_token": crypto.decrypt(connection.access_token_encrypted),
-                               "token_type": "Bearer"}
         url = connection.api_base_url.rstrip("/") + path
-        allow_plain_http(url)
+        if not tokens.plain_http_allowed(url):
+            raise RemoteRejected("Not sent: the account's API address is not https.")
+        headers = {"Authorization": f"Bearer {crypto.decrypt(connection.access_token_encrypted)}"}
         self.calls += 1
         try:
-            return self._session.get(url, params=params, timeout=sync_settings()["HTTP_TIMEOUT_SECONDS"])
+            return self._session.get(url, params=params, headers=headers,
+                                     timeout=sync_settings()["HTTP_TIMEOUT_SECONDS"])
         except egress.Refused as error:
             raise RemoteRejected(f"Not sent: {error}") from error
         except requests.RequestException as error:
@@ -305,55 +295,22 @@ class SyncClient:
 
     def _refresh(self, connection: Connection) -> int:
         """Exchange the refresh token (held under the lock) and store the new pair compare-and-set."""
-        from sync.services import client_secret_of, connection_needs_reauth
-
         refresh_token = crypto.decrypt(connection.refresh_token_encrypted)
         if not refresh_token:
-            connection_needs_reauth(connection=connection, reason="There is no refresh token to renew access with.")
-            raise ReauthNeeded("no refresh token")
-        allow_plain_http(connection.token_url)
-        session = OAuth2Session(connection.client_id)
-        egress.guard(session, purpose="sync token endpoint", allow=operator_origins(connection))
+            raise ReauthNeeded("There is no refresh token to renew access with.")
         self.refreshes += 1
         try:
-            token = session.refresh_token(
-                connection.token_url, refresh_token=refresh_token, client_id=connection.client_id,
-                client_secret=client_secret_of(connection), timeout=sync_settings()["HTTP_TIMEOUT_SECONDS"],
-                headers={"User-Agent": USER_AGENT},
-            )
+            token = tokens.refresh(connection=connection, refresh_token=refresh_token,
+                                   allow=operator_origins(connection))
         except REAUTH_ERRORS as error:
-            reason = f"The token endpoint refused to renew access ({error.error})."
-            connection_needs_reauth(connection=connection, reason=reason)
-            raise ReauthNeeded(reason) from error
+            raise ReauthNeeded(f"The token endpoint refused to renew access ({error.error}).") from error
         except egress.Refused as error:
             raise RemoteRejected(f"Not sent: {error}") from error
+        except oauth_errors.InsecureTransportError as error:
+            raise RemoteRejected("Not sent: the token endpoint's address is not https.") from error
         except (requests.RequestException, oauth_errors.OAuth2Error, ValueError) as error:
             raise Transient(f"token refresh failed: {type(error).__name__}") from error
-        finally:
-            session.close()
-        return store_tokens(connection=connection, token=token, expected_version=connection.token_version)
-
-    def _mark_reauth(self, reason: str) -> None:
-        from sync.services import connection_needs_reauth
-
-        connection_needs_reauth(connection=self._reload(), reason=reason)
-
-
-def store_tokens(*, connection: Connection, token: dict, expected_version: int | None) -> int:
-    """Write a token response into the connection, compare-and-set on ``token_version`` (None: any).
-    Returns the new version. Raises Transient if another writer got there first."""
-    expires_in = token.get("expires_in")
-    expires_at = timezone.now() + timedelta(seconds=int(expires_in)) if expires_in else None
-    rows = Connection.objects.filter(pk=connection.pk)
-    if expected_version is not None:
-        rows = rows.filter(token_version=expected_version)
-    updated = rows.update(
-        access_token_encrypted=crypto.encrypt(token["access_token"]),
-        refresh_token_encrypted=crypto.encrypt(token.get("refresh_token") or ""),
-        token_expires_at=expires_at, token_version=F("token_version") + 1, updated_at=timezone.now(),
-    )
-    if not updated:
-        raise Transient("the connection's tokens changed while refreshing")
-    connection.refresh_from_db(fields=["access_token_encrypted", "refresh_token_encrypted", "token_expires_at",
-                                       "token_version"])
-    return connection.token_version
+        try:
+            return tokens.store_tokens(connection=connection, token=token, expected_version=connection.token_version)
+        except tokens.TokensChanged as error:
+            raise Transient(str(error)) from error

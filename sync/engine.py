@@ -30,6 +30,7 @@ from sync.models import ChangeEvent, Connection, SyncRecord, SyncRun, SyncStream
 from integrations.redis_client import worker_redis
 from integrations.resources import RESOURCES
 from sync import client as sync_client
+from sync import services
 from sync.client import SyncClient, sync_settings
 
 logger = logging.getLogger(__name__)
@@ -270,6 +271,9 @@ def _pages(stream: SyncStream, epoch: int, run: SyncRun, client: SyncClient, res
             return result
         except (sync_client.NotActive, sync_client.ReauthNeeded) as stopped:
             _flush_counters(run, client)
+            if isinstance(stopped, sync_client.ReauthNeeded):
+                # Only the account can help: stop syncing, tell its owners and the developer.
+                services.connection_needs_reauth(connection=stream.connection, reason=str(stopped))
             _release(stream, epoch, last_error=str(stopped)[:500])
             result.outcome = "reauth" if isinstance(stopped, sync_client.ReauthNeeded) else "inactive"
             return result

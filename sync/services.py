@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
-from requests_oauthlib import OAuth2Session
+from oauthlib.oauth2 import InsecureTransportError
 
 from accounts.audit import audit_record
 from accounts.models import Account, Membership
@@ -30,7 +30,8 @@ from accounts.notifications import notify
 from integrations import egress
 from sync.models import Connection, SyncResource, SyncRun, SyncSpec, SyncStream, WebhookDelivery
 from sync import crypto
-from sync.client import USER_AGENT, allow_plain_http, store_tokens, sync_settings
+from sync import tokens
+from sync.client import sync_settings
 from portal.models import App, Installation
 
 logger = logging.getLogger(__name__)
@@ -105,14 +106,6 @@ def builtin_endpoints(account_code: str) -> dict:
     return {"authorize_url": f"{settings.SITE_URL}/oauth/authorize/{account_code}",
             "token_url": f"{base}/oauth/token/{account_code}",
             "api_base_url": f"{base}/public-api/{account_code}"}
-
-
-def client_secret_of(connection: Connection) -> str:
-    """The client secret the connection's token requests authenticate with."""
-    if connection.kind == Connection.Kind.EXTERNAL:
-        return crypto.decrypt(connection.client_secret_encrypted)
-    spec = SyncSpec.objects.filter(app_id=connection.app_id).first()
-    return crypto.decrypt(spec.client_secret_encrypted) if spec else ""
 
 
 # --- Managed sync settings (developer) ------------------------------------------------------------------
@@ -221,22 +214,18 @@ def managed_authorize_url(*, app: App, account: Account, user) -> str:
 
 def _exchange_code(*, token_url: str, client_id: str, client_secret: str, code: str, redirect_uri: str,
                    allow: tuple[str, ...] = ()) -> dict:
-    """The authorization-code exchange with requests-oauthlib. Raises ConnectFailed."""
-    allow_plain_http(token_url)
-    session = OAuth2Session(client_id, redirect_uri=redirect_uri)
-    egress.guard(session, purpose="sync token endpoint", allow=allow)
+    """The authorization-code exchange (``sync.tokens``). Raises ConnectFailed."""
     try:
-        return session.fetch_token(token_url, code=code, client_secret=client_secret, include_client_id=True,
-                                   timeout=sync_settings()["HTTP_TIMEOUT_SECONDS"],
-                                   headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
+        return tokens.exchange_code(token_url=token_url, client_id=client_id, client_secret=client_secret,
+                                    code=code, redirect_uri=redirect_uri, allow=allow)
     except egress.Refused as error:
         raise ConnectFailed(f"Not sent: {error}") from error
+    except InsecureTransportError as error:
+        raise ConnectFailed("Not sent: the token endpoint's address is not https.") from error
     except Exception as error:  # noqa: BLE001 - any failure of the exchange is reported the same way
         description = getattr(error, "description", "") or getattr(error, "error", "") or type(error).__name__
         raise ConnectFailed(f"The token endpoint did not accept the authorisation: "
                             f"{egress.excerpt(description)}") from error
-    finally:
-        session.close()
 
 
 def managed_connection_complete(*, state: str, code: str, actor) -> Connection:
@@ -287,7 +276,7 @@ def _connect_installation(*, installation: Installation, token: dict, actor, res
         setattr(connection, name, value)
     connection.save()
     _set_status(connection, Connection.Status.ACTIVE)
-    store_tokens(connection=connection, token=token, expected_version=None)
+    tokens.store_tokens(connection=connection, token=token, expected_version=None)
     _ensure_streams(connection, resources)
     return connection, created
 
@@ -365,7 +354,7 @@ def external_connection_complete(*, state: str, code: str, actor) -> Connection:
     with transaction.atomic():
         connection = _locked(connection)
         _set_status(connection, Connection.Status.ACTIVE)
-        store_tokens(connection=connection, token=token, expected_version=None)
+        tokens.store_tokens(connection=connection, token=token, expected_version=None)
         _ensure_streams(connection, resources)
         connection.streams.update(next_run_at=timezone.now())
         audit_record(actor=actor, verb="sync.connection_authorised", target=connection,

@@ -764,17 +764,17 @@ def test_managed_connections_may_reach_the_platform_and_external_ones_nothing(se
     assert sync_client.operator_origins(external_connection) == (settings.SYNC_ENGINE["PLATFORM_URL"],)
 
 
-def test_the_token_exchange_is_not_sent_to_an_internal_token_url(production, web, monkeypatch):
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+def test_the_token_exchange_is_not_sent_to_an_internal_token_url(production, web, settings):
+    settings.SYNC_ENGINE = {**settings.SYNC_ENGINE, "ALLOW_HTTP": True}
     with pytest.raises(sync_services.ConnectFailed) as failed:
         sync_services._exchange_code(token_url=f"{web.url}/token", client_id="abc", client_secret="xyz", code="c",
                                      redirect_uri="https://portal.example.com/cb")
     assert str(failed.value).startswith("Not sent: 127.0.0.1 is a loopback address") and web.requests == []
 
 
-def test_the_oauth_callback_page_shows_only_a_short_excerpt_of_error_description(demo, web, monkeypatch):
+def test_the_oauth_callback_page_shows_only_a_short_excerpt_of_error_description(demo, web, settings):
     # given a token endpoint that answers with a long error_description (say, a page it fetched)
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    settings.SYNC_ENGINE = {**settings.SYNC_ENGINE, "ALLOW_HTTP": True}
     description = "internal page: " + "B" * 3000 + " SECRET-TAIL"
     web.handler = lambda h: h.answer(400, ('{"error": "invalid_grant", "error_description": "%s"}' % description)
                                      .encode(), headers=[("Content-Type", "application/json")])

@@ -14,11 +14,6 @@ from tests.factories import AccountFactory, DeveloperFactory, MembershipFactory
 REDIRECT = "https://app.example.com/callback"
 
 
-@pytest.fixture(autouse=True)
-def _plain_http_on_loopback(monkeypatch):
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
-
-
 @pytest.fixture
 def platform(transactional_db, live_server, settings):
     """Settings that point the engine at the live server, with small pages and quick slices."""

@@ -42,7 +42,7 @@ class Workers:
         self.env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": redis_url(), "SITE_URL": live_url,
                     "SYNC_PLATFORM_URL": live_url, "SYNC_ALLOW_HTTP": "1", "SYNC_PAGE_SIZE": "10",
                     "SYNC_SLICE_MAX_PAGES": "5", "SYNC_LEASE_SECONDS": "4", "SYNC_MAX_SLOT_WAIT_SECONDS": "2",
-                    "OAUTHLIB_INSECURE_TRANSPORT": "1", "DJANGO_SETTINGS_MODULE": "config.settings",
+                    "DJANGO_SETTINGS_MODULE": "config.settings",
                     "CELERY_TASK_ALWAYS_EAGER": "0", "LOG_LEVEL": "WARNING"}
         self.processes: list[subprocess.Popen] = []
 
