@@ -183,7 +183,7 @@ GOODS_OUT_SEARCH = SearchSpec(
         Column("shipped", T.BOOLEAN, "shipped"),
         Column("shippedOn", T.PERIOD, None, filterable=False, sortable=False,
                compute=lambda v: ((v["document"] or {}).get("status") or {}).get("shippedOn")),
-        Column("orderId", T.IDSET, "order_id"),
+        Column("orderId", T.IDSET, "order__id"),
         Column("shippingMethodId", T.INTEGER, None, filterable=False, sortable=False,
                compute=_doc("shippingMethodId", 0)),
         Column("warehouseId", T.IDSET, "warehouse_id"),
@@ -359,7 +359,7 @@ def product_prices(*, account, id_set: str, price_list_ids: str | None = None) -
                        .order_by("id").values_list("id", flat=True))
     prices = ProductPrice.objects.filter(product_id__in=product_ids).select_related("price_list")
     if price_list_ids:
-        prices = prices.filter(idsets.q("price_list_id", idsets.parse(price_list_ids, name="price-list")))
+        prices = prices.filter(idsets.q("price_list__id", idsets.parse(price_list_ids, name="price-list")))
     by_product = defaultdict(list)
     for price in prices.order_by("product_id", "price_list_id"):
         by_product[price.product_id].append(price)
@@ -385,7 +385,7 @@ def availability(*, account, id_set: str) -> dict:
 def goods_out_notes(*, account, order_ids: str, note_ids: str | None) -> dict:
     """Goods-out notes of the orders (``*`` = any order), optionally only some notes; keyed by note id."""
     order_ranges = idsets.parse_for_get(order_ids, name="order ID set", allow_all=True)
-    notes = GoodsOutNote.objects.filter(account=account).filter(idsets.q("order_id", order_ranges))
+    notes = GoodsOutNote.objects.filter(account=account).filter(idsets.q("order__id", order_ranges))
     if note_ids:
         notes = notes.filter(idsets.q("id", idsets.parse_for_get(note_ids, name="goods-out note ID set")))
     return {str(note.pk): shapes.goods_out_note_record(note) for note in notes.order_by("id")}

@@ -132,13 +132,24 @@ PARTY_KEYS = ("addressFullName", "companyName", "addressLine1", "addressLine2", 
               "countryIsoCode3")
 
 
+COUNTRIES = {"GBR": (222, "GB", "United Kingdom"), "IRL": (103, "IE", "Ireland"), "FRA": (73, "FR", "France"),
+             "USA": (224, "US", "United States"), "DEU": (80, "DE", "Germany")}  # ISO-3 → (id, ISO-2, name)
+COUNTRY_KEYS = ("countryId", "countryIsoCode", "countryIsoCode3")
+
+
 def party(values: dict, *, contact_id: int | None) -> dict:
-    """An order party with every address key (empty when unknown); country keys only with a country."""
+    """An order party with every address key ("" when unknown); the country id and codes only when the
+    country is known (Brightpearl leaves them out when ``countryId`` is 0)."""
+    values = dict(values)
+    known = COUNTRIES.get(str(values.get("countryIsoCode3") or values.get("countryIsoCode") or "").upper())
+    if known:
+        values.update(countryId=known[0], countryIsoCode=known[1], countryIsoCode3=values.get("countryIsoCode3")
+                      or values.get("countryIsoCode"), country=values.get("country") or known[2])
     record = {} if contact_id is None else {"contactId": contact_id}
     for key in PARTY_KEYS:
-        if key.startswith("country") and not values.get("countryId"):
+        if key in COUNTRY_KEYS and not known:
             continue
-        record[key] = values.get(key, 0 if key == "countryId" else "")
+        record[key] = values.get(key, "")
     return record
 
 
