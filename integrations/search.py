@@ -111,13 +111,15 @@ def _period_q(column: Column, value: str) -> Q:
         return Q(**{f"{column.field}__gte": start, f"{column.field}__{'lte' if inclusive else 'lt'}": end})
     if "/" in end_text or not (start_text.strip() or end_text.strip()):
         raise cannot_parse(column.name, value, DataType.PERIOD)
-    result = Q()
+    result, start, end, inclusive = Q(), None, None, True
     if start_text.strip():
         start, _ = _moment(start_text, name=column.name, value=value, end=False)
         result &= Q(**{f"{column.field}__gte": start})
     if end_text.strip():
         end, inclusive = _moment(end_text, name=column.name, value=value, end=True)
         result &= Q(**{f"{column.field}__{'lte' if inclusive else 'lt'}": end})
+    if start and end and (start > end if inclusive else start >= end):
+        raise cannot_parse(column.name, value, DataType.PERIOD, hint="the range ends before it starts")
     return result
 
 
