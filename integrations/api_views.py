@@ -38,15 +38,12 @@ def endpoint(request, caller, *, rest: str = ""):
         if match.handler is None:
             raise ApiError(405, METHOD_NOT_ALLOWED, f"/{path[:200]} takes {', '.join(match.allowed)}",
                            headers={"Allow": ", ".join(match.allowed)})
+        request.api_path = path
         response = HANDLERS[match.handler](request, caller, **match.kwargs)
     except ApiError as error:
         response = error.response()
     response["Message-Type"] = match.message_type
     return response
-
-
-# records = endpoint, for tools that time one GET through the gateway
-records = endpoint
 
 
 # --- Handlers: (request, caller, **path parts) -> response ----------------------------------------------
@@ -60,7 +57,7 @@ def _search(request, caller, *, service, search_path):
 
 
 def _options(request, caller, *, ids=None, view=None):
-    resource = view or request.path_info.rstrip("/").split("-service/", 1)[1].split("/")[0]
+    resource = view or request.api_path.split("/")[1]  # <service>/<resource>[/<ids>]
     return ok(resources.get_uris(account=caller.account, resource=resource, id_set=ids))
 
 

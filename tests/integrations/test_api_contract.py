@@ -211,6 +211,8 @@ def test_options_answer_get_uris_of_existing_records(client, seeded, resource, s
         bp.check(bp.OPTIONS, response.json())
         assert all(uri.startswith(f"/{resource}/") for uri in response.json()["response"]["getUris"])
     assert narrow.json() == every.json()
+    doubled = client.options(f"/public-api/acme//{service}//{resource}", **seeded.issued.headers())
+    assert doubled.json() == every.json()
 
 
 def test_options_compacts_runs_and_lists_only_existing_ids(client, seeded):
@@ -335,6 +337,7 @@ def test_the_legacy_account_token_header_is_a_staff_token(client, seeded):
     "/public-api/acme//product-service/product-price//{ids}",
     "/public-api/acme//warehouse-service/product-availability//{ids}",
     "/public-api/acme/product-service/product/{ids}/",
+    "/public-api/acme//order-service//order-search/",
 ])
 def test_doubled_and_trailing_slashes_are_served_like_the_clean_path(client, seeded, path):
     ids = first_ids(Product, seeded.account, 3)
