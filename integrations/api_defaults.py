@@ -32,7 +32,8 @@ def payment_status_id(name: str) -> int | None:
 
 # An account's own lists: kind → [(ref_id, name, code, document)].
 ORDER_STATUSES = [
-    (1, "Draft / Quote", "SO", "#9e9e9e"), (2, "New web order", "SO", "#2196f3"), (3, "New phone order", "SO", "#03a9f4"),
+    (1, "Draft / Quote", "SO", "#9e9e9e"), (2, "New web order", "SO", "#2196f3"),
+    (3, "New phone order", "SO", "#03a9f4"),
     (4, "Invoiced", "SO", "#4caf50"), (5, "Cancelled", "SO", "#f44336"), (6, "Dispatched", "SO", "#8bc34a"),
     (7, "Pending PO", "PO", "#ff9800"), (8, "Placed with supplier", "PO", "#ffc107"), (9, "Received", "PO", "#4caf50"),
     (10, "Credit pending", "SC", "#ff5722"), (11, "Credit complete", "SC", "#4caf50"),

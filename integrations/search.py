@@ -167,7 +167,8 @@ def _sorting(spec: SearchSpec, text: str | None) -> list[tuple[Column, str]]:
         direction = direction.upper()
         column = spec.column(name)
         if direction not in ("ASC", "DESC") or column is None or not column.sortable:
-            raise cannot_parse("sort", text, "SORT", hint="sort takes <column>.ASC or <column>.DESC of sortable columns")
+            raise cannot_parse("sort", text, "SORT", 
+                               hint="sort takes <column>.ASC or <column>.DESC of sortable columns")
         entries.append((column, direction))
     return entries
 

@@ -76,7 +76,8 @@ def product_record(product, *, tax_codes: dict[int, str], custom_fields: bool = 
         "productGroupId": product.product_group_id,
         "featured": bool(doc.get("featured", False)),
         "stock": {"stockTracked": product.stock_tracked, "weight": {"magnitude": float(doc.get("weight", 0))},
-                  "dimensions": {key: float(dimensions.get(key, 0)) for key in ("length", "height", "width", "volume")}},
+                  "dimensions": {key: float(dimensions.get(key, 0))
+                                 for key in ("length", "height", "width", "volume")}},
         "financialDetails": {"taxable": bool(doc.get("taxable", True)),
                              "taxCode": {"id": tax_code_id, "code": tax_codes.get(tax_code_id, "T")}},
         "salesChannels": sales_channels(product),

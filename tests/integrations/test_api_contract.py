@@ -251,7 +251,8 @@ def test_order_post_answers_the_new_id(client, seeded):
 
     contact = Contact.objects.filter(account=seeded.account).first()
     response = post_json(client, api_url("acme", "order-service/order"),
-                         {"reference": "#0001", "orderTypeCode": "SO", "parties": {"customer": {"contactId": contact.pk}}},
+                         {"reference": "#0001", "orderTypeCode": "SO",
+                          "parties": {"customer": {"contactId": contact.pk}}},
                          **seeded.issued.headers())
     bp.check(bp.CREATED, response.json())
     record = get(client, seeded, f"order-service/order/{response.json()['response']}").json()

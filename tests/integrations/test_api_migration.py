@@ -20,11 +20,11 @@ def test_existing_rows_are_carried_over():
     account = old.get_model("accounts", "Account").objects.create(code="legacy", name="Legacy")
     product = old.get_model("integrations", "Product").objects.create(
         account=account, sku="OLD-1", name="Old chair", brand="Oldbrand", price=Decimal("12.50"), stock=7)
-    contact = old.get_model("integrations", "Contact").objects.create(account=account, first_name="Old", last_name="Timer",
-                                                                     is_supplier=True)
-    order = old.get_model("integrations", "Order").objects.create(account=account, contact=contact, reference="SO-1",
-                                                                 status="SHIPPED", total=Decimal("99.90"),
-                                                                 placed_on=timezone.now())
+    contact = old.get_model("integrations", "Contact").objects.create(
+        account=account, first_name="Old", last_name="Timer", is_supplier=True)
+    order = old.get_model("integrations", "Order").objects.create(
+        account=account, contact=contact, reference="SO-1", status="SHIPPED", total=Decimal("99.90"),
+        placed_on=timezone.now())
 
     # when
     executor = MigrationExecutor(connection)

@@ -167,7 +167,8 @@ def test_create_contact_with_an_address_and_patch_it(client, ready):
         "relationshipToAccount": {"isSupplier": True}}, **ready.issued.headers())
     contact_id = response.json()["response"]
 
-    patched = client.patch(f"{CONTACTS}/{contact_id}", data='[{"op": "replace", "path": "/firstName", "value": "Augusta"}]',
+    patch = '[{"op": "replace", "path": "/firstName", "value": "Augusta"}]'
+    patched = client.patch(f"{CONTACTS}/{contact_id}", data=patch,
                            content_type="application/json", **ready.issued.headers())
 
     assert patched.status_code == 200
@@ -194,7 +195,8 @@ def test_product_price_put_refuses_unknown_price_lists(client, ready):
     product = Product.objects.get()
 
     response = put_json(client, api_url("acme", f"product-service/product-price/{product.pk}/price-list"),
-                        {"priceLists": [{"priceListId": 999999, "quantityPrice": {"1": "x"}}]}, **ready.issued.headers())
+                        {"priceLists": [{"priceListId": 999999, "quantityPrice": {"1": "x"}}]},
+                        **ready.issued.headers())
 
     assert response.status_code == 400
     paths = {error["message"].split(":")[0] for error in response.json()["errors"]}

@@ -213,7 +213,8 @@ def _seed_orders(account, rng, count: int, now) -> int:
         for index, ((product_id, name, sku), quantity, price) in enumerate(items, start=1):
             row_net = quantity * price
             rows.append(OrderRow(order=order, sequence=index * 10, product_id=product_id, product_name=name,
-                                 product_sku=sku, quantity=quantity, unit_price=price, item_cost=price * Decimal("0.45"),
+                                 product_sku=sku, quantity=quantity, unit_price=price,
+                                 item_cost=price * Decimal("0.45"),
                                  tax_rate=Decimal("20"), tax_code="T", net=row_net,
                                  tax=(row_net * TAX_RATE).quantize(Decimal("0.01"))))
     rows = OrderRow.objects.bulk_create(rows, batch_size=BATCH_SIZE)

@@ -85,7 +85,8 @@ def test_an_incremental_sync_picks_up_only_the_changes(connected):
     assert (run.kind, run.records_created, run.records_updated, run.pages) == ("incremental", 1, 2, 1)
     events = ChangeEvent.objects.filter(connection=connection)
     assert sorted(events.values_list("kind", flat=True)) == ["created", "updated", "updated"]
-    assert SyncRecord.objects.get(connection=connection, remote_id=str(changed[0].pk)).payload["productName"] == changed[0].name
+    record = SyncRecord.objects.get(connection=connection, remote_id=str(changed[0].pk))
+    assert record.payload["productName"] == changed[0].name
     assert len(mirrored_ids(connection)) == 24
 
 
