@@ -1,12 +1,14 @@
-"""The platform API's views: parse the request, call one resource operation, answer in the
-protocol's envelope. Authentication, account scoping, rate limits and throttle headers are the
-gateway's (``integrations.gateway.api_endpoint``); bad input arrives here as ``ApiError``."""
+"""The platform API's one view: clean the path, find its route (``integrations.api_routes``), parse the
+request, call one read (``integrations.resources``) or write (``integrations.writes``), answer in
+Brightpearl's envelope with the route's ``Message-Type``. Authentication, account scoping, rate limits and
+the common response headers are the gateway's (``integrations.gateway.api_endpoint``)."""
 
 import json
 
 from django.http import JsonResponse
 
-from integrations import resources
+from integrations import api_routes, resources, writes
+from integrations.errors import METHOD_NOT_ALLOWED, no_json_body, not_found
 from integrations.gateway import ApiError, api_endpoint
 
 
@@ -15,44 +17,164 @@ def ok(payload) -> JsonResponse:
     return JsonResponse({"response": payload}, status=200)
 
 
-def _require_method(request, *allowed: str) -> None:
-    if request.method not in allowed:
-        raise ApiError(405, "METHOD_NOT_ALLOWED", f"Use {' or '.join(allowed)} here.",
-                       headers={"Allow": ", ".join(allowed)})
-
-
 def _json_body(request):
+    """The JSON body of a POST/PUT/PATCH, whatever its Content-Type says; the last of duplicate keys wins."""
     try:
         return json.loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "INVALID_JSON", "The body must be a JSON object.") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise no_json_body() from None
 
 
 @api_endpoint
-def search(request, caller, *, resource: str):
-    """GET <service>/<resource>-search?<filters>&pageSize=&firstResult=&sort=&columns="""
-    _require_method(request, "GET")
-    return ok(resources.search(resources.RESOURCES[resource], account=caller.account, params=request.GET))
+def endpoint(request, caller, *, rest: str = ""):
+    """Any path under /public-api/<account>/ (doubled and trailing slashes allowed)."""
+    path = api_routes.clean_path(rest)
+    match = api_routes.resolve(request.method, path)
+    if match is None:
+        response = ApiError(404, "CMNC-404", f"Cannot find the resource /{path[:200]}").response()
+        response["Message-Type"] = "api-proxy"
+        return response
+    try:
+        if match.handler is None:
+            raise ApiError(405, METHOD_NOT_ALLOWED, f"/{path[:200]} takes {', '.join(match.allowed)}",
+                           headers={"Allow": ", ".join(match.allowed)})
+        request.api_path = path
+        response = HANDLERS[match.handler](request, caller, **match.kwargs)
+    except ApiError as error:
+        response = error.response()
+    response["Message-Type"] = match.message_type
+    return response
 
 
-@api_endpoint
-def collection(request, caller, *, resource: str):
-    """POST <service>/<resource>: create one record, answer its ID."""
-    _require_method(request, "POST")
-    return ok(resources.create(resources.RESOURCES[resource], account=caller.account, payload=_json_body(request)))
+# --- Handlers: (request, caller, **path parts) -> response ----------------------------------------------
+
+def _search(request, caller, *, service, search_path):
+    spec = resources.SEARCHES.get((service, search_path))
+    if spec is None:
+        raise not_found(f"Cannot find the resource /{service}/{search_path}")
+    response, reference = resources.search(spec, account=caller.account, params=request.GET)
+    return JsonResponse({"response": response, "reference": reference})
 
 
-@api_endpoint
-def records(request, caller, *, resource: str, id_set: str):
-    """GET <service>/<resource>/<id set>: the records; PUT <service>/<resource>/<id>: change one."""
-    _require_method(request, "GET", "PUT")
-    spec = resources.RESOURCES[resource]
-    if request.method == "PUT":
-        return ok(resources.update(spec, account=caller.account, record_id=id_set, payload=_json_body(request)))
-    return ok(resources.get_by_ids(spec, account=caller.account, id_set=id_set))
+def _options(request, caller, *, ids=None, view=None):
+    resource = view or request.api_path.split("/")[1]  # <service>/<resource>[/<ids>]
+    return ok(resources.get_uris(account=caller.account, resource=resource, id_set=ids))
 
 
-@api_endpoint
-def unknown(request, caller, **kwargs):
-    """Any other path under /public-api/<account>/: a JSON 404 (or forwarded, in forwarding mode)."""
-    raise ApiError(404, "NOT_FOUND", "No such API resource.")
+def _products(request, caller, *, ids):
+    return ok(resources.products(account=caller.account, id_set=ids,
+                                 include_optional=resources.include_optional(request.GET)))
+
+
+def _orders(request, caller, *, ids):
+    return ok(resources.orders(account=caller.account, id_set=ids,
+                               include_optional=resources.include_optional(request.GET)))
+
+
+def _sales_orders(request, caller, *, view, ids):
+    order_type = "SO" if view == "sales-order" else "SC"
+    return ok(resources.sales_orders(account=caller.account, id_set=ids, order_type=order_type))
+
+
+def _contacts(request, caller, *, ids):
+    records = resources.contacts(account=caller.account, id_set=ids,
+                                 include_optional=resources.include_optional(request.GET))
+    return JsonResponse({"response": records, **resources.contact_siblings(records)})
+
+
+def _postal_addresses(request, caller, *, ids):
+    return ok(resources.postal_addresses(account=caller.account, id_set=ids))
+
+
+def _price_lists(request, caller, *, ids=None):
+    return ok(resources.price_lists(account=caller.account, id_set=ids))
+
+
+def _product_prices(request, caller, *, ids, lists=None):
+    return ok(resources.product_prices(account=caller.account, id_set=ids, price_list_ids=lists))
+
+
+def _availability(request, caller, *, ids):
+    resources.include_optional(request.GET)
+    return ok(resources.availability(account=caller.account, id_set=ids))
+
+
+def _goods_out(request, caller, *, orders, notes=None):
+    return ok(resources.goods_out_notes(account=caller.account, order_ids=orders, note_ids=notes))
+
+
+def _lookup(request, caller, *, service, resource, ids=None):
+    return ok(resources.lookup(account=caller.account, service=service, resource=resource, id_set=ids))
+
+
+def _custom_field_metadata(request, caller):
+    return ok([])
+
+
+def _written(payload) -> JsonResponse:
+    """PUT answers ``{}`` (no envelope), as Brightpearl does."""
+    return JsonResponse(payload, status=200)
+
+
+def _product_create(request, caller):
+    return ok(writes.product_create(account=caller.account, payload=_json_body(request)))
+
+
+def _product_update(request, caller, *, ids):
+    return _written(writes.product_update(account=caller.account, product_id=ids, payload=_json_body(request)))
+
+
+def _product_prices_set(request, caller, *, ids, lists=None):
+    if lists:
+        raise ApiError(405, METHOD_NOT_ALLOWED, "PUT product-price/{product id}/price-list, without price list ids")
+    return _written(writes.product_prices_set(account=caller.account, product_id=ids, payload=_json_body(request)))
+
+
+def _order_create(request, caller):
+    return ok(writes.order_create(account=caller.account, payload=_json_body(request)))
+
+
+def _order_row_create(request, caller, *, record_id):
+    return ok(writes.order_row_create(account=caller.account, order_id=record_id, payload=_json_body(request)))
+
+
+def _order_status_set(request, caller, *, record_id):
+    return _written(writes.order_status_set(account=caller.account, order_id=record_id, payload=_json_body(request)))
+
+
+def _contact_create(request, caller):
+    return ok(writes.contact_create(account=caller.account, payload=_json_body(request)))
+
+
+def _contact_patch(request, caller, *, ids):
+    return ok(writes.contact_patch(account=caller.account, contact_id=ids, payload=_json_body(request)))
+
+
+def _postal_address_create(request, caller):
+    return ok(writes.postal_address_create(account=caller.account, payload=_json_body(request)))
+
+
+HANDLERS = {
+    "search": _search,
+    "options": _options,
+    "products": _products,
+    "orders": _orders,
+    "sales_orders": _sales_orders,
+    "contacts": _contacts,
+    "postal_addresses": _postal_addresses,
+    "price_lists": _price_lists,
+    "product_prices": _product_prices,
+    "availability": _availability,
+    "goods_out": _goods_out,
+    "lookup": _lookup,
+    "custom_field_metadata": _custom_field_metadata,
+    "product_create": _product_create,
+    "product_update": _product_update,
+    "product_prices_set": _product_prices_set,
+    "order_create": _order_create,
+    "order_row_create": _order_row_create,
+    "order_status_set": _order_status_set,
+    "contact_create": _contact_create,
+    "contact_patch": _contact_patch,
+    "postal_address_create": _postal_address_create,
+}

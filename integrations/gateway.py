@@ -35,6 +35,7 @@ import hashlib
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 
 import redis
@@ -60,6 +61,9 @@ logger = logging.getLogger(__name__)
 APP_REF_HEADER = "brightpearl-app-ref"
 DEV_REF_HEADER = "brightpearl-dev-ref"
 STAFF_TOKEN_HEADER = "brightpearl-staff-token"
+# The legacy name of the staff-token header (Brightpearl's private "system" apps): the same staff tokens,
+# the same account pool and checks. Half of the real clients send only this one.
+ACCOUNT_TOKEN_HEADER = "brightpearl-account-token"
 EXPIRED_TOKEN_BODY = {"response": "Authorization token expired"}
 LIMITER_ERROR_LOG_INTERVAL_S = 10
 STAFF_TOKEN_TOUCH_INTERVAL_S = 60
@@ -83,7 +87,10 @@ class ApiError(Exception):
 
 
 def error_response(status: int, code: str, message: str) -> JsonResponse:
-    """``{"errors": [{"code": ..., "message": ...}]}`` with the given status."""
+    """``{"errors": [{"code": ..., "message": ...}]}`` with the given status. A 401 is the exception:
+    Brightpearl answers ``{"response": "<message>"}`` there, and clients show ``json["response"]``."""
+    if status == 401:
+        return JsonResponse({"response": message}, status=401)
     return JsonResponse({"errors": [{"code": code, "message": message}]}, status=status)
 
 
@@ -153,7 +160,7 @@ def handle(request: HttpRequest, *, account_code: str, run) -> HttpResponse:
     if not decision.allowed:
         response = error_response(
             throttle_status(), "TOO_MANY_REQUESTS",
-            f"Too many requests: this pool allows {pool.limit} calls per {pool.window_s} seconds. "
+            f"You have sent too many requests: this pool allows {pool.limit} calls per {pool.window_s} seconds. "
             f"Retry after {decision.retry_after_s} seconds; the request was not executed.",
         )
         response["Retry-After"] = str(decision.retry_after_s)
@@ -165,7 +172,7 @@ def handle(request: HttpRequest, *, account_code: str, run) -> HttpResponse:
     else:
         response = _run(request, identity.caller, run)
     _count_usage(pool, decision)
-    return _with_throttle_headers(response, decision)
+    return _with_brightpearl_headers(_with_throttle_headers(response, decision), identity.caller)
 
 
 def _run(request: HttpRequest, caller: Caller, run) -> HttpResponse:
@@ -195,7 +202,7 @@ def identify(request: HttpRequest, *, account_code: str) -> Identity:
     headers name."""
     app_ref = request.headers.get(APP_REF_HEADER, "").strip()
     authorization = request.headers.get("Authorization", "")
-    staff_secret = request.headers.get(STAFF_TOKEN_HEADER, "").strip()
+    staff_secret = staff_token_secret(request)
     if authorization:
         scheme, _, bearer = authorization.partition(" ")
         if scheme.lower() == "bearer" and bearer.strip():
@@ -208,6 +215,12 @@ def identify(request: HttpRequest, *, account_code: str) -> Identity:
     return Identity(pool=_named_pool(request, account_code, app_ref),
                     refusal=error_response(401, "UNAUTHORIZED", "Authentication required: send an OAuth access "
                                            "token, or a brightpearl-staff-token with its brightpearl-app-ref."))
+
+
+def staff_token_secret(request: HttpRequest) -> str:
+    """The staff token a request sends, under its name or its legacy name ``brightpearl-account-token``."""
+    return (request.headers.get(STAFF_TOKEN_HEADER, "").strip()
+            or request.headers.get(ACCOUNT_TOKEN_HEADER, "").strip())
 
 
 @functools.cache
@@ -263,7 +276,7 @@ def _identify_bearer(request, account_code: str, app_ref: str, bearer: str) -> I
     installation = token.installation if token is not None else None
     if installation is None:
         return Identity(pool=_named_pool(request, account_code, app_ref),
-                        refusal=error_response(401, "UNAUTHORIZED", "Unknown or revoked access token."))
+                        refusal=error_response(401, "UNAUTHORIZED", f"Invalid instance token: {bearer[:200]}"))
     pool = installation_pool(installation)
     app = installation.app
     refusal = None
@@ -396,6 +409,26 @@ def _with_throttle_headers(response: HttpResponse, decision: Decision) -> HttpRe
     response["RateLimit-Limit"] = str(decision.limit)
     response["RateLimit-Remaining"] = str(decision.remaining)
     response["RateLimit-Reset"] = str(-(-decision.reset_ms // 1000))
+    return response
+
+
+JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
+
+
+def _with_brightpearl_headers(response: HttpResponse, caller: Caller | None) -> HttpResponse:
+    """The headers Brightpearl sends on every API answer (BRIGHTPEARL-API.md §7): the JSON content type
+    without a space, a fresh ``Ruid``, ``Message-Type`` (the view names the operation; ``api-proxy`` when
+    the gateway answered alone), no caching, and the installation id on OAuth calls that got through."""
+    if response.get("Content-Type", "").startswith("application/json"):
+        response["Content-Type"] = JSON_CONTENT_TYPE
+    response["Ruid"] = str(uuid.uuid4())
+    if not response.has_header("Message-Type"):
+        response["Message-Type"] = "api-proxy"
+    response["Cache-Control"] = "no-cache, must-revalidate"
+    response["Pragma"] = "no-cache"
+    response["Expires"] = "Mon, 20 Dec 1998 01:00:00 GMT"
+    if caller is not None and caller.installation is not None and response.status_code != 401:
+        response["Brightpearl-Installed-Integration-Instance-Id"] = str(caller.installation.pk)
     return response
 
 

@@ -1,492 +1,461 @@
-"""The built-in account resources of the platform API: products, orders and contacts.
+"""The readable resources of the platform API, always scoped to one account: the searches
+(:data:`SEARCHES`), GET by ID set, OPTIONS ``getUris`` and the lookup lists, each in Brightpearl's
+shape (``integrations.shapes``). Writes are in ``integrations.writes``; routing in ``integrations.api_routes``.
 
-Each resource is declared once (:data:`RESOURCES`): its service, model, camel-case columns with
-their report data type, and which fields a client may write. From that declaration come the three
-operations the API views call, always scoped to one account:
-
-- :func:`get_by_ids` — ``GET /<service>/<resource>/<id set>``;
-- :func:`search` — ``GET /<service>/<resource>-search?<filters>&pageSize=&firstResult=&sort=&columns=``,
-  positional rows plus ``metaData`` (PROTOCOL.md);
-- :func:`create` / :func:`update` — ``POST /<service>/<resource>``, ``PUT /<service>/<resource>/<id>``.
-
-Bad input raises ``ApiError`` (400, with an error code); nothing here raises for a client mistake
-otherwise. Another account's rows are never read or written: every query starts from the account.
+:data:`RESOURCES` names the three resources the sync engine mirrors (product, order, contact): each with
+its ``service``, ``name`` and ``id_column`` (``productId``, ``orderId``, ``contactId``); its search takes
+``updatedOn=<from>/`` and ``sort=updatedOn.ASC``.
 """
 
-import re
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time as dt_time, timedelta, timezone as dt_timezone
-from decimal import Decimal, InvalidOperation
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
-from django.db.models import Q
-from django.utils.dateparse import parse_date, parse_datetime
+from django.db.models import Case, IntegerField, Prefetch, Value, When
 
-from integrations.gateway import ApiError
-from integrations.models import Contact, Order, Product
-
-MAX_PAGE_SIZE = 500
-DEFAULT_PAGE_SIZE = 200
-MAX_IDS_PER_GET = 500
-MAX_ID_SET_ITEMS = 200
-MAX_FILTER_LENGTH = 200
-MAX_ID = 2**63 - 1
-MAX_INT = 2**31 - 1
-CONTROL_PARAMETERS = {"pageSize", "firstResult", "sort", "columns"}
-PARAMETER_ERROR_CODES = {"pageSize": "INVALID_PAGE_SIZE", "firstResult": "INVALID_FIRST_RESULT"}
+from integrations import api_defaults as defaults, idsets, search as search_module, shapes
+from integrations.errors import cannot_parse, not_found
+from integrations.models import ApiLookup, Contact, GoodsOutNote, Order, OrderRow, PostalAddress, PriceList, Product, \
+    ProductPrice, ProductStock
+from integrations.search import Column, DataType as T, SearchSpec
 
 
-class DataType:
-    """Brightpearl report data types of search columns."""
-
-    IDSET = "IDSET"
-    STRING = "STRING"
-    SEARCH_STRING = "SEARCH_STRING"
-    INTEGER = "INTEGER"
-    DECIMAL = "DECIMAL"
-    PERIOD = "PERIOD"
-    BOOLEAN = "BOOLEAN"
+def _code_to_id(field: str, table: dict, *, names: bool = False) -> Case:
+    whens = [When(**{field: (value if names else value[0])}, then=Value(key)) for key, value in table.items()]
+    return Case(*whens, default=Value(0), output_field=IntegerField())
 
 
-@dataclass(frozen=True)
-class Column:
-    """One search column: camel-case name, model field, type; STRING columns match exactly
-    (``lookup``), SEARCH_STRING columns by case-insensitive substring."""
-
-    name: str
-    field: str
-    data_type: str
-    filterable: bool = True
-    sortable: bool = True
-    lookup: str = "exact"
-
-    def meta(self) -> dict:
-        return {"name": self.name, "sortable": self.sortable, "filterable": self.filterable,
-                "reportDataType": self.data_type, "required": False}
+def _blank_as_null(value):
+    return value or None
 
 
-@dataclass(frozen=True)
-class Writable:
-    """A field a client may send in POST/PUT: its kind decides the accepted JSON values."""
+# --- Searches ------------------------------------------------------------------------------------------
 
-    name: str
-    attr: str
-    kind: str  # text | email | decimal | integer | boolean | choice
-    required: bool = False
-    max_length: int = 0
-    choices: tuple[str, ...] = ()
-    min_value: Decimal | int | None = None
+def _product_reference(account, rows: list[dict]) -> dict:
+    return {"productCategoryMembership": {str(row["productId"]): row["_"]["category_ids"] or [] for row in rows}}
+
+
+def _names(table: dict, ids) -> dict:
+    return {str(key): table[key] for key in sorted(set(ids)) if key in table}
+
+
+def _order_reference(account, rows: list[dict]) -> dict:
+    statuses = order_status_names(account)
+    return {
+        "orderTypeNames": _names({k: v[1] for k, v in defaults.ORDER_TYPES.items()}, [r["orderTypeId"] for r in rows]),
+        "orderStatusNames": _names(statuses, [r["orderStatusId"] for r in rows]),
+        "orderStockStatusNames": _names({k: v[1] for k, v in defaults.STOCK_STATUSES.items()},
+                                        [r["orderStockStatusId"] for r in rows]),
+        "orderPaymentStatusNames": _names(defaults.PAYMENT_STATUSES, [r["orderPaymentStatusId"] for r in rows]),
+        "orderShippingStatusNames": _names({k: v[1] for k, v in defaults.SHIPPING_STATUSES.items()},
+                                           [r["orderShippingStatusId"] for r in rows]),
+    }
+
+
+def _orders(account, *types: str):
+    queryset = Order.objects.filter(account=account).annotate(
+        order_type_id=_code_to_id("order_type_code", defaults.ORDER_TYPES),
+        stock_status_id=_code_to_id("stock_status_code", defaults.STOCK_STATUSES),
+        payment_status_id=_code_to_id("payment_status", defaults.PAYMENT_STATUSES, names=True),
+        shipping_status_id=_code_to_id("shipping_status_code", defaults.SHIPPING_STATUSES),
+    )
+    return queryset.filter(order_type_code__in=types) if types else queryset
+
+
+def _doc(key: str, default=None):
+    return lambda values: (values["document"] or {}).get(key, default)
+
+
+def _status(key: str):
+    return lambda values: bool(((values["document"] or {}).get("status") or {}).get(key, values["shipped"]))
+
+
+PRODUCT_SEARCH = SearchSpec(
+    name="product",
+    columns=(
+        Column("productId", T.IDSET, "id", reference_data=("productCategoryMembership",)),
+        Column("productName", T.SEARCH_STRING, "name", free_text=True),
+        Column("SKU", T.STRING, "sku", free_text=True),
+        Column("barcode", T.STRING, "barcode"),
+        Column("EAN", T.STRING, "ean", convert=_blank_as_null),
+        Column("UPC", T.STRING, "upc", convert=_blank_as_null),
+        Column("ISBN", T.STRING, "isbn", convert=_blank_as_null),
+        Column("MPN", T.STRING, "mpn", convert=_blank_as_null),
+        Column("stockTracked", T.BOOLEAN, "stock_tracked"),
+        Column("salesChannelName", T.STRING, None, filterable=False, constant="Brightpearl"),
+        Column("createdOn", T.PERIOD, "created_on"),
+        Column("updatedOn", T.PERIOD, "updated_on"),
+        Column("brightpearlCategoryCode", T.IDSET, "primary_category_id", sortable=False),
+        Column("productGroupId", T.INTEGER, "product_group_id", convert=lambda value: value or 0),
+        Column("brandId", T.IDSET, "brand_id"),
+        Column("productTypeId", T.IDSET, "product_type_id"),
+        Column("productStatus", T.STRING, "status"),
+        Column("primarySupplierId", T.IDSET, "primary_supplier_id"),
+    ),
+    queryset=lambda account: Product.objects.filter(account=account),
+    reference=_product_reference,
+    extra_fields=("category_ids",),
+)
+
+ORDER_SEARCH = SearchSpec(
+    name="order",
+    columns=(
+        Column("orderId", T.IDSET, "id"),
+        Column("orderTypeId", T.IDSET, "order_type_id", reference_data=("orderTypeNames",)),
+        Column("contactId", T.INTEGER, "contact_id"),
+        Column("orderStatusId", T.INTEGER, "order_status_id", reference_data=("orderStatusNames",)),
+        Column("orderStockStatusId", T.INTEGER, "stock_status_id", reference_data=("orderStockStatusNames",)),
+        Column("createdOn", T.PERIOD, "created_on"),
+        Column("createdById", T.INTEGER, "created_by_id"),
+        Column("customerRef", T.STRING, "reference"),
+        Column("orderPaymentStatusId", T.INTEGER, "payment_status_id", reference_data=("orderPaymentStatusNames",)),
+        Column("updatedOn", T.PERIOD, "updated_on"),
+        Column("parentOrderId", T.IDSET, "parent_order_id"),
+        Column("orderShippingStatusId", T.INTEGER, "shipping_status_id", reference_data=("orderShippingStatusNames",)),
+        Column("externalRef", T.STRING, "external_ref"),
+        Column("installedIntegrationInstanceId", T.INTEGER, "installed_integration_instance_id"),
+        Column("warehouseId", T.IDSET, "warehouse_id"),
+        Column("staffOwnerContactId", T.INTEGER, "staff_owner_id"),
+        Column("taxDate", T.PERIOD, "tax_date"),
+        Column("departmentId", T.INTEGER, "department_id"),
+        Column("deliveryDate", T.PERIOD, "delivery_date"),
+    ),
+    queryset=lambda account: _orders(account),
+    reference=_order_reference,
+)
+
+SALES_ORDER_SEARCH = SearchSpec(
+    name="sales-order",
+    columns=(
+        Column("salesOrderId", T.IDSET, "id"),
+        Column("customerId", T.INTEGER, "contact_id"),
+        Column("orderStatusId", T.INTEGER, "order_status_id", reference_data=("orderStatusNames",)),
+        Column("customerRef", T.STRING, "reference"),
+        Column("externalRef", T.STRING, "external_ref"),
+        Column("warehouseId", T.IDSET, "warehouse_id"),
+        Column("channelId", T.INTEGER, "channel_id"),
+        Column("staffOwnerContactId", T.INTEGER, "staff_owner_id"),
+        Column("placedOn", T.PERIOD, "placed_on"),
+        Column("createdOn", T.PERIOD, "created_on"),
+        Column("updatedOn", T.PERIOD, "updated_on"),
+        Column("taxDate", T.PERIOD, "tax_date"),
+        Column("deliveryDate", T.PERIOD, "delivery_date"),
+    ),
+    queryset=lambda account: _orders(account, "SO"),
+    reference=lambda account, rows: {"orderStatusNames": _names(order_status_names(account),
+                                                                 [r["orderStatusId"] for r in rows])},
+)
+
+CONTACT_SEARCH = SearchSpec(
+    name="contact",
+    columns=(
+        Column("contactId", T.IDSET, "id"),
+        Column("primaryEmail", T.SEARCH_STRING, "email", free_text=True),
+        Column("secondaryEmail", T.SEARCH_STRING, "secondary_email"),
+        Column("tertiaryEmail", T.SEARCH_STRING, "tertiary_email"),
+        Column("firstName", T.SEARCH_STRING, "first_name", free_text=True),
+        Column("lastName", T.SEARCH_STRING, "last_name", free_text=True),
+        Column("isSupplier", T.BOOLEAN, "is_supplier", sortable=False),
+        Column("companyName", T.SEARCH_STRING, "company", free_text=True),
+        Column("isStaff", T.BOOLEAN, "is_staff"),
+        Column("isCustomer", T.BOOLEAN, "is_customer", sortable=False),
+        Column("createdOn", T.PERIOD, "created_on"),
+        Column("updatedOn", T.PERIOD, "updated_on"),
+        Column("lastContactedOn", T.PERIOD, "last_contacted_on"),
+        Column("lastOrderedOn", T.PERIOD, "last_ordered_on"),
+        Column("nominalCode", T.INTEGER, "nominal_code"),
+        Column("isPrimary", T.BOOLEAN, "is_primary_contact"),
+        Column("pri", T.STRING, "telephone", sortable=False, convert=_blank_as_null),
+        Column("sec", T.STRING, "secondary_telephone", sortable=False, convert=_blank_as_null),
+        Column("mob", T.STRING, "mobile", sortable=False, convert=_blank_as_null),
+        Column("exactCompanyName", T.STRING, "company", convert=_blank_as_null),
+        Column("title", T.STRING, "salutation", convert=_blank_as_null),
+    ),
+    queryset=lambda account: Contact.objects.filter(account=account),
+)
+
+GOODS_OUT_SEARCH = SearchSpec(
+    name="goods-out",
+    columns=(
+        Column("goodsOutNoteId", T.IDSET, "id"),
+        Column("printed", T.BOOLEAN, None, filterable=False, sortable=False, compute=_status("printed")),
+        Column("picked", T.BOOLEAN, None, filterable=False, sortable=False, compute=_status("picked")),
+        Column("packed", T.BOOLEAN, None, filterable=False, sortable=False, compute=_status("packed")),
+        Column("shipped", T.BOOLEAN, "shipped"),
+        Column("shippedOn", T.PERIOD, None, filterable=False, sortable=False,
+               compute=lambda v: ((v["document"] or {}).get("status") or {}).get("shippedOn")),
+        Column("orderId", T.IDSET, "order__id"),
+        Column("shippingMethodId", T.INTEGER, None, filterable=False, sortable=False,
+               compute=_doc("shippingMethodId", 0)),
+        Column("warehouseId", T.IDSET, "warehouse_id"),
+        Column("priority", T.BOOLEAN, None, filterable=False, sortable=False, compute=_doc("priority", False)),
+        Column("createdOn", T.PERIOD, "created_on"),
+        Column("releaseDate", T.PERIOD, None, filterable=False, sortable=False, compute=_doc("releaseDate")),
+        Column("createdBy", T.INTEGER, None, filterable=False, sortable=False, compute=_doc("createdBy", 4)),
+        Column("labelUri", T.STRING, None, filterable=False, sortable=False, compute=_doc("labelUri")),
+        Column("channelId", T.INTEGER, None, filterable=False, sortable=False, compute=_doc("channelId")),
+        Column("transfer", T.BOOLEAN, None, filterable=False, sortable=False, compute=_doc("transfer", False)),
+    ),
+    queryset=lambda account: GoodsOutNote.objects.filter(account=account),
+    extra_fields=("document",),
+)
+
+
+def _lookup_search(name: str, kind: str, *extra: Column) -> SearchSpec:
+    return SearchSpec(name=name, columns=(Column("id", T.IDSET, "ref_id"), Column("name", T.SEARCH_STRING, "name"),
+                                          *extra),
+                      queryset=lambda account: ApiLookup.objects.filter(account=account, kind=kind))
+
+
+WAREHOUSE_SEARCH = _lookup_search(
+    "warehouse", ApiLookup.Kind.WAREHOUSE,
+    Column("typeDescription", T.STRING, None, filterable=False, sortable=False,
+           compute=_doc("typeDescription", "Warehouse")),
+    Column("addressId", T.INTEGER, None, filterable=False, sortable=False, compute=_doc("addressId", 0)),
+)
+LOOKUP_SEARCH_EXTRA = ("document",)
+
+# (service, search path) → spec
+SEARCHES: dict[tuple[str, str], SearchSpec] = {
+    ("product-service", "product-search"): PRODUCT_SEARCH,
+    ("order-service", "order-search"): ORDER_SEARCH,
+    ("order-service", "sales-order-search"): SALES_ORDER_SEARCH,
+    ("contact-service", "contact-search"): CONTACT_SEARCH,
+    ("warehouse-service", "goods-note/goods-out-search"): GOODS_OUT_SEARCH,
+    ("warehouse-service", "warehouse-search"): SearchSpec(
+        name="warehouse", columns=WAREHOUSE_SEARCH.columns, queryset=WAREHOUSE_SEARCH.queryset,
+        extra_fields=LOOKUP_SEARCH_EXTRA),
+    ("product-service", "brand-search"): _lookup_search("brand", ApiLookup.Kind.BRAND),
+    ("product-service", "channel-search"): _lookup_search("channel", ApiLookup.Kind.CHANNEL),
+    ("product-service", "brightpearl-category-search"): _lookup_search("brightpearl-category", ApiLookup.Kind.CATEGORY),
+    ("product-service", "product-type-search"): _lookup_search("product-type", ApiLookup.Kind.PRODUCT_TYPE),
+}
+
+
+def search(spec: SearchSpec, *, account, params) -> tuple[dict, dict]:
+    """A search (``integrations.search.search``): ``(response, reference)``."""
+    return search_module.search(spec, account=account, params=params)
 
 
 @dataclass(frozen=True)
 class Resource:
+    """A resource the sync engine mirrors: where its search is and its id column."""
+
     name: str
     service: str
-    model: type
-    columns: tuple[Column, ...]
-    writable: tuple[Writable, ...] = ()
-    unique_attr: str = ""  # a field unique per account (products: sku)
+    search: SearchSpec
 
     @property
     def id_column(self) -> Column:
-        return self.columns[0]
+        return self.search.id_column
 
-    def column(self, name: str) -> Column | None:
-        return next((column for column in self.columns if column.name == name), None)
-
-
-PRODUCT_STATUSES = ("LIVE", "DISCONTINUED", "ARCHIVED")
-ORDER_STATUSES = ("NEW", "PAID", "SHIPPED", "CANCELLED")
-_T = DataType
 
 RESOURCES: dict[str, Resource] = {
-    "product": Resource(
-        name="product", service="product-service", model=Product, unique_attr="sku",
-        columns=(
-            Column("productId", "id", _T.IDSET),
-            Column("sku", "sku", _T.STRING),
-            Column("name", "name", _T.SEARCH_STRING),
-            Column("brand", "brand", _T.SEARCH_STRING),
-            Column("price", "price", _T.DECIMAL, filterable=False),
-            Column("stock", "stock", _T.INTEGER),
-            Column("status", "status", _T.STRING, lookup="iexact"),
-            Column("createdOn", "created_on", _T.PERIOD),
-            Column("updatedOn", "updated_on", _T.PERIOD),
-        ),
-        writable=(
-            Writable("sku", "sku", "text", required=True, max_length=64),
-            Writable("name", "name", "text", required=True, max_length=200),
-            Writable("brand", "brand", "text", max_length=100),
-            Writable("price", "price", "decimal", min_value=Decimal(0)),
-            Writable("stock", "stock", "integer"),
-            Writable("status", "status", "choice", choices=PRODUCT_STATUSES),
-        ),
-    ),
-    "order": Resource(
-        name="order", service="order-service", model=Order,
-        columns=(
-            Column("orderId", "id", _T.IDSET),
-            Column("reference", "reference", _T.STRING),
-            Column("contactId", "contact_id", _T.IDSET),
-            Column("status", "status", _T.STRING, lookup="iexact"),
-            Column("total", "total", _T.DECIMAL, filterable=False),
-            Column("currency", "currency", _T.STRING, lookup="iexact"),
-            Column("placedOn", "placed_on", _T.PERIOD),
-            Column("createdOn", "created_on", _T.PERIOD),
-            Column("updatedOn", "updated_on", _T.PERIOD),
-        ),
-    ),
-    "contact": Resource(
-        name="contact", service="contact-service", model=Contact,
-        columns=(
-            Column("contactId", "id", _T.IDSET),
-            Column("firstName", "first_name", _T.SEARCH_STRING),
-            Column("lastName", "last_name", _T.SEARCH_STRING),
-            Column("email", "email", _T.STRING, lookup="iexact"),
-            Column("company", "company", _T.SEARCH_STRING),
-            Column("isSupplier", "is_supplier", _T.BOOLEAN),
-            Column("createdOn", "created_on", _T.PERIOD),
-            Column("updatedOn", "updated_on", _T.PERIOD),
-        ),
-        writable=(
-            Writable("firstName", "first_name", "text", required=True, max_length=100),
-            Writable("lastName", "last_name", "text", required=True, max_length=100),
-            Writable("email", "email", "email", max_length=254),
-            Writable("company", "company", "text", max_length=200),
-            Writable("isSupplier", "is_supplier", "boolean"),
-        ),
-    ),
+    "product": Resource("product", "product-service", PRODUCT_SEARCH),
+    "order": Resource("order", "order-service", ORDER_SEARCH),
+    "contact": Resource("contact", "contact-service", CONTACT_SEARCH),
 }
 
 
-def bad_request(code: str, message: str) -> ApiError:
-    return ApiError(400, code, message)
+# --- GET by ID set -------------------------------------------------------------------------------------
+
+def _custom_fields(include_optional: str) -> bool:
+    return "customFields" in include_optional.split(",")
 
 
-# --- ID sets and filter values -----------------------------------------------------------------------
-
-_ID_ITEM = re.compile(r"(\d{1,19})(?:-(\d{1,19}))?")
-
-
-def parse_id_set(text: str, *, what: str = "ID set") -> list[tuple[int, int]]:
-    """``"1,5,9,22-26"`` → ``[(1, 1), (5, 5), (9, 9), (22, 26)]``. Ranges must ascend; IDs are
-    positive. Raises ApiError (400, INVALID_ID_SET) otherwise."""
-    items = text.split(",") if text else []
-    if not items or len(items) > MAX_ID_SET_ITEMS:
-        raise bad_request("INVALID_ID_SET", f"{what} must list 1 to {MAX_ID_SET_ITEMS} IDs or ranges, "
-                                            "e.g. 1000-1010 or 1,5,9,22-26.")
-    ranges = []
-    for item in items:
-        match = _ID_ITEM.fullmatch(item)
-        if match is None:
-            raise bad_request("INVALID_ID_SET", f"{what}: {item[:40]!r} is not an ID or an ascending range like 22-26.")
-        low = int(match[1])
-        high = int(match[2]) if match[2] is not None else low
-        if low < 1 or high > MAX_ID or high < low:
-            raise bad_request("INVALID_ID_SET", f"{what}: {item!r} must be positive IDs in an ascending range.")
-        ranges.append((low, high))
-    return ranges
+def order_status_names(account) -> dict[int, str]:
+    return dict(ApiLookup.objects.filter(account=account, kind=ApiLookup.Kind.ORDER_STATUS)
+                .values_list("ref_id", "name"))
 
 
-def id_set_q(field: str, ranges: list[tuple[int, int]]) -> Q:
-    singles = [low for low, high in ranges if low == high]
-    q = Q(**{f"{field}__in": singles}) if singles else Q(pk__in=[])
-    for low, high in ranges:
-        if low != high:
-            q |= Q(**{f"{field}__range": (low, high)})
-    return q
+def _tax_codes(account) -> dict[int, str]:
+    return dict(ApiLookup.objects.filter(account=account, kind=ApiLookup.Kind.TAX_CODE).values_list("ref_id", "code"))
 
 
-def _moment(text: str, *, column: str, end: bool) -> tuple[datetime, bool]:
-    """A range bound: an ISO 8601 date-time (UTC when no offset is given) or a date. Returns the
-    instant and whether it is inclusive (a date as an end bound covers the whole day)."""
-    text = re.sub(r" (\d\d:?\d\d)$", r"+\1", text.strip())  # a '+' offset that arrived URL-decoded
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            day = parse_date(text)
-            if end:
-                return datetime.combine(day + timedelta(days=1), dt_time.min, tzinfo=dt_timezone.utc), False
-            return datetime.combine(day, dt_time.min, tzinfo=dt_timezone.utc), True
-        moment = parse_datetime(text)
-        if moment is not None:
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=dt_timezone.utc)
-            return moment, True
-    except (ValueError, OverflowError):
-        pass
-    raise bad_request("INVALID_FILTER", f"{column}: {text[:40]!r} is not an ISO 8601 date-time "
-                                        "(e.g. 2026-07-01T00:00:00Z) or date.")
-
-
-def period_q(column: Column, value: str) -> Q:
-    """``from/to``, ``from/`` or ``/to`` (both ends included) → a Q on the column's field."""
-    start_text, slash, end_text = value.partition("/")
-    if not slash or "/" in end_text or not (start_text.strip() or end_text.strip()):
-        raise bad_request("INVALID_FILTER", f"{column.name} takes a range: <from>/<to>, <from>/ or /<to>, "
-                                            "e.g. 2026-07-01T00:00:00Z/.")
-    q = Q()
-    start = end = None
-    inclusive = True
-    if start_text.strip():
-        start, _ = _moment(start_text, column=column.name, end=False)
-        q &= Q(**{f"{column.field}__gte": start})
-    if end_text.strip():
-        end, inclusive = _moment(end_text, column=column.name, end=True)
-        q &= Q(**{f"{column.field}__{'lte' if inclusive else 'lt'}": end})
-    if start and end and (start > end if inclusive else start >= end):
-        raise bad_request("INVALID_FILTER", f"{column.name}: the range ends before it starts.")
-    return q
-
-
-def filter_q(column: Column, value: str) -> Q:
-    """The Q for one column filter, or ApiError (400) for a value the column cannot take."""
-    if not column.filterable:
-        raise bad_request("COLUMN_NOT_FILTERABLE", f"{column.name} cannot be filtered on.")
-    if column.data_type == DataType.IDSET:
-        return id_set_q(column.field, parse_id_set(value, what=column.name))
-    if column.data_type == DataType.PERIOD:
-        return period_q(column, value)
-    if column.data_type == DataType.BOOLEAN:
-        if value.lower() not in ("true", "false"):
-            raise bad_request("INVALID_FILTER", f"{column.name} takes true or false.")
-        return Q(**{column.field: value.lower() == "true"})
-    if column.data_type == DataType.INTEGER:
-        if not re.fullmatch(r"-?\d{1,10}", value) or abs(int(value)) > MAX_INT:
-            raise bad_request("INVALID_FILTER", f"{column.name} takes a whole number.")
-        return Q(**{column.field: int(value)})
-    if not value:
-        raise bad_request("INVALID_FILTER", f"{column.name}: give a value to filter on.")
-    lookup = "icontains" if column.data_type == DataType.SEARCH_STRING else column.lookup
-    return Q(**{f"{column.field}__{lookup}": value})
-
-
-# --- Output ------------------------------------------------------------------------------------------
-
-def _json_value(value):
-    if isinstance(value, datetime):
-        return value.astimezone(dt_timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)  # at most 12 significant digits: exact as a JSON number
-    return value
-
-
-def _rows(queryset, columns: list[Column]):
-    return queryset.values_list(*[column.field for column in columns])
-
-
-# --- Operations --------------------------------------------------------------------------------------
-
-def get_by_ids(resource: Resource, *, account, id_set: str) -> list[dict]:
-    """The account's records whose IDs are in ``id_set``, ascending by ID, as objects keyed by
-    column name. Raises ApiError: 400 for a bad or too large ID set, 404 when none exists."""
-    ranges = parse_id_set(id_set)
-    if sum(high - low + 1 for low, high in ranges) > MAX_IDS_PER_GET:
-        raise bad_request("ID_SET_TOO_LARGE", f"Ask for at most {MAX_IDS_PER_GET} IDs at once; use "
-                                              f"{resource.name}-search to page through more.")
-    queryset = resource.model.objects.filter(account=account).filter(id_set_q("id", ranges)).order_by("id")
-    names = [column.name for column in resource.columns]
-    records = [dict(zip(names, map(_json_value, row))) for row in _rows(queryset, list(resource.columns))]
+def products(*, account, id_set: str, include_optional: str = "") -> list[dict]:
+    """Products by ID set; 404 CMNC-404 when none exists (unrecorded; the safe answer, §6)."""
+    ranges = idsets.parse_for_get(id_set)
+    rows = Product.objects.filter(account=account).filter(idsets.q("id", ranges)).order_by("id")
+    tax_codes = _tax_codes(account)
+    records = [shapes.product_record(product, tax_codes=tax_codes, custom_fields=_custom_fields(include_optional))
+               for product in rows]
     if not records:
-        raise ApiError(404, "NOT_FOUND", f"No {resource.name} with these IDs in this account.")
+        raise not_found("No products found")
     return records
 
 
-def _int_parameter(params, name: str, default: int, *, low: int, high: int) -> int:
-    value = params.get(name)
-    if value is None:
-        return default
-    if not re.fullmatch(r"\d{1,10}", value) or not low <= int(value) <= high:
-        raise bad_request(PARAMETER_ERROR_CODES[name], f"{name} must be a whole number from {low} to {high}.")
-    return int(value)
+def _order_queryset(account, ranges, *types: str):
+    rows = Prefetch("rows", queryset=OrderRow.objects.order_by("sequence", "id"))
+    queryset = Order.objects.filter(account=account).filter(idsets.q("id", ranges)).prefetch_related(rows)
+    return (queryset.filter(order_type_code__in=types) if types else queryset).order_by("id")
 
 
-def search(resource: Resource, *, account, params) -> dict:
-    """Search the account's records: ``params`` (a QueryDict) holds column filters, ``pageSize``
-    (1–500, default 200), ``firstResult`` (one-based), ``sort=<column>.ASC|DESC`` and ``columns``
-    (a comma-separated choice of columns). Returns ``{"results": [[...], ...], "metaData": {...}}``.
-    Raises ApiError (400) for an unknown parameter or column or a bad value."""
-    for name, values in params.lists():
-        if len(values) > 1:
-            raise bad_request("DUPLICATE_PARAMETER", f"{name[:40]} is given more than once.")
-        if "\x00" in values[0] or len(values[0]) > MAX_FILTER_LENGTH:
-            raise bad_request("INVALID_FILTER", f"{name[:40]}: the value is too long or contains a NUL character.")
-    page_size = _int_parameter(params, "pageSize", DEFAULT_PAGE_SIZE, low=1, high=MAX_PAGE_SIZE)
-    first_result = _int_parameter(params, "firstResult", 1, low=1, high=MAX_INT)
-
-    q = Q()
-    for name, value in params.items():
-        if name in CONTROL_PARAMETERS:
-            continue
-        column = resource.column(name)
-        if column is None:
-            raise bad_request("UNKNOWN_FILTER", f"{name[:40]!r} is not a column of {resource.name}-search. "
-                                                f"Columns: {', '.join(c.name for c in resource.columns)}.")
-        q &= filter_q(column, value)
-
-    sort_column, direction = resource.id_column, "ASC"
-    if "sort" in params:
-        name, dot, direction = params["sort"].rpartition(".")
-        direction = direction.upper()
-        sort_column = resource.column(name)
-        if not dot or direction not in ("ASC", "DESC") or sort_column is None or not sort_column.sortable:
-            raise bad_request("INVALID_SORT", "sort takes <column>.ASC or <column>.DESC with a sortable column.")
-    prefix = "-" if direction == "DESC" else ""
-    ordering = [f"{prefix}{sort_column.field}"]
-    if sort_column is not resource.id_column:
-        ordering.append(f"{prefix}id")  # a stable order, so that pages neither skip nor repeat rows
-
-    columns = list(resource.columns)
-    if "columns" in params:
-        names = [name.strip() for name in params["columns"].split(",")]
-        chosen = [resource.column(name) for name in names]
-        if not names or None in chosen:
-            raise bad_request("UNKNOWN_COLUMN", f"columns takes a comma-separated list of: "
-                                                f"{', '.join(c.name for c in resource.columns)}.")
-        columns = list(dict.fromkeys(chosen))
-
-    queryset = resource.model.objects.filter(account=account).filter(q)
-    available = queryset.count()
-    start = first_result - 1
-    rows = [list(map(_json_value, row))
-            for row in _rows(queryset.order_by(*ordering), columns)[start:start + page_size]]
-    last_result = first_result + len(rows) - 1
-    return {
-        "results": rows,
-        "metaData": {
-            "resultsAvailable": available,
-            "resultsReturned": len(rows),
-            "firstResult": first_result,
-            "lastResult": last_result,
-            "morePagesAvailable": last_result < available,
-            "sorting": [{"filterable": sort_column.meta(), "direction": direction}],
-            "columns": [column.meta() for column in columns],
-        },
-    }
+def orders(*, account, id_set: str, include_optional: str = "") -> list[dict]:
+    """Orders by ID set; ``[]`` when none exists (as recorded)."""
+    ranges = idsets.parse_for_get(id_set)
+    statuses = order_status_names(account)
+    return [shapes.order_record(order, rows=list(order.rows.all()), statuses=statuses,
+                                custom_fields=_custom_fields(include_optional))
+            for order in _order_queryset(account, ranges)]
 
 
-# --- Writes ------------------------------------------------------------------------------------------
-
-def _clean(field: Writable, value) -> tuple[object, str | None]:
-    """(clean value, None) or (None, message)."""
-    if field.kind in ("text", "email", "choice"):
-        if not isinstance(value, str):
-            return None, "must be a string."
-        value = value.strip()
-        if "\x00" in value:
-            return None, "must not contain NUL characters."
-        if field.required and not value:
-            return None, "must not be blank."
-        if field.max_length and len(value) > field.max_length:
-            return None, f"must be at most {field.max_length} characters."
-        if field.kind == "email" and value:
-            try:
-                validate_email(value)
-            except ValidationError:
-                return None, "must be an email address."
-        if field.kind == "choice":
-            value = value.upper()
-            if value not in field.choices:
-                return None, f"must be one of {', '.join(field.choices)}."
-        return value, None
-    if field.kind == "boolean":
-        return (value, None) if isinstance(value, bool) else (None, "must be true or false.")
-    if field.kind == "integer":
-        if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_INT:
-            return None, "must be a whole number."
-        return value, None
-    if field.kind == "decimal":
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            return None, "must be a number."
-        try:
-            number = Decimal(str(value).strip())
-        except InvalidOperation:
-            return None, "must be a number."
-        # Range first: quantizing a huge number would overflow the decimal context.
-        if not number.is_finite() or abs(number) >= Decimal(10) ** 10 or number != number.quantize(Decimal("0.01")):
-            return None, "must be a number below 10,000,000,000 with at most 2 decimal places."
-        if field.min_value is not None and number < field.min_value:
-            return None, f"must be at least {field.min_value}."
-        return number.quantize(Decimal("0.01")), None
-    raise AssertionError(field.kind)
+def sales_orders(*, account, id_set: str, order_type: str = "SO") -> list[dict]:
+    """The sales-order (or sales-credit) view by ID set; ``[]`` when none exists, like orders."""
+    ranges = idsets.parse_for_get(id_set)
+    return [shapes.sales_order_record(order, rows=list(order.rows.all()))
+            for order in _order_queryset(account, ranges, order_type)]
 
 
-def _validated(resource: Resource, payload, *, creating: bool) -> dict:
-    """Model attribute → clean value for the fields in ``payload``; ApiError (400) listing every
-    problem otherwise."""
-    if not resource.writable:
-        raise ApiError(405, "METHOD_NOT_ALLOWED", f"{resource.name} records are read-only in this API.")
-    if not isinstance(payload, dict):
-        raise bad_request("INVALID_JSON", "The body must be a JSON object.")
-    fields = {field.name: field for field in resource.writable}
-    read_only = {column.name for column in resource.columns} - set(fields)
-    errors, values = [], {}
-    for name, value in payload.items():
-        field = fields.get(name)
-        if field is None:
-            code = "READ_ONLY_FIELD" if name in read_only else "UNKNOWN_FIELD"
-            errors.append({"code": code, "message": f"{str(name)[:40]}: cannot be written."
-                           if code == "READ_ONLY_FIELD" else f"{str(name)[:40]}: not a field of {resource.name}."})
-            continue
-        clean, problem = _clean(field, value)
-        if problem:
-            errors.append({"code": "INVALID_FIELD", "message": f"{name}: {problem}"})
-        else:
-            values[field.attr] = clean
-    if creating:
-        for field in resource.writable:
-            if field.required and field.name not in payload:
-                errors.append({"code": "MISSING_FIELD", "message": f"{field.name}: this field is required."})
-    if errors:
-        raise validation_error(errors)
-    return values
+def _address_ids(contacts: list[Contact]) -> dict[int, dict[str, int]]:
+    result: dict[int, dict[str, int]] = defaultdict(dict)
+    for address in PostalAddress.objects.filter(contact__in=contacts).order_by("id"):
+        for role in filter(None, address.roles.split(",")):
+            result[address.contact_id].setdefault(role, address.pk)
+    return result
 
 
-def validation_error(errors: list[dict]) -> ApiError:
-    """A 400 whose envelope lists every problem found."""
-    return ApiError(400, errors[0]["code"], errors[0]["message"], errors=errors)
+def contacts(*, account, id_set: str, include_optional: str = "") -> list[dict]:
+    """Contacts by ID set; 404 CMNC-404 "No Contact Found" when none exists (as recorded)."""
+    ranges = idsets.parse_for_get(id_set)
+    rows = list(Contact.objects.filter(account=account).filter(idsets.q("id", ranges)).order_by("id"))
+    if not rows:
+        raise not_found("No Contact Found")
+    addresses = _address_ids(rows)
+    return [shapes.contact_record(contact, address_ids=addresses.get(contact.pk, {}),
+                                  custom_fields=_custom_fields(include_optional)) for contact in rows]
 
 
-def _save(resource: Resource, record, values: dict):
-    if resource.unique_attr and resource.unique_attr in values:
-        duplicate = (resource.model.objects.filter(account_id=record.account_id,
-                                                   **{resource.unique_attr: values[resource.unique_attr]})
-                     .exclude(pk=record.pk).exists())
-        if duplicate:
-            raise _duplicate(resource)
-    for attr, value in values.items():
-        setattr(record, attr, value)
-    try:
-        with transaction.atomic():
-            record.save()
-    except IntegrityError:
-        raise _duplicate(resource) from None
-    return record
+def contact_siblings(records: list[dict]) -> dict:
+    """The ``pagination`` and ``sorting`` siblings of a contact GET (as recorded)."""
+    return {"pagination": {"morePagesAvailable": False, "resultsReturned": len(records), "firstResult": 1,
+                           "lastResult": len(records)},
+            "sorting": [{"field": "contactId", "direction": "ASC"}]}
 
 
-def _duplicate(resource: Resource) -> ApiError:
-    return validation_error([{"code": f"DUPLICATE_{resource.unique_attr.upper()}",
-                              "message": f"{resource.unique_attr}: another {resource.name} already uses this value."}])
+def postal_addresses(*, account, id_set: str) -> list[dict]:
+    ranges = idsets.parse_for_get(id_set)
+    rows = PostalAddress.objects.filter(account=account).filter(idsets.q("id", ranges)).order_by("id")
+    records = [shapes.postal_address_record(address) for address in rows]
+    if not records:
+        raise not_found("No Postal Address Found")
+    return records
 
 
-def create(resource: Resource, *, account, payload) -> int:
-    """Create a record in the account from a JSON object of writable fields; returns its ID.
-    Raises ApiError (400 with every problem listed; 405 for read-only resources)."""
-    values = _validated(resource, payload, creating=True)
-    return _save(resource, resource.model(account=account), values).pk
+def price_lists(*, account, id_set: str | None) -> list[dict]:
+    """All price lists (no ID set, or a trailing slash), or those in the ID set (404 CMNC-404 if none)."""
+    rows = PriceList.objects.filter(account=account).order_by("id")
+    if id_set:
+        rows = rows.filter(idsets.q("id", idsets.parse_for_get(id_set)))
+    records = [shapes.price_list_record(price_list) for price_list in rows]
+    if id_set and not records:
+        raise not_found("No Price Lists Found")
+    return records
 
 
-def update(resource: Resource, *, account, record_id: str, payload) -> int:
-    """Change the fields present in ``payload`` on one of the account's records; returns its ID.
-    Raises ApiError: 400 for a bad ID or value, 404 for a record not in this account."""
-    if not re.fullmatch(r"\d{1,19}", record_id) or not 1 <= int(record_id) <= MAX_ID:
-        raise bad_request("INVALID_ID", f"PUT takes one {resource.id_column.name}, e.g. /{resource.name}/1001.")
-    values = _validated(resource, payload, creating=False)
-    with transaction.atomic():
-        record = resource.model.objects.select_for_update().filter(account=account, pk=int(record_id)).first()
-        if record is None:
-            raise ApiError(404, "NOT_FOUND", f"No {resource.name} {record_id} in this account.")
-        return _save(resource, record, values).pk
+def product_prices(*, account, id_set: str, price_list_ids: str | None = None) -> list[dict]:
+    """Prices of the products in the ID set (``*`` = all), optionally only in some price lists; 404
+    CMNC-404 "No Product Prices Found" when no product of the set exists (as recorded)."""
+    ranges = idsets.parse_for_get(id_set, allow_all=True)
+    product_ids = list(Product.objects.filter(account=account).filter(idsets.q("id", ranges))
+                       .order_by("id").values_list("id", flat=True))
+    prices = ProductPrice.objects.filter(product_id__in=product_ids).select_related("price_list")
+    if price_list_ids:
+        prices = prices.filter(idsets.q("price_list__id", idsets.parse(price_list_ids, name="price-list")))
+    by_product = defaultdict(list)
+    for price in prices.order_by("product_id", "price_list_id"):
+        by_product[price.product_id].append(price)
+    if not product_ids:
+        raise not_found("No Product Prices Found")
+    return [shapes.product_price_record(product_id, by_product[product_id]) for product_id in product_ids]
+
+
+def availability(*, account, id_set: str) -> dict:
+    """Stock per product and warehouse, an object keyed by product id; 404 CMNC-404 when no product of the
+    set exists (unrecorded; the safe answer)."""
+    ranges = idsets.parse_for_get(id_set)
+    product_ids = list(Product.objects.filter(account=account).filter(idsets.q("id", ranges))
+                       .order_by("id").values_list("id", flat=True))
+    if not product_ids:
+        raise not_found("No Products Found")
+    levels = defaultdict(list)
+    for level in ProductStock.objects.filter(product_id__in=product_ids).order_by("product_id", "warehouse_id"):
+        levels[level.product_id].append(level)
+    return {str(product_id): shapes.availability_record(levels[product_id]) for product_id in product_ids}
+
+
+def goods_out_notes(*, account, order_ids: str, note_ids: str | None) -> dict:
+    """Goods-out notes of the orders (``*`` = any order), optionally only some notes; keyed by note id."""
+    order_ranges = idsets.parse_for_get(order_ids, name="order ID set", allow_all=True)
+    notes = GoodsOutNote.objects.filter(account=account).filter(idsets.q("order__id", order_ranges))
+    if note_ids:
+        notes = notes.filter(idsets.q("id", idsets.parse_for_get(note_ids, name="goods-out note ID set")))
+    return {str(note.pk): shapes.goods_out_note_record(note) for note in notes.order_by("id")}
+
+
+# --- Lookups -------------------------------------------------------------------------------------------
+
+LOOKUP_KINDS = {  # (service, resource) → lookup kind
+    ("product-service", "brand"): ApiLookup.Kind.BRAND,
+    ("product-service", "brightpearl-category"): ApiLookup.Kind.CATEGORY,
+    ("product-service", "channel"): ApiLookup.Kind.CHANNEL,
+    ("product-service", "product-type"): ApiLookup.Kind.PRODUCT_TYPE,
+    ("warehouse-service", "warehouse"): ApiLookup.Kind.WAREHOUSE,
+    ("warehouse-service", "shipping-method"): ApiLookup.Kind.SHIPPING_METHOD,
+    ("accounting-service", "tax-code"): ApiLookup.Kind.TAX_CODE,
+    ("order-service", "order-status"): ApiLookup.Kind.ORDER_STATUS,
+}
+
+FIXED_LOOKUPS = {  # (service, resource) → records (the same in every account)
+    ("order-service", "order-type"): [{"id": key, "code": code, "name": name, "description": name}
+                                      for key, (code, name) in defaults.ORDER_TYPES.items()],
+    ("order-service", "order-stock-status"): [{"id": key, "code": code, "name": name, "description": name}
+                                              for key, (code, name) in defaults.STOCK_STATUSES.items()],
+    ("order-service", "order-shipping-status"): [{"id": key, "code": code, "description": name}
+                                                 for key, (code, name) in defaults.SHIPPING_STATUSES.items()],
+    ("order-service", "order-allocation-status"): [{"id": key, "code": code, "description": name}
+                                                   for key, (code, name) in defaults.ALLOCATION_STATUSES.items()],
+    ("order-service", "order-payment-status"): [{"id": key, "name": name}
+                                                for key, name in defaults.PAYMENT_STATUSES.items()],
+}
+
+
+def lookup(*, account, service: str, resource: str, id_set: str | None) -> list[dict]:
+    """A lookup list, all of it or the entries in the ID set (``[]`` when none matches)."""
+    ranges = idsets.parse_for_get(id_set, allow_all=True) if id_set else idsets.ALL
+    if (service, resource) in FIXED_LOOKUPS:
+        records = FIXED_LOOKUPS[(service, resource)]
+        if ranges is idsets.ALL:
+            return records
+        return [record for record in records if any(low <= record["id"] <= high for low, high in ranges)]
+    kind = LOOKUP_KINDS[(service, resource)]
+    rows = ApiLookup.objects.filter(account=account, kind=kind).filter(idsets.q("ref_id", ranges)).order_by("ref_id")
+    build = shapes.order_status_record if kind == ApiLookup.Kind.ORDER_STATUS else shapes.lookup_record
+    return [build(entry) for entry in rows]
+
+
+# --- OPTIONS -------------------------------------------------------------------------------------------
+
+OPTIONS_QUERYSETS = {  # resource → (account) -> queryset of its records
+    "product": lambda account: Product.objects.filter(account=account),
+    "order": lambda account: Order.objects.filter(account=account),
+    "sales-order": lambda account: Order.objects.filter(account=account, order_type_code="SO"),
+    "sales-credit": lambda account: Order.objects.filter(account=account, order_type_code="SC"),
+    "contact": lambda account: Contact.objects.filter(account=account),
+    "product-price": lambda account: Product.objects.filter(account=account),
+}
+
+
+def get_uris(*, account, resource: str, id_set: str | None) -> dict:
+    """OPTIONS: ``{"getUris": [...]}`` covering the existing records of the ID set (all without one)."""
+    ranges = idsets.parse(id_set, allow_all=True) if id_set else idsets.ALL
+    ids = list(OPTIONS_QUERYSETS[resource](account).filter(idsets.q("id", ranges)).values_list("id", flat=True))
+    return {"getUris": idsets.get_uris(resource, ids)}
+
+
+def include_optional(params) -> str:
+    value = params.get("includeOptional", "")
+    known = {"customFields", "nullCustomFields", "breakDownByLocation", "allocatedOrders", "allocatedTransfers",
+             "onOrder"}
+    unknown = [item for item in value.split(",") if item and item not in known]
+    if unknown:
+        raise cannot_parse("includeOptional", value, "STRING_SET", hint=f"known values: {', '.join(sorted(known))}")
+    return value

@@ -33,10 +33,10 @@ def measure(world: dict, *, calls: int = 400) -> dict:
             f"/public-api/{account.code}/product-service/product/{product_ids}",
             headers={"Authorization": f"Bearer {world['access']}", "brightpearl-app-ref": installation.app.client_id},
         )
-        gated = api_views.records
-        direct = inspect.unwrap(api_views.records)
+        gated = api_views.endpoint
+        direct = inspect.unwrap(api_views.endpoint)
         caller = Caller(account=account, app_ref=installation.app.client_id, installation=installation)
-        kwargs = {"resource": "product", "id_set": product_ids}
+        kwargs = {"rest": f"product-service/product/{product_ids}"}
         for _ in range(20):  # warm connections, the script cache and Django's caches
             assert gated(request, account_code=account.code, **kwargs).status_code == 200
             direct(request, caller, **kwargs)

@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from accounts.models import PrivateApp, StaffToken
 from accounts.tokens import hash_secret
-from integrations.models import AccessToken, Contact, Order, Product
+from integrations.api_defaults import ensure_reference_data
+from integrations.models import AccessToken, ApiLookup, Contact, Order, PriceList, Product
 from portal.models import App, Installation
 from portal.selectors import platform_settings
 from tests.factories import AccountFactory, AppFactory, DeveloperFactory, MembershipFactory
@@ -83,9 +84,12 @@ def make_staff_token(account, *, suffix: str = "scripts", **fields) -> Staff:
 
 
 def seed_rows(account, *, products: int = 0, contacts: int = 0, orders: int = 0) -> None:
+    """Lookup lists and price lists, then simple products, contacts and orders of the account."""
+    ensure_reference_data(account.pk, lookup_model=ApiLookup, price_list_model=PriceList)
     Product.objects.bulk_create([
         Product(account=account, sku=f"{account.code}-{n:04d}", name=f"Oak Chair {n}" if n % 2 else f"Pine Table {n}",
-                brand="Northwind" if n % 3 else "Kestrel", price=n, stock=n % 7, status="LIVE" if n % 5 else "ARCHIVED")
+                brand_id=1 if n % 3 else 7, product_type_id=1, category_ids=[2], primary_category_id=2,
+                status="LIVE" if n % 5 else "ARCHIVED")
         for n in range(1, products + 1)
     ])
     Contact.objects.bulk_create([
@@ -94,7 +98,7 @@ def seed_rows(account, *, products: int = 0, contacts: int = 0, orders: int = 0)
         for n in range(1, contacts + 1)
     ])
     Order.objects.bulk_create([
-        Order(account=account, reference=f"SO-{n}", status="PAID", total=n * 10, currency="GBP",
+        Order(account=account, reference=f"SO-{n}", order_status_id=4, net=n * 10, total=n * 10, currency="GBP",
               placed_on=timezone.now() - timedelta(days=n))
         for n in range(1, orders + 1)
     ])

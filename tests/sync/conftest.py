@@ -27,7 +27,7 @@ def platform(transactional_db, live_server, settings):
 
 
 def seed_products(account, count: int, *, start: int = 0) -> None:
-    Product.objects.bulk_create([Product(account=account, sku=f"SKU-{i:05d}", name=f"Product {i}", stock=i)
+    Product.objects.bulk_create([Product(account=account, sku=f"SKU-{i:05d}", name=f"Product {i}")
                                  for i in range(start, start + count)])
 
 

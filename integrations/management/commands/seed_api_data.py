@@ -1,11 +1,17 @@
-"""Seed the built-in API resources (products, contacts, orders) of platform accounts.
+"""Seed the platform API data of accounts in Brightpearl's shapes.
 
     python manage.py seed_api_data outerheaven topfurniture [--products 2000 --contacts 1500 --orders 2500]
 
+Each account gets its lookup lists (warehouses, sales channels, brands, categories, order statuses, tax
+codes, shipping methods) and price lists, then products (identity, several sales channels with names and
+descriptions, categories, prices in every price list, stock in two warehouses), contacts (emails,
+telephones, postal addresses) and orders (customer, delivery and billing parties, order rows, totals,
+statuses, currencies; goods-out notes for shipped orders).
+
 Idempotent: a resource that already has rows in an account is left alone. Deterministic: the same
-account always gets the same records. Fast: bulk inserts in one transaction per account (a few
-seconds on SQLite for the demo accounts). Creation and update times are spread over the last half
-year so that ``updatedOn`` searches and sync checkpoints have something to work on.
+account always gets the same records. Fast: bulk inserts in one transaction per account. Creation and
+update times are spread over the last half year so that ``updatedOn`` searches and sync checkpoints have
+something to work on.
 """
 
 import contextlib
@@ -18,7 +24,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account
-from integrations.models import Contact, Order, Product
+from integrations import api_defaults as defaults
+from integrations.models import (
+    ApiLookup, Contact, GoodsOutNote, Order, OrderRow, PostalAddress, PriceList, Product, ProductPrice, ProductStock,
+)
 
 BATCH_SIZE = 500
 HISTORY_DAYS = 180
@@ -28,7 +37,6 @@ ADJECTIVES = ["Oak", "Walnut", "Ash", "Pine", "Velvet", "Linen", "Steel", "Brass
 NOUNS = ["Chair", "Table", "Lamp", "Shelf", "Sofa", "Stool", "Desk", "Bench", "Cabinet", "Mirror", "Rug",
          "Bed Frame", "Wardrobe", "Sideboard", "Ottoman", "Bookcase", "Armchair", "Console", "Dresser", "Clock"]
 VARIANTS = ["", "", "Mk II", "XL", "Mini"]
-BRANDS = ["Northwind", "Harbour & Co", "Atelier Nine", "Greystone", "Lumen", "Fieldhouse", "Kestrel", ""]
 FIRST_NAMES = ["Olive", "Dana", "Riley", "Sam", "Alex", "Jordan", "Morgan", "Casey", "Jamie", "Taylor", "Robin",
                "Avery", "Quinn", "Harper", "Rowan", "Emery", "Ellis", "Sasha", "Noor", "Kai"]
 LAST_NAMES = ["Smith", "Jones", "Patel", "Nguyen", "Garcia", "Müller", "Okafor", "Kowalski", "Rossi", "Dubois",
@@ -36,7 +44,6 @@ LAST_NAMES = ["Smith", "Jones", "Patel", "Nguyen", "Garcia", "Müller", "Okafor"
 COMPANIES = ["", "", "Acme Retail", "Blue Door Interiors", "Cobalt Hotels", "Drift Studios", "Elm Street Homes",
              "Foxglove Design", "Granite Offices", "Hollow Oak Cafés"]
 PRODUCT_STATUSES = ["LIVE"] * 8 + ["DISCONTINUED", "ARCHIVED"]
-ORDER_STATUSES = ["NEW", "PAID", "PAID", "SHIPPED", "SHIPPED", "SHIPPED", "CANCELLED"]
 CURRENCIES = ["GBP", "GBP", "GBP", "EUR", "USD"]
 
 
@@ -63,58 +70,196 @@ def _times(rng: random.Random, now):
     return created, created + timedelta(seconds=rng.randrange(max(span, 1)))
 
 
+STREETS = ["High Street", "Station Road", "Mill Lane", "Church Road", "Park Avenue", "Harbour Way", "Kings Road"]
+TOWNS = [("Bristol", "GB", "BS1 4DJ"), ("Leeds", "GB", "LS1 5AB"), ("Dublin", "IE", "D02 X285"),
+         ("Lyon", "FR", "69002"), ("Austin", "US", "78701"), ("Glasgow", "GB", "G1 2FF")]
+# order status id → (stock, allocation, shipping, payment) codes of a sales order in that status
+SALES_ORDER_STATES = {2: ("SON", "ANA", "SNS", "UNPAID"), 3: ("SON", "APA", "SNS", "UNPAID"),
+                      4: ("SOA", "AAA", "SNS", "PAID"), 6: ("SOA", "AAA", "ASS", "PAID"),
+                      5: ("NON", "ANR", "NST", "NOT_APPLICABLE")}
+ORDER_STATUS_CHOICES = [2, 3, 4, 4, 6, 6, 6, 5]
+TAX_RATE = Decimal("0.20")
+
+
+def _product(account, rng: random.Random, n: int, prefix: str, now) -> Product:
+    created_on, updated_on = _times(rng, now)
+    name = f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} {rng.choice(VARIANTS)}".strip()
+    categories = rng.sample(range(1, 7), rng.choice([1, 1, 2]))
+    description = {"languageCode": "en", "format": "HTML_FRAGMENT",
+                   "text": f"<p>The {name}, made to last. Ships in 3–5 working days.</p>"}
+    short = {"languageCode": "en", "format": "HTML_FRAGMENT", "text": f"<p>{name}</p>"}
+    channels = [{"salesChannelName": "Brightpearl", "productName": name, "description": description,
+                 "shortDescription": short}]
+    for channel_name in rng.sample(["Web shop", "Marketplace", "Showroom"], rng.randrange(0, 3)):
+        channels.append({"salesChannelName": channel_name, "productName": f"{name} | {channel_name}",
+                         "categoryIds": categories[:1], "description": description, "shortDescription": short})
+    return Product(
+        account=account, sku=f"{prefix}-{n:05d}", name=name, barcode=f"50{rng.randrange(10**10, 10**11)}",
+        ean=f"50{rng.randrange(10**10, 10**11)}" if rng.random() < 0.5 else "", mpn=f"MPN-{n:05d}",
+        stock_tracked=rng.random() < 0.95, brand_id=rng.randrange(1, 9), product_type_id=1,
+        category_ids=categories, primary_category_id=categories[0], status=rng.choice(PRODUCT_STATUSES),
+        document={"featured": rng.random() < 0.1, "weight": round(rng.uniform(0.2, 40), 2),
+                  "dimensions": {"length": rng.randrange(10, 200), "height": rng.randrange(10, 200),
+                                 "width": rng.randrange(10, 200), "volume": 0},
+                  "taxable": True, "taxCodeId": 1, "salesChannels": channels,
+                  "warehouses": {"1": {"defaultLocationId": 1, "overflowLocationId": 2, "reorderLevel": 5,
+                                       "reorderQuantity": 20}}},
+        created_on=created_on, updated_on=updated_on,
+    )
+
+
+def _address(account, rng: random.Random, contact=None, roles: str = "") -> PostalAddress:
+    town, country, postcode = rng.choice(TOWNS)
+    return PostalAddress(account=account, contact=contact, roles=roles,
+                         address_line1=f"{rng.randrange(1, 200)} {rng.choice(STREETS)}", address_line3=town,
+                         postal_code=postcode, country_iso_code={"GB": "GBR", "IE": "IRL", "FR": "FRA",
+                                                                 "US": "USA"}[country])
+
+
+def _party(contact: Contact, address: PostalAddress) -> dict:
+    return {"addressFullName": f"{contact.first_name} {contact.last_name}", "companyName": contact.company,
+            "addressLine1": address.address_line1, "addressLine3": address.address_line3,
+            "postalCode": address.postal_code, "telephone": contact.telephone, "email": contact.email,
+            "countryIsoCode": address.country_iso_code}
+
+
+def _seed_products(account, rng, count: int, now) -> int:
+    prefix = account.code[:3].upper()
+    rows = Product.objects.bulk_create([_product(account, rng, n, prefix, now) for n in range(1, count + 1)],
+                                       batch_size=BATCH_SIZE)
+    lists = list(PriceList.objects.filter(account=account).order_by("id"))
+    prices, stock = [], []
+    for product in rows:
+        retail = Decimal(rng.randrange(500, 250000)) / 100
+        for price_list in lists:
+            factor = {"COST": Decimal("0.45"), "TRADE": Decimal("0.8"), "EUR": Decimal("1.17")}.get(price_list.code, 1)
+            breaks = {"1": retail * factor}
+            if price_list.code == "TRADE":
+                breaks["10"] = retail * factor * Decimal("0.9")
+            prices.append(ProductPrice(product=product, price_list=price_list, quantity_prices={
+                quantity: str(value.quantize(Decimal("0.0001"))) for quantity, value in breaks.items()}))
+        if product.stock_tracked:
+            for warehouse_id in (1, 2) if rng.random() < 0.6 else (1,):
+                on_hand = rng.randrange(0, 400)
+                stock.append(ProductStock(product=product, warehouse_id=warehouse_id, on_hand=on_hand,
+                                          allocated=min(on_hand, rng.randrange(0, 10)),
+                                          in_transit=rng.choice([0, 0, 0, 12, 24])))
+    ProductPrice.objects.bulk_create(prices, batch_size=BATCH_SIZE)
+    ProductStock.objects.bulk_create(stock, batch_size=BATCH_SIZE)
+    return len(rows)
+
+
+def _seed_contacts(account, rng, count: int, now) -> int:
+    rows = []
+    for n in range(1, count + 1):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        created_on, updated_on = _times(rng, now)
+        supplier = rng.random() < 0.1
+        rows.append(Contact(
+            account=account, salutation=rng.choice(["", "Mr", "Ms", "Dr"]), first_name=first, last_name=last,
+            email=f"{first.lower()}.{last.lower().replace('ü', 'u')}{n}@example.com",
+            telephone=f"+44 117 {rng.randrange(100, 999)} {rng.randrange(1000, 9999)}",
+            mobile=f"+44 7{rng.randrange(100, 999)} {rng.randrange(100000, 999999)}" if rng.random() < 0.5 else "",
+            company=rng.choice(COMPANIES), is_supplier=supplier, is_customer=not supplier,
+            nominal_code=4000 if not supplier else 5000,
+            document={"financialDetails": {"priceListId": 0, "creditLimit": 0, "creditTermDays": 30},
+                      "isReceiveEmailNewsletter": rng.random() < 0.3},
+            created_on=created_on, updated_on=updated_on,
+        ))
+    rows = Contact.objects.bulk_create(rows, batch_size=BATCH_SIZE)
+    PostalAddress.objects.bulk_create([_address(account, rng, contact, "BIL,DEF,DEL") for contact in rows],
+                                      batch_size=BATCH_SIZE)
+    return len(rows)
+
+
+def _seed_orders(account, rng, count: int, now) -> int:
+    contacts = list(Contact.objects.filter(account=account, is_customer=True))
+    addresses = {address.contact_id: address for address in PostalAddress.objects.filter(account=account)}
+    products = list(Product.objects.filter(account=account).values_list("id", "name", "sku")[:500])
+    lists = {price_list.currency_code: price_list.pk for price_list in
+             PriceList.objects.filter(account=account, price_list_type="SELL").order_by("-id")}
+    orders, lines = [], []
+    for n in range(1, count + 1):
+        placed_on, updated_on = _times(rng, now)
+        contact = rng.choice(contacts) if contacts else None
+        status_id = rng.choice(ORDER_STATUS_CHOICES)
+        stock_code, allocation_code, shipping_code, payment = SALES_ORDER_STATES[status_id]
+        currency = rng.choice(CURRENCIES)
+        parties = {}
+        if contact is not None:
+            address = addresses.get(contact.pk) or _address(account, rng)
+            parties = {"customer": _party(contact, address), "billing": _party(contact, address),
+                       "delivery": _party(contact, address)}
+        items = [(rng.choice(products) if products else (None, "Delivery charge", ""), rng.randrange(1, 5),
+                  Decimal(rng.randrange(500, 90000)) / 100) for _ in range(rng.randrange(1, 4))]
+        net = sum(quantity * price for _, quantity, price in items)
+        tax = (net * TAX_RATE).quantize(Decimal("0.01"))
+        orders.append(Order(
+            account=account, contact=contact, order_type_code="SO", reference=f"SO-{n:06d}",
+            external_ref=f"WEB-{100000 + n}" if rng.random() < 0.6 else "", order_status_id=status_id,
+            stock_status_code=stock_code, allocation_status_code=allocation_code, shipping_status_code=shipping_code,
+            payment_status=payment, currency=currency, net=net, tax=tax, total=net + tax,
+            price_list_id=lists.get(currency) or lists.get("GBP"), warehouse_id=rng.choice([1, 1, 2]),
+            channel_id=rng.randrange(1, 4), staff_owner_id=4, placed_on=placed_on, tax_date=placed_on,
+            delivery_date=placed_on + timedelta(days=rng.randrange(2, 8)),
+            document={"parties": parties, "shippingMethodId": rng.choice([1, 2]), "priceModeCode": "EXC",
+                      "invoiceReference": f"INV-{n:06d}" if payment == "PAID" else ""},
+            created_on=placed_on, updated_on=updated_on,
+        ))
+        lines.append(items)
+    orders = Order.objects.bulk_create(orders, batch_size=BATCH_SIZE)
+    rows = []
+    for order, items in zip(orders, lines):
+        for index, ((product_id, name, sku), quantity, price) in enumerate(items, start=1):
+            row_net = quantity * price
+            rows.append(OrderRow(order=order, sequence=index * 10, product_id=product_id, product_name=name,
+                                 product_sku=sku, quantity=quantity, unit_price=price,
+                                 item_cost=price * Decimal("0.45"),
+                                 tax_rate=Decimal("20"), tax_code="T", net=row_net,
+                                 tax=(row_net * TAX_RATE).quantize(Decimal("0.01"))))
+    rows = OrderRow.objects.bulk_create(rows, batch_size=BATCH_SIZE)
+    by_order: dict[int, list[OrderRow]] = {}
+    for row in rows:
+        by_order.setdefault(row.order_id, []).append(row)
+    notes = []
+    for order in orders:
+        if order.shipping_status_code != "ASS":
+            continue
+        shipped_on = (order.placed_on + timedelta(days=1)).isoformat(timespec="milliseconds")
+        notes.append(GoodsOutNote(
+            account=account, order=order, warehouse_id=order.warehouse_id, shipped=True,
+            document={"status": {"picked": True, "packed": True, "printed": True, "shippedOn": shipped_on,
+                                 "pickedOn": shipped_on, "packedOn": shipped_on, "printedOn": shipped_on},
+                      "shippingMethodId": order.document["shippingMethodId"], "shippingReference": f"TRK{order.pk:08d}",
+                      "orderRows": {str(row.pk): [{"productId": row.product_id or 0, "quantity": int(row.quantity),
+                                                   "locationId": 1}] for row in by_order.get(order.pk, [])},
+                      "events": [{"occured": shipped_on, "eventOwnerId": 4, "eventCode": code}
+                                 for code in ("PRI", "PIC", "PAC", "SHW")]},
+            created_on=order.placed_on, updated_on=order.updated_on,
+        ))
+    GoodsOutNote.objects.bulk_create(notes, batch_size=BATCH_SIZE)
+    return len(orders)
+
+
 def seed_account(account: Account, *, products: int, contacts: int, orders: int) -> dict[str, int]:
-    """Create the account's products, contacts and orders unless it has some already; returns how
-    many of each were created (0 when skipped)."""
+    """Give the account its lookup lists and price lists, and create its products, contacts and orders
+    unless it has some already; returns how many of each were created (0 when skipped)."""
     rng = random.Random(f"seed-api-data:{account.code}")
     now = timezone.now()
     created = {"products": 0, "contacts": 0, "orders": 0}
-    with transaction.atomic(), dates_as_given(Product, Contact, Order):
+    with transaction.atomic(), dates_as_given(Product, Contact, Order, GoodsOutNote):
+        defaults.ensure_reference_data(account.pk, lookup_model=ApiLookup, price_list_model=PriceList)
         if products and not Product.objects.filter(account=account).exists():
-            prefix = account.code[:3].upper()
-            rows = []
-            for n in range(1, products + 1):
-                created_on, updated_on = _times(rng, now)
-                rows.append(Product(
-                    account=account, sku=f"{prefix}-{n:05d}",
-                    name=f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} {rng.choice(VARIANTS)}".strip(),
-                    brand=rng.choice(BRANDS), price=Decimal(rng.randrange(500, 250000)) / 100,
-                    stock=rng.randrange(0, 400), status=rng.choice(PRODUCT_STATUSES),
-                    created_on=created_on, updated_on=updated_on,
-                ))
-            Product.objects.bulk_create(rows, batch_size=BATCH_SIZE)
-            created["products"] = len(rows)
+            created["products"] = _seed_products(account, rng, products, now)
         if contacts and not Contact.objects.filter(account=account).exists():
-            rows = []
-            for n in range(1, contacts + 1):
-                first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-                created_on, updated_on = _times(rng, now)
-                rows.append(Contact(
-                    account=account, first_name=first, last_name=last,
-                    email=f"{first.lower()}.{last.lower().replace('ü', 'u')}{n}@example.com",
-                    company=rng.choice(COMPANIES), is_supplier=rng.random() < 0.1,
-                    created_on=created_on, updated_on=updated_on,
-                ))
-            Contact.objects.bulk_create(rows, batch_size=BATCH_SIZE)
-            created["contacts"] = len(rows)
+            created["contacts"] = _seed_contacts(account, rng, contacts, now)
         if orders and not Order.objects.filter(account=account).exists():
-            contact_ids = list(Contact.objects.filter(account=account).values_list("id", flat=True))
-            rows = []
-            for n in range(1, orders + 1):
-                placed_on, updated_on = _times(rng, now)
-                rows.append(Order(
-                    account=account, contact_id=rng.choice(contact_ids) if contact_ids else None,
-                    reference=f"SO-{n:06d}", status=rng.choice(ORDER_STATUSES),
-                    total=Decimal(rng.randrange(1000, 900000)) / 100, currency=rng.choice(CURRENCIES),
-                    placed_on=placed_on, created_on=placed_on, updated_on=updated_on,
-                ))
-            Order.objects.bulk_create(rows, batch_size=BATCH_SIZE)
-            created["orders"] = len(rows)
+            created["orders"] = _seed_orders(account, rng, orders, now)
     return created
 
 
 class Command(BaseCommand):
-    help = "Create products, contacts and orders for platform accounts (skips what already has rows)."
+    help = "Create lookup lists, products, contacts and orders for platform accounts (skips what already has rows)."
 
     def add_arguments(self, parser):
         parser.add_argument("account_codes", nargs="+", metavar="account_code")
