@@ -27,7 +27,7 @@ from django.utils import timezone
 from oauthlib.common import Request as OauthlibRequest
 from oauthlib.oauth2.rfc6749 import errors
 from oauth2_provider.exceptions import OAuthToolkitError
-from oauth2_provider.oauth2_backends import OAuthLibCore
+from oauth2_provider.oauth2_backends import OAuthLibCore, get_oauthlib_core
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from integrations.models import AccessToken, Grant, RefreshToken
@@ -263,11 +263,11 @@ class PortalOAuth2Validator(OAuth2Validator):
 
 def authenticated_client(request) -> App | None:
     """The confidential client a request authenticates as (HTTP Basic or body credentials), if any."""
-    validator = PortalOAuth2Validator()
-    headers = {"Authorization": request.META["HTTP_AUTHORIZATION"]} if "HTTP_AUTHORIZATION" in request.META else {}
+    core = get_oauthlib_core()
     body = [(key, value) for key, value in request.POST.items() if key in ("client_id", "client_secret")]
-    oauth_request = OauthlibRequest(request.build_absolute_uri(), http_method="POST", body=body, headers=headers)
-    if not validator.authenticate_client(oauth_request):
+    oauth_request = OauthlibRequest(request.build_absolute_uri(), http_method="POST", body=body,
+                                    headers=core.extract_headers(request))
+    if not core.server.request_validator.authenticate_client(oauth_request):
         return None
     client = oauth_request.client
     return client if client is not None and client.client_type == App.CLIENT_CONFIDENTIAL else None
