@@ -23,8 +23,8 @@ from portal import services
 from portal.models import App, Installation
 from portal.validation import parse_redirect_uris
 from tests.integrations.oauth_support import (  # noqa: F401 (fixtures)
-    REDIRECT, approve, code_from, connected, exchange, fresh_token_pools, pkce_pair, plain_http_on_loopback,
-    post_form, redirect_query, refresh, world,
+    REDIRECT, approve, code_from, connected, exchange, fresh_token_pools, plain_http_on_loopback, post_form,
+    redirect_query, refresh, world,
 )
 
 
@@ -336,3 +336,15 @@ def test_the_credentials_page_asks_for_confirmation_before_rotating(client, worl
     client.post(url, {"overlap": "86400", "confirm": "yes"})
     app = App.objects.get(pk=world["app"].pk)
     assert app.secret_rotated_at is not None and app.previous_secret_is_live
+
+
+def test_revocation_finds_tokens_by_checksum_and_ends_the_pair(client, world):
+    # given a pair
+    body = connected(client, world)
+    # when the app revokes its refresh token (RFC 7009)
+    answer = post_form(client, reverse("integrations:revoke"), token=body["refresh_token"],
+                       token_type_hint="refresh_token", client_id="flow-app", client_secret=world["secret"])
+    # then neither token works any more
+    assert answer.status_code == 200
+    assert bearer_token(body["access_token"]) is None
+    assert refresh(client, world, body["refresh_token"]).status_code == 400
