@@ -13,13 +13,21 @@ from portal.models import Installation
 
 
 class Grant(AbstractGrant):
+    """An authorization code. ``code`` holds the SHA-256 checksum of the code, never the code itself.
+    A redeemed grant is kept until it expires, so that a replay can revoke what it issued."""
+
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     installation = models.ForeignKey(
         Installation, null=True, blank=True, on_delete=models.CASCADE, related_name="grants"
     )
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+    # The refresh-token family its exchange started.
+    token_family = models.UUIDField(null=True, blank=True, editable=False)
 
 
 class AccessToken(AbstractAccessToken):
+    """``token`` is left empty: only ``token_checksum`` (SHA-256) is stored. The same for refresh tokens."""
+
     installation = models.ForeignKey(
         Installation, null=True, blank=True, on_delete=models.CASCADE, related_name="access_tokens"
     )

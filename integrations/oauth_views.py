@@ -1,22 +1,28 @@
 """The authorization server's endpoints: authorize (per account), token, revoke, introspect, metadata."""
 
+import json
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
 from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.oauth2_backends import get_oauthlib_core
-from oauth2_provider.views import IntrospectTokenView, RevokeTokenView, TokenView
+from oauth2_provider.views import RevokeTokenView, TokenView
 
 from accounts.models import Account, Membership
 from accounts.refusals import refusal_text
-from integrations.oauth import ACCOUNT_HEADER
+from integrations.oauth import (ACCOUNT_HEADER, CONTROL_CHARACTERS, authenticated_client,
+                                presented_client_id, token_introspection, token_request_retry_after)
 from portal.installations import MANAGER_ROLES, installation_turn_on
 from portal.models import App, Stage
 from portal.selectors import app_visible_to_account
@@ -32,6 +38,7 @@ def _redirect_with(uri: str, **params) -> HttpResponseRedirect:
     return HttpResponseRedirect(uri + separator + urlencode({k: v for k, v in params.items() if v}))
 
 
+@never_cache
 @login_required
 def authorize(request, account_code: str):
     """GET shows the consent page; POST approves (code to the app) or denies (access_denied)."""
@@ -50,7 +57,7 @@ def authorize(request, account_code: str):
     if not app_visible_to_account(app=app, account=account):
         return _refuse(request, 403, "App not available", f"{app.name} is not available to {account.code}.")
     redirect_uri = params.get("redirect_uri") or (app.redirect_uri_list[0] if len(app.redirect_uri_list) == 1 else "")
-    if redirect_uri not in app.redirect_uri_list:
+    if redirect_uri not in app.redirect_uri_list or CONTROL_CHARACTERS.search(redirect_uri):
         return _refuse(request, 400, "Redirect URI not registered",
                        "The app asked to send you to an address it has not registered, so we stopped here.")
     core = get_oauthlib_core()
@@ -65,12 +72,20 @@ def authorize(request, account_code: str):
     if request.method == "POST":
         if request.POST.get("decision") != "allow":
             return _redirect_with(redirect_uri, error="access_denied", state=state)
+        # One transaction: the code is issued and the app on, or nothing changed (and no install
+        # callback is sent, since it is scheduled on commit).
         try:
-            installation = installation_turn_on(app=app, account=account, actor=request.user)
+            with transaction.atomic():
+                installation = installation_turn_on(app=app, account=account, actor=request.user)
+                credentials["installation_id"] = installation.pk
+                uri, _headers, _body, _status = core.create_authorization_response(request, scopes, credentials,
+                                                                                   allow=True)
         except (ValidationError, PermissionDenied) as error:
             return _refuse(request, 403, "Cannot turn the app on", refusal_text(error))
-        credentials["installation_id"] = installation.pk
-        uri, _headers, _body, _status = core.create_authorization_response(request, scopes, credentials, allow=True)
+        except FatalClientError as error:
+            return _refuse(request, 400, "Invalid request", error.oauthlib_error.description or "The request is not valid.")
+        except OAuthToolkitError as error:
+            return HttpResponseRedirect(error.oauthlib_error.in_uri(redirect_uri))
         return HttpResponseRedirect(uri)
     return render(request, "integrations/consent.html", {
         "app": app, "account": account, "redirect_uri": redirect_uri,
@@ -78,7 +93,15 @@ def authorize(request, account_code: str):
     })
 
 
+def _no_store(response):
+    """Token responses and the consent page must never be cached (RFC 6749 §5.1)."""
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
 @method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(sensitive_post_parameters("client_secret", "code", "code_verifier", "refresh_token"), name="dispatch")
 class AccountTokenView(TokenView):
     """Token endpoint at /oauth/token/<account>, /<account>/oauth/token, or /oauth/token with
     account_code in the form body."""
@@ -86,15 +109,63 @@ class AccountTokenView(TokenView):
     def post(self, request, *args, account_code: str | None = None, **kwargs):
         code = account_code or request.POST.get("account_code", "")
         if not code or not Account.objects.filter(code=code).exists():
-            return JsonResponse({"error": "invalid_request", "error_description": "Unknown or missing account code."},
-                                status=400)
+            return _no_store(JsonResponse(
+                {"error": "invalid_request", "error_description": "Unknown or missing account code."}, status=400))
+        retry_after = token_request_retry_after(client_id=presented_client_id(request),
+                                                address=request.META.get("REMOTE_ADDR", ""))
+        if retry_after is not None:
+            response = JsonResponse({"error": "slow_down", "error_description": "Too many token requests; "
+                                     "retry after the time in the Retry-After header."}, status=429)
+            response["Retry-After"] = str(retry_after)
+            return _no_store(response)
         request.META[ACCOUNT_HEADER] = code
-        return super().post(request, *args, **kwargs)
+        # One transaction per exchange: a code's row lock is held until its tokens are committed.
+        with transaction.atomic():
+            response = super().post(request, *args, **kwargs)
+        return _no_store(_client_error_status(request, response))
+
+
+def _client_error_status(request, response):
+    """invalid_client is a 400 when the client sent its credentials in the body (the reference does
+    so, and one known client mishandles a 401); a 401 with a Basic challenge only when the client
+    used HTTP Basic (RFC 6749 §5.2)."""
+    if response.status_code not in (400, 401):
+        return response
+    try:
+        error = json.loads(response.content).get("error")
+    except ValueError:
+        return response
+    if error != "invalid_client":
+        return response
+    if "WWW-Authenticate" in response:
+        del response["WWW-Authenticate"]
+    if request.META.get("HTTP_AUTHORIZATION", "").startswith("Basic "):
+        response.status_code = 401
+        response["WWW-Authenticate"] = 'Basic realm="oauth", error="invalid_client"'
+    else:
+        response.status_code = 400
+    return response
 
 
 revoke = csrf_exempt(RevokeTokenView.as_view())
-introspect = csrf_exempt(IntrospectTokenView.as_view())
 token = AccountTokenView.as_view()
+
+
+@csrf_exempt
+@require_POST
+def introspect(request):
+    """RFC 7662 introspection for confidential clients: a client learns about its own tokens; any
+    other token is {"active": false} unless the caller is a configured resource server."""
+    caller = authenticated_client(request)
+    if caller is None:
+        response = JsonResponse({"error": "invalid_client"}, status=401)
+        response["WWW-Authenticate"] = 'Basic realm="oauth"'
+        return _no_store(response)
+    raw = request.POST.get("token", "")
+    if not raw:
+        return _no_store(JsonResponse({"error": "invalid_request", "error_description": "token is missing."},
+                                      status=400))
+    return _no_store(JsonResponse(token_introspection(caller=caller, raw_token=raw)))
 
 
 def metadata(request):

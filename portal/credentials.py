@@ -3,6 +3,9 @@
 import hashlib
 import secrets
 
+# How long a replaced client secret keeps working after a rotation (seconds -> what the page says).
+SECRET_OVERLAP_CHOICES = {0: "at once", 3600: "in 1 hour", 86400: "in 24 hours"}
+
 
 def new_client_secret() -> str:
     return secrets.token_urlsafe(48)

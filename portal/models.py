@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.auth.hashers import check_password
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -42,6 +43,9 @@ class App(AbstractApplication):
     suspended_at = models.DateTimeField(null=True, blank=True)
     suspended_reason = models.TextField(blank=True)
     secret_rotated_at = models.DateTimeField(null=True, blank=True)
+    # After a rotation with overlap, the replaced secret (hashed like client_secret) works until then.
+    previous_client_secret = models.CharField(max_length=255, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     # HMAC key for signed callbacks and webhooks: SHA-256 of "callback-signing:" + client secret (hex).
     # The developer derives the same key from the secret they were shown; the secret itself is only hashed.
     callback_signing_key = models.CharField(max_length=64, blank=True)
@@ -70,6 +74,15 @@ class App(AbstractApplication):
     @property
     def redirect_uri_list(self) -> list[str]:
         return self.redirect_uris.split()
+
+    @property
+    def previous_secret_is_live(self) -> bool:
+        return bool(self.previous_client_secret and self.previous_secret_expires_at
+                    and self.previous_secret_expires_at > timezone.now())
+
+    def previous_secret_matches(self, secret: str) -> bool:
+        """True while a rotation's overlap lasts and ``secret`` is the replaced secret."""
+        return self.previous_secret_is_live and bool(secret) and check_password(secret, self.previous_client_secret)
 
 
 class PlatformSettings(models.Model):

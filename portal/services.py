@@ -4,6 +4,8 @@ Every service is atomic, checks who may act (another developer's app is refused 
 in views), writes its audit event in the same transaction and schedules side effects after commit.
 """
 
+from datetime import timedelta
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -14,7 +16,7 @@ from accounts.models import Account, DeveloperProfile
 from accounts.notifications import notify
 from accounts.roles import is_reviewer
 from portal import hooks, lifecycle
-from portal.credentials import callback_signing_key, new_client_secret
+from portal.credentials import SECRET_OVERLAP_CHOICES, callback_signing_key, new_client_secret
 from portal.models import App, EarlyAccess, PlatformSettings, ProgressionRequest, ReviewCheck, ReviewStage, Stage
 from portal.selectors import platform_settings
 from portal.validation import parse_redirect_uris, validate_icon, validate_outgoing_url
@@ -127,17 +129,30 @@ def app_delete(*, app: App, actor) -> None:
 
 
 @transaction.atomic
-def app_rotate_secret(*, app: App, actor) -> str:
-    """Issue a new client secret; the old one stops working at once. Returns the new secret."""
+def app_rotate_secret(*, app: App, actor, overlap_seconds: int = 0) -> str:
+    """Issue a new client secret and return it. The replaced secret stops working at once
+    (``overlap_seconds=0``) or keeps working beside the new one for 1 or 24 hours, so that the app can
+    be redeployed without downtime; a secret still overlapping from an earlier rotation ends now.
+    Raises ValidationError for a public client or an overlap that is not offered."""
     app = _lock_own_app(app, actor)
     if app.client_type != App.CLIENT_CONFIDENTIAL:
         raise ValidationError("Public clients have no secret to rotate.")
+    if overlap_seconds not in SECRET_OVERLAP_CHOICES:
+        raise ValidationError("Choose when the old secret stops working: at once, in 1 hour or in 24 hours.")
+    now = timezone.now()
+    if overlap_seconds:
+        app.previous_client_secret = app.client_secret  # already hashed
+        app.previous_secret_expires_at = now + timedelta(seconds=overlap_seconds)
+    else:
+        app.previous_client_secret, app.previous_secret_expires_at = "", None
     secret = new_client_secret()
     app.client_secret = secret
     app.callback_signing_key = callback_signing_key(secret)
-    app.secret_rotated_at = timezone.now()
-    app.save(update_fields=["client_secret", "callback_signing_key", "secret_rotated_at", "updated"])
-    audit_record(actor=actor, verb="app.secret_rotated", target=app, app_ref=app.client_id)
+    app.secret_rotated_at = now
+    app.save(update_fields=["client_secret", "previous_client_secret", "previous_secret_expires_at",
+                            "callback_signing_key", "secret_rotated_at", "updated"])
+    audit_record(actor=actor, verb="app.secret_rotated", target=app, app_ref=app.client_id,
+                 data={"old_secret_expires_at": app.previous_secret_expires_at.isoformat() if overlap_seconds else None})
     return secret
 
 

@@ -23,6 +23,9 @@ def parse_redirect_uris(text: str) -> list[str]:
         raise ValidationError("At most 10 redirect URIs.")
     errors = []
     for uri in uris:
+        if any(ord(char) < 0x20 or ord(char) == 0x7F for char in uri):
+            errors.append(f"{uri!r} contains control characters.")
+            continue
         try:
             URLValidator(schemes=["http", "https"])(uri)
         except ValidationError:

@@ -13,6 +13,7 @@ from accounts.models import PartnerApplication
 from accounts.refusals import apply_refusal, refusal_text
 from accounts.roles import is_reviewer
 from portal import lifecycle, limits, selectors, services, usage
+from portal.credentials import SECRET_OVERLAP_CHOICES
 from portal.forms import (
     AppForm, AuditFilterForm, DecisionForm, EarlyAccessForm, PlatformSettingsForm, ProgressionRequestForm,
     ReviewCheckForm, SuspensionForm,
@@ -142,7 +143,8 @@ def app_delete(request, pk):
 def app_credentials(request, pk):
     app = selectors.app_of_developer(user=request.user, pk=pk)
     secret = request.session.pop(f"new-secret:{app.pk}", None)
-    return _app_page(request, app, "portal/app_credentials.html", secret=secret)
+    return _app_page(request, app, "portal/app_credentials.html", secret=secret,
+                     overlap_choices=list(SECRET_OVERLAP_CHOICES.items()))
 
 
 @developer_required
@@ -150,12 +152,20 @@ def app_credentials(request, pk):
 def app_rotate_secret(request, pk):
     app = selectors.app_of_developer(user=request.user, pk=pk)
     try:
-        secret = services.app_rotate_secret(app=app, actor=request.user)
+        overlap = int(request.POST.get("overlap", ""))
+    except ValueError:
+        overlap = -1
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "Tick the confirmation box to rotate the secret.")
+        return redirect("portal:app_credentials", pk=app.pk)
+    try:
+        secret = services.app_rotate_secret(app=app, actor=request.user, overlap_seconds=overlap)
     except (ValidationError, PermissionDenied) as error:
         _report(request, error)
     else:
         request.session[f"new-secret:{app.pk}"] = secret
-        messages.success(request, "A new client secret was issued; the old one no longer works.")
+        messages.success(request, "A new client secret was issued; the old one stops working "
+                         f"{SECRET_OVERLAP_CHOICES[overlap]}.")
     return redirect("portal:app_credentials", pk=app.pk)
 
 

@@ -97,6 +97,9 @@ def _setup_django(migrate: bool = True) -> None:
     os.environ.setdefault("DEBUG", "0")
     os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-for-production-use-000")
     os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+    # The token bench measures exchanges, not the token endpoint's rate limits (0 = no limit).
+    os.environ.setdefault("OAUTH_TOKEN_LIMIT_PER_CLIENT", "0")
+    os.environ.setdefault("OAUTH_TOKEN_LIMIT_PER_ADDRESS", "0")
     import django
 
     import warnings

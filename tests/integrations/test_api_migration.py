@@ -1,4 +1,4 @@
-"""Migration 0004: products, contacts and orders of before keep their data in the Brightpearl shapes."""
+"""Migration 0005: products, contacts and orders of before keep their data in the Brightpearl shapes."""
 
 from decimal import Decimal
 

@@ -83,17 +83,24 @@ def test_full_flow_with_a_real_oauth_client(client, world, live_server, settings
     assert refreshed["refresh_token"] != token["refresh_token"]
     replay_body = {"grant_type": "refresh_token", "refresh_token": token["refresh_token"], "client_id": "flow-app",
                    "client_secret": world["secret"], "account_code": "outerheaven"}
-    # and a replay of the old one within the grace period (a lost response) gets that same pair, nothing new
+    # and a replay of the old one within the grace period (a lost response) gets a working pair: a fresh
+    # one, since only checksums are stored, and the pair it replaces (never received) stops working
     replay = requests.post(f"{live_server.url}/oauth/token", data=replay_body)
     assert replay.status_code == 200, replay.text
-    assert (replay.json()["access_token"], replay.json()["refresh_token"]) == (
-        refreshed["access_token"], refreshed["refresh_token"])
-    assert RefreshToken.objects.filter(installation=installation).count() == 2
-    # and after the grace period the old one is refused
+    assert replay.json()["access_token"] not in (token["access_token"], refreshed["access_token"])
+    assert session.get(api, headers=headers).status_code == 401
+    session.token = replay.json()
+    assert session.get(api, headers=headers).status_code == 200
+    assert RefreshToken.objects.filter(installation=installation, revoked__isnull=True).count() == 1
+    # and after the grace period the old one is refused (and revokes the whole family)
     settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0}
     replay = requests.post(f"{live_server.url}/oauth/token", data=replay_body)
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
     settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 120}
+    assert session.get(api, headers=headers).status_code == 401
+    code = code_from(authorize(client, "outerheaven"))
+    refreshed = session.fetch_token(f"{live_server.url}/oauth/token/outerheaven", code=code,
+                                    client_secret=world["secret"], include_client_id=True)
     # when the owner turns the app off, every token of the installation is gone
     installations.installation_turn_off(installation=installation, actor=world["owner"])
     assert not AccessToken.objects.filter(installation=installation).exists()
@@ -164,7 +171,9 @@ def test_code_replay_is_refused(client, world, live_server):
     assert _exchange(live_server, code, secret=world["secret"]).status_code == 200
     replay = _exchange(live_server, code, secret=world["secret"])
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
-    assert AccessToken.objects.count() == 1
+    # and the replay revoked what the code had issued (RFC 6749 §10.5)
+    assert AccessToken.objects.count() == 0
+    assert not RefreshToken.objects.filter(revoked__isnull=True).exists()
 
 
 def test_code_at_another_accounts_token_url_is_refused(client, world, live_server):
@@ -173,7 +182,7 @@ def test_code_at_another_accounts_token_url_is_refused(client, world, live_serve
     response = _exchange(live_server, code, account="topfurniture", secret=world["secret"])
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
     assert not AccessToken.objects.exists()
-    assert Grant.objects.filter(code=code).exists()  # still usable at its own account
+    assert _exchange(live_server, code, secret=world["secret"]).status_code == 200  # still usable at its own
 
 
 def test_redirect_uri_mismatch_at_token_time_is_refused(client, world, live_server):
@@ -188,7 +197,7 @@ def test_wrong_client_secret_is_invalid_client(client, world, live_server):
     client.force_login(world["owner"])
     code = code_from(authorize(client, "outerheaven"))
     response = _exchange(live_server, code, secret="wrong")
-    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+    assert response.status_code == 400 and response.json() == {"error": "invalid_client"}
     assert not AccessToken.objects.exists()
 
 
