@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test bench bench-sync install migrate seed clean
+.PHONY: run test lint bench bench-sync install migrate seed clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ run: install
 ## The whole test suite (SQLite + a private Redis unless DATABASE_URL / REDIS_URL are set)
 test: install
 	$(PY) -m config.embedded_redis -- $(PY) -m pytest $(PYTEST_ARGS)
+
+## Import layers (import-linter contracts in pyproject.toml)
+lint: install
+	$(VENV)/bin/lint-imports
 
 migrate: install
 	$(PY) manage.py migrate
