@@ -80,7 +80,7 @@ def installation(server):
 
 
 def expected_signature(account_code, app_ref, timestamp) -> str:
-    """What an app computes, from its client secret alone (as the README documents)."""
+    """What an app computes, from its client secret alone (as docs/guide.md documents)."""
     key = hashlib.sha256(f"callback-signing:{SECRET}".encode()).hexdigest()
     message = f"accountCode={account_code}&appRef={app_ref}&timestamp={timestamp}"
     return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
