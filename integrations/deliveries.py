@@ -181,6 +181,8 @@ def attempt(delivery: Delivery, *, kind: Kind | None = None) -> DeliveryAttempt 
     cfg = kind.settings()
     if not _claim(kind, delivery, timezone.now()):
         return None
+    # What other workers did since the row was read (attempts, a redelivery) counts, not the copy in hand.
+    delivery.refresh_from_db(fields=["status", "attempts", "attempts_before_redelivery", "url"])
     request = kind.request(delivery)
     if isinstance(request, str):
         delivery.status, delivery.last_error = Delivery.Status.CANCELLED, request[:300]
@@ -225,7 +227,13 @@ def deliver_kind(kind: Kind) -> dict:
     deadline = time.monotonic() + float(cfg["PASS_MAX_SECONDS"])
     due = kind.due(now=timezone.now(), limit=int(cfg["PASS_MAX_DELIVERIES"]))
     for delivery in due:
-        logged = attempt(delivery, kind=kind)
+        try:
+            logged = attempt(delivery, kind=kind)
+        except Exception:
+            # A bug or a vanished row must not stop the other deliveries; this one's claim runs out and it
+            # is tried again then.
+            logger.exception("%s delivery %s: the attempt broke off", kind.name, delivery.pk)
+            logged = None
         if logged is not None:
             sent, failed = (sent + 1, failed) if logged.delivered else (sent, failed + 1)
         if time.monotonic() > deadline:

@@ -296,3 +296,14 @@ def test_the_developer_can_have_a_callback_sent_again(server, installation):
     assert delivery.status == "delivered" and delivery.attempts == 7 and len(server.requests) == 7
     event = AuditEvent.objects.get(verb="integrations.callback_redelivery")
     assert event.actor == installation.app.user and event.data == {"delivery": delivery.pk}
+
+
+def test_a_delivery_another_worker_has_taken_is_not_sent_twice(server, installation):
+    # given two workers that read the same due callback
+    delivery = callbacks.callback_schedule(installation=installation, kind="install")
+    other_copy = CallbackDelivery.objects.get(pk=delivery.pk)
+    # when the first makes its attempt and the second tries too
+    assert deliveries.attempt(delivery) is not None
+    # then the second finds it no longer due: one request, one logged attempt
+    assert deliveries.attempt(other_copy) is None
+    assert len(server.requests) == 1 and CallbackAttempt.objects.count() == 1
