@@ -13,6 +13,7 @@ an installation that has changed state since is cancelled: it would tell the app
 """
 
 import time
+from typing import ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.core.exceptions import PermissionDenied
@@ -71,7 +72,7 @@ class Callbacks(deliveries.Kind):
     name = "callback"
     model = CallbackDelivery
     user_agent = "PartnerPortal-Callbacks/1.0"
-    defaults = {"TIMEOUT_SECONDS": 5, "RESPONSE_KEEP_CHARS": 500}
+    defaults: ClassVar[dict] = {"TIMEOUT_SECONDS": 5, "RESPONSE_KEEP_CHARS": 500}
 
     def due(self, *, now, limit: int):
         yield from (CallbackDelivery.objects.select_related("installation__app", "installation__account")

@@ -31,6 +31,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import ClassVar
 
 import requests
 from django.conf import settings
@@ -79,7 +80,7 @@ class Kind:
     model: type[Delivery]
     user_agent = "PartnerPortal-Deliveries/1.0"
     # This kind's own defaults (see DEFAULTS); settings.PORTAL["DELIVERIES"][name] overrides them.
-    defaults: dict = {}
+    defaults: ClassVar[dict] = {}
 
     def prepare(self) -> dict:
         """Before a pass: make new deliveries if this kind batches; returns figures for the pass's result."""

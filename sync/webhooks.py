@@ -18,6 +18,7 @@ import json
 import logging
 import time
 from collections import defaultdict
+from typing import ClassVar
 
 from django.db import transaction
 from django.urls import reverse
@@ -26,8 +27,8 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.notifications import notify
 from integrations import deliveries
-from sync.models import ChangeEvent, Connection, SyncSpec, WebhookAttempt, WebhookDelivery
 from sync.client import sync_settings
+from sync.models import ChangeEvent, Connection, SyncSpec, WebhookAttempt, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class Webhooks(deliveries.Kind):
     user_agent = USER_AGENT
     # A failing delivery keeps its place (a connection's changes arrive in order) and is retried until the app's
     # webhooks pause (WEBHOOK_PAUSE_AFTER_FAILURES in a row); it fails only after many more attempts than that.
-    defaults = {"MAX_ATTEMPTS": 25}
+    defaults: ClassVar[dict] = {"MAX_ATTEMPTS": 25}
 
     def prepare(self) -> dict:
         specs = SyncSpec.objects.exclude(webhook_url="").filter(webhook_paused_at__isnull=True)
