@@ -232,6 +232,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     # The gateway's per-minute usage counters (Redis) into UsageMinute rows; idempotent, so an overlap
     # or a re-run never double counts. Expires so that a backlog does not pile up runs.
     "rollup-usage": {"task": "integrations.tasks.rollup_usage", "schedule": 60.0, "options": {"expires": 55}},
+    # Signed outbound deliveries (install/uninstall callbacks, webhooks): new ones, and retries when due.
+    "deliveries": {"task": "integrations.tasks.deliver_due", "schedule": 2.0, "options": {"expires": 10}},
 }
 
 # Static and media files
@@ -327,6 +329,12 @@ PORTAL = {
     # Client ids of resource servers (e.g. an external API gateway) that may introspect any token;
     # every other client learns about its own tokens only.
     "OAUTH_INTROSPECTION_CLIENTS": env_list("OAUTH_INTROSPECTION_CLIENTS"),
+    # Signed outbound deliveries, per kind: attempts, backoff, timeouts (integrations/deliveries.py lists every
+    # setting with its default; a kind's entry here overrides them).
+    "DELIVERIES": {
+        "callback": {},
+        "webhook": {"TIMEOUT_SECONDS": env_int("SYNC_WEBHOOK_TIMEOUT_SECONDS", 10)},
+    },
 }
 if PORTAL["THROTTLE_STATUS"] not in (429, 503):
     raise ImproperlyConfigured("API_THROTTLE_STATUS must be 503 (the reference platform's) or 429.")
@@ -365,17 +373,16 @@ SYNC_ENGINE = {
     "BACKOFF_BASE_SECONDS": float(os.environ.get("SYNC_BACKOFF_BASE_SECONDS", "2")),
     "BACKOFF_CAP_SECONDS": float(os.environ.get("SYNC_BACKOFF_CAP_SECONDS", "600")),
     "HTTP_TIMEOUT_SECONDS": env_int("SYNC_HTTP_TIMEOUT_SECONDS", 15),
-    # Webhooks: events per delivery, attempts in a row before the app's webhook is paused.
+    # Webhooks: events per delivery, attempts in a row before the app's webhook is paused (the attempts
+    # themselves, their timeout and backoff: PORTAL["DELIVERIES"]["webhook"]).
     "WEBHOOK_BATCH": env_int("SYNC_WEBHOOK_BATCH", 100),
     "WEBHOOK_PAUSE_AFTER_FAILURES": env_int("SYNC_WEBHOOK_PAUSE_AFTER_FAILURES", 10),
-    "WEBHOOK_TIMEOUT_SECONDS": env_int("SYNC_WEBHOOK_TIMEOUT_SECONDS", 10),
     "QUEUE": "sync",
 }
 CELERY_TASK_ROUTES = {"sync.tasks.sync_slice": {"queue": SYNC_ENGINE["QUEUE"]}}
 CELERY_BEAT_SCHEDULE.update({
     # Runnable streams to workers, round-robin (slices also dispatch the next one as they finish).
     "sync-dispatch": {"task": "sync.tasks.sync_dispatch", "schedule": 1.0, "options": {"expires": 5}},
-    "sync-webhooks": {"task": "sync.tasks.deliver_webhooks", "schedule": 2.0, "options": {"expires": 10}},
 })
 
 LOGGING = {

@@ -6,30 +6,25 @@ HMAC-SHA256 of the canonical string ``accountCode=<code>&appRef=<ref>&timestamp=
 app's callback signing key: the hex SHA-256 of ``"callback-signing:" + client secret``, used as ASCII
 text (see ``portal.credentials.callback_signing_key``). Public apps have no secret and get no signature.
 
-Each attempt is logged as a ``CallbackAttempt`` the developer sees; ``integrations.tasks.send_callback``
-retries failures with a growing delay. Requests go out through ``integrations.egress`` (public addresses
-only, unless the egress allowance is on); a refused URL is logged as "Not sent: …" and not retried.
+A callback is a delivery (integrations/deliveries.py): one ``CallbackDelivery`` per turn on or off, made
+in the portal's transaction and tried at once after it commits, retried with backoff by the delivery
+dispatcher, every attempt logged as a ``CallbackAttempt`` the developer sees on the app's page. A retry for
+an installation that has changed state since is cancelled: it would tell the app something no longer true.
 """
 
-import hashlib
-import hmac
-import logging
 import time
+from typing import ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import requests
+from celery import current_app
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
 
-from integrations import egress
-from portal.models import CallbackAttempt, Installation
+from integrations import deliveries, egress
+from integrations.models import CallbackAttempt, CallbackDelivery
+from portal.models import Installation
 
-logger = logging.getLogger(__name__)
-
-TIMEOUT_SECONDS = 5
-EXCERPT_CHARS = 500
-MAX_RESPONSE_BYTES = 64 * 1024
-USER_AGENT = "PartnerPortal-Callbacks/1.0"
-Kind = CallbackAttempt.Kind
-
+Kind = CallbackDelivery.Kind
 
 # The URL may not be called (it leads to a non-public address): the egress guard's refusal. Kept, with
 # check_destination below, for callers not yet moved to integrations.egress.
@@ -41,8 +36,8 @@ def canonical_string(*, account_code: str, app_ref: str, timestamp: int) -> str:
 
 
 def callback_signature(*, key: str, account_code: str, app_ref: str, timestamp: int) -> str:
-    message = canonical_string(account_code=account_code, app_ref=app_ref, timestamp=timestamp)
-    return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
+    return deliveries.sign(key=key, message=canonical_string(account_code=account_code, app_ref=app_ref,
+                                                             timestamp=timestamp))
 
 
 def callback_url_of(*, installation: Installation, kind: str) -> str:
@@ -68,48 +63,63 @@ def check_destination(url: str) -> None:
     egress.resolve(url, purpose="callback")
 
 
-def callback_send(*, installation: Installation, kind: str, attempt: int) -> CallbackAttempt | None:
-    """Call the installation's ``kind`` callback once and log the attempt. Returns None (nothing sent,
-    nothing logged) when the app has no URL for this kind; never raises for network failures. The
-    attempt's ``refused`` is true when the URL may not be called at all."""
-    url = callback_url_of(installation=installation, kind=kind)
-    if not url:
-        return None
-    target = signed_callback_url(url=url, installation=installation, timestamp=int(time.time()))
-    status_code, error, excerpt, refused = None, "", "", False
-    started = time.monotonic()
-    try:
-        response = egress.send("GET", target, purpose=f"{kind} callback", timeout=TIMEOUT_SECONDS,
-                               max_bytes=MAX_RESPONSE_BYTES, max_seconds=2 * TIMEOUT_SECONDS,
-                               headers={"User-Agent": USER_AGENT, "Accept": "*/*"})
-        status_code = response.status_code
-        excerpt = response.content.decode(response.encoding or "utf-8", errors="replace")[:EXCERPT_CHARS]
-        if not 200 <= status_code < 300:
-            error = f"HTTP {status_code} {response.reason or ''}".strip()
-    except egress.Refused as exc:
-        error, refused = f"Not sent: {exc}", True
-    except requests.Timeout:
-        error = f"No response within {TIMEOUT_SECONDS} seconds."
-    except egress.ResponseTooLarge:
-        error = f"The answer was larger than {MAX_RESPONSE_BYTES // 1024} KB."
-    except requests.RequestException as exc:
-        error = f"Could not connect: {type(exc).__name__}"
-        logger.info("callback %s of installation %s failed: %s", kind, installation.pk, exc)
-    duration_ms = int((time.monotonic() - started) * 1000)
-    logged = CallbackAttempt.objects.create(
-        installation=installation, kind=kind, url=target[:500], attempt=attempt, status_code=status_code,
-        error=error[:300], response_excerpt=excerpt, duration_ms=duration_ms,
-    )
-    logged.refused = refused  # not worth retrying: the same URL would be refused again
-    return logged
-
-
-def callback_succeeded(attempt: CallbackAttempt | None) -> bool:
-    return attempt is not None and attempt.status_code is not None and 200 <= attempt.status_code < 300
-
-
 def callback_is_stale(*, installation: Installation, kind: str) -> bool:
     """The installation has changed state since: an install callback for an app turned off again (or
     the reverse) would tell the app something that is no longer true."""
     return installation.is_enabled != (kind == Kind.INSTALL)
 
+
+class Callbacks(deliveries.Kind):
+    name = "callback"
+    model = CallbackDelivery
+    user_agent = "PartnerPortal-Callbacks/1.0"
+    defaults: ClassVar[dict] = {"TIMEOUT_SECONDS": 5, "RESPONSE_KEEP_CHARS": 500}
+
+    def due(self, *, now, limit: int):
+        yield from (CallbackDelivery.objects.select_related("installation__app", "installation__account")
+                    .filter(status=CallbackDelivery.Status.PENDING, next_attempt_at__lte=now)
+                    .order_by("next_attempt_at", "id")[:limit])
+
+    def request(self, delivery: CallbackDelivery):
+        installation = delivery.installation
+        installation.refresh_from_db(fields=["is_enabled"])
+        if delivery.attempts and callback_is_stale(installation=installation, kind=delivery.kind):
+            return "The installation was turned on or off again since."
+        url = callback_url_of(installation=installation, kind=delivery.kind)
+        if not url:
+            return f"The app no longer has an {delivery.get_kind_display().lower()} callback URL."
+        delivery.url = url[:500]  # the app's current URL, if it changed since
+        return deliveries.Request("GET", signed_callback_url(url=url, installation=installation,
+                                                             timestamp=int(time.time())))
+
+
+CALLBACKS = Callbacks()
+DELIVER_TASK = "integrations.tasks.deliver"
+
+
+def callback_schedule(*, installation: Installation, kind: str) -> CallbackDelivery | None:
+    """Owe the app its ``kind`` callback for this turn of the installation: a delivery, tried as soon as the
+    caller's transaction commits. None (nothing owed) when the app has no URL for this kind."""
+    url = callback_url_of(installation=installation, kind=kind)
+    if not url:
+        return None
+    delivery = CallbackDelivery.objects.create(installation=installation, kind=kind, url=url[:500])
+    # Named, not imported: the tasks module imports this one.
+    transaction.on_commit(lambda: current_app.signature(DELIVER_TASK, args=(CALLBACKS.name, delivery.pk)).delay())
+    return delivery
+
+
+def callback_redeliver(*, delivery: CallbackDelivery, actor) -> CallbackDelivery:
+    """The app's developer sends a callback again (same kind, newly signed)."""
+    app = delivery.installation.app
+    if app.user_id != getattr(actor, "pk", None):
+        raise PermissionDenied("Only the app's developer can send its callbacks again.")
+    return deliveries.redeliver(delivery=delivery, actor=actor, verb="integrations.callback_redelivery",
+                                target=app, app_ref=app.client_id)
+
+
+def callback_log_of(*, app, limit: int = 25) -> list[CallbackAttempt]:
+    """The app's most recent install/uninstall callback attempts, newest first, for its developer (the
+    portal asks for it through ``portal.hooks.CALLBACK_LOG``)."""
+    return list(CallbackAttempt.objects.filter(delivery__installation__app=app)
+                .select_related("delivery__installation__account").order_by("-created_at", "-id")[:limit])

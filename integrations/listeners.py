@@ -1,24 +1,15 @@
-"""What the OAuth server does when the portal turns an installation on or off, or suspends an app.
+"""What the OAuth server does when the portal turns an installation on or off, or suspends an app (each runs in
+the portal's transaction), and its answer when the portal asks for an app's callback log.
 
-Registered with ``portal.hooks`` in ``IntegrationsConfig.ready``; each runs in the portal's transaction.
+Registered with ``portal.hooks`` in ``IntegrationsConfig.ready``.
 """
 
-from django.db import transaction
 from django.utils import timezone
 
-from integrations import tasks
+from integrations import callbacks
 from integrations.models import AccessToken, Grant, RefreshToken
 from portal import hooks
 from portal.models import App, Installation
-
-
-def _schedule_callback(installation: Installation, kind: str) -> None:
-    """After commit, call the app's install or uninstall callback (when it has that URL)."""
-    app = installation.app
-    url = app.install_callback_url if kind == "install" else app.uninstall_callback_url
-    if url:
-        pk = installation.pk
-        transaction.on_commit(lambda: tasks.send_callback.delay(pk, kind))
 
 
 def tokens_revoke(*, installations) -> dict:
@@ -32,13 +23,13 @@ def tokens_revoke(*, installations) -> dict:
 
 
 def installation_turned_on(*, installation: Installation) -> dict:
-    _schedule_callback(installation, "install")
+    callbacks.callback_schedule(installation=installation, kind=callbacks.Kind.INSTALL)
     return {}
 
 
 def installation_turned_off(*, installation: Installation, reason: str) -> dict:
     revoked = tokens_revoke(installations=[installation])
-    _schedule_callback(installation, "uninstall")
+    callbacks.callback_schedule(installation=installation, kind=callbacks.Kind.UNINSTALL)
     return revoked
 
 
@@ -50,3 +41,4 @@ def register() -> None:
     hooks.listen(hooks.INSTALLATION_TURNED_ON, installation_turned_on)
     hooks.listen(hooks.INSTALLATION_TURNED_OFF, installation_turned_off)
     hooks.listen(hooks.APP_SUSPENDED, app_suspended)
+    hooks.listen(hooks.CALLBACK_LOG, callbacks.callback_log_of)

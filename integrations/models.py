@@ -272,3 +272,85 @@ class GoodsOutNote(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+
+# --- Signed outbound deliveries (integrations/deliveries.py sends them) -----------------------------------
+
+class Delivery(models.Model):
+    """A signed request the portal owes an app: made once, then tried until the app answers 2xx or the
+    delivery gives up. Each concrete kind (install/uninstall callbacks here, webhooks in sync) adds what the
+    request is about and an attempt log (``attempt_log``)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"  # waiting for its next attempt (next_attempt_at)
+        DELIVERED = "delivered", "Delivered"  # the app answered 2xx
+        FAILED = "failed", "Failed"  # every attempt failed, or the URL may not be called
+        CANCELLED = "cancelled", "Cancelled"  # no longer true or wanted: not sent again
+
+    url = models.URLField(max_length=500)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Attempts made before the latest redelivery: each redelivery gets the full number of attempts again.
+    attempts_before_redelivery = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == self.Status.PENDING
+
+
+class DeliveryAttempt(models.Model):
+    """One request of a delivery, with what came back. Concrete kinds add ``delivery`` (related name
+    ``attempt_log``)."""
+
+    number = models.PositiveSmallIntegerField()
+    url = models.URLField(max_length=500, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True, help_text="The start of the answer.")
+    error = models.CharField(max_length=300, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+    @property
+    def delivered(self) -> bool:
+        """The one rule: a delivery is delivered when the app answers 2xx."""
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class CallbackDelivery(Delivery):
+    """The install or uninstall callback of one turn of an installation on or off."""
+
+    class Kind(models.TextChoices):
+        INSTALL = "install", "Install"
+        UNINSTALL = "uninstall", "Uninstall"
+
+    installation = models.ForeignKey(Installation, on_delete=models.CASCADE, related_name="callback_deliveries")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+
+    class Meta(Delivery.Meta):
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="callback_delivery_due")]
+
+    def __str__(self):
+        return f"{self.kind} callback of installation {self.installation_id}"
+
+
+class CallbackAttempt(DeliveryAttempt):
+    """One call of an app's install or uninstall callback URL, as the developer sees it. (The table is the
+    one the portal app made when it logged callbacks itself.)"""
+
+    delivery = models.ForeignKey(CallbackDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+
+    class Meta(DeliveryAttempt.Meta):
+        db_table = "portal_callbackattempt"

@@ -1,16 +1,18 @@
-"""Celery tasks of the integrations: the usage rollup (beat, every minute) and install/uninstall callbacks.
+"""Celery tasks of the integrations: the usage rollup (beat, every minute) and signed outbound deliveries
+(beat, every two seconds).
 
 Tasks take ids, re-fetch, and call one function; they are short and bounded.
 """
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 import redis
 from celery import shared_task
+from django.utils import timezone
 
-from integrations import callbacks, usage
+from integrations import callbacks, deliveries, usage
 from integrations.redis_client import worker_redis
 from portal.models import Installation
 from portal.usage import usage_minutes_record
@@ -70,48 +72,31 @@ def rollup_usage() -> dict:
     return result
 
 
-# --- Install / uninstall callbacks -----------------------------------------------------------------
+# --- Signed outbound deliveries (integrations/deliveries.py) -----------------------------------------
 
-CALLBACK_MAX_RETRIES = 5
-CALLBACK_FIRST_DELAY = 30  # seconds; doubled after each failure: 30, 60, 120, 240, 480
+@shared_task(acks_late=True, ignore_result=True, expires=10)
+def deliver_due() -> dict:
+    """Beat, every two seconds (CELERY_BEAT_SCHEDULE["deliveries"]): one pass over every kind of delivery
+    (install/uninstall callbacks, webhooks), bounded in deliveries and seconds."""
+    return deliveries.deliver_due()
 
 
-def callback_retry_delay(retries: int) -> int:
-    return CALLBACK_FIRST_DELAY * 2 ** retries
+@shared_task(acks_late=True, ignore_result=True)
+def deliver(kind: str, delivery_id: int) -> str:
+    """Try one new delivery at once (when it is still due); failures wait for the dispatcher's retries."""
+    return deliveries.deliver_one(kind, delivery_id)
 
 
-def _deliver(installation_id: int, kind: str, retries: int) -> str:
-    """One attempt; returns what happened, "retry" when a later attempt should follow."""
+@shared_task(acks_late=True, ignore_result=True)
+def send_callback(installation_id: int, kind: str) -> str:
+    """Only for messages queued before callbacks became deliveries: owe the callback unless a delivery for
+    this turn exists already (the migration took over callbacks that were still being retried)."""
     installation = Installation.objects.select_related("app", "account").filter(pk=installation_id).first()
-    if installation is None:
-        logger.info("installation %s is gone; no %s callback", installation_id, kind)
+    if installation is None or kind not in callbacks.Kind.values:
         return "gone"
-    if kind not in callbacks.Kind.values:
-        logger.warning("unknown callback kind %r for installation %s", kind, installation_id)
-        return "unknown kind"
-    if retries and callbacks.callback_is_stale(installation=installation, kind=kind):
-        logger.info("installation %s changed state; %s callback retries stop", installation_id, kind)
+    if installation.callback_deliveries.filter(kind=kind, created_at__gte=timezone.now() - timedelta(minutes=20)).exists():
+        return "taken over"
+    if callbacks.callback_is_stale(installation=installation, kind=kind):
         return "stale"
-    attempt = callbacks.callback_send(installation=installation, kind=kind, attempt=retries + 1)
-    if attempt is None:
-        return "no url"
-    if callbacks.callback_succeeded(attempt):
-        return "delivered"
-    if attempt.refused:
-        return "refused"
-    if retries >= CALLBACK_MAX_RETRIES:
-        logger.warning("%s callback of installation %s failed %s times; giving up", kind, installation_id, retries + 1)
-        return "failed"
-    return "retry"
-
-
-@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=CALLBACK_MAX_RETRIES)
-def send_callback(self, installation_id: int, kind: str) -> str:
-    """Call the app's install or uninstall callback for one installation; retry a failure up to
-    CALLBACK_MAX_RETRIES times, after 30 s, 1, 2, 4 and 8 minutes. Every attempt is logged."""
-    retries = self.request.retries
-    while (outcome := _deliver(installation_id, kind, retries)) == "retry":
-        if not self.request.is_eager:
-            raise self.retry(countdown=callback_retry_delay(retries))
-        retries += 1  # eager (tests, CELERY_TASK_ALWAYS_EAGER): no broker holds a delayed retry; go again now
-    return outcome
+    delivery = callbacks.callback_schedule(installation=installation, kind=kind)
+    return "scheduled" if delivery else "no url"

@@ -7,7 +7,8 @@ rows, the portal names an event here and calls whatever listeners those apps reg
 portal's) and return a dict of figures that the portal merges into its audit row.
 
 A second kind of hook asks rather than tells: ``ask(TURN_ON_REDIRECT, ...)`` returns the first listener's
-non-``None`` answer, so the sync engine can take over where a turn-on's consent comes back to.
+non-``None`` answer, so the sync engine can take over where a turn-on's consent comes back to, and the app's
+page can show the callback log that the OAuth server keeps.
 """
 
 from collections.abc import Callable
@@ -20,8 +21,10 @@ INSTALLATION_TURNED_OFF = "installation_turned_off"
 APP_SUSPENDED = "app_suspended"
 # ask(): app=..., account=..., user=...  ->  (redirect_uri, state) or None
 TURN_ON_REDIRECT = "turn_on_redirect"
+# ask(): app=...  ->  the app's latest install/uninstall callback attempts, newest first (for its page)
+CALLBACK_LOG = "callback_log"
 
-EVENTS = (INSTALLATION_TURNED_ON, INSTALLATION_TURNED_OFF, APP_SUSPENDED, TURN_ON_REDIRECT)
+EVENTS = (INSTALLATION_TURNED_ON, INSTALLATION_TURNED_OFF, APP_SUSPENDED, TURN_ON_REDIRECT, CALLBACK_LOG)
 
 _listeners: dict[str, list[Callable]] = {event: [] for event in EVENTS}
 

@@ -278,23 +278,3 @@ class UsageMinute(models.Model):
         ordering = ["minute"]
         constraints = [models.UniqueConstraint(fields=["installation", "minute"], name="one_usage_row_per_minute")]
 
-
-class CallbackAttempt(models.Model):
-    """One call of an app's install or uninstall callback URL, as the developer sees it."""
-
-    class Kind(models.TextChoices):
-        INSTALL = "install", "Install"
-        UNINSTALL = "uninstall", "Uninstall"
-
-    installation = models.ForeignKey(Installation, on_delete=models.CASCADE, related_name="callback_attempts")
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    url = models.URLField(max_length=500)
-    attempt = models.PositiveSmallIntegerField(default=1)
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    error = models.CharField(max_length=300, blank=True)
-    response_excerpt = models.CharField(max_length=500, blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]

@@ -1,5 +1,6 @@
 """API usage of installations: per-minute rows (``UsageMinute``) rolled up from the gateway's Redis
-counters, read in the shapes the pages and charts need; and the log of their callbacks.
+counters, read in the shapes the pages and charts need. (The callback log is the OAuth server's: the app
+page asks for it through ``portal.hooks.CALLBACK_LOG``.)
 
 The rollup (``integrations.tasks.rollup_usage``) writes through ``usage_minutes_record`` with absolute
 figures per (installation, minute), so running it twice for the same minute changes nothing.
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from portal.charts import Chart, usage_chart
 from portal.limits import EffectiveLimit, installation_limits
-from portal.models import CallbackAttempt, Installation, UsageMinute
+from portal.models import Installation, UsageMinute
 
 WINDOW_HOURS = 24
 BUCKET_MINUTES = 15
@@ -173,12 +174,3 @@ def installations_usage(*, installations, now: datetime | None = None, label=Non
         ))
     return rows
 
-
-def callback_attempts_of(*, app, limit: int = 25) -> list[CallbackAttempt]:
-    """The app's most recent install/uninstall callback attempts, newest first, for its developer;
-    each with ``delivered`` (a 2xx answer)."""
-    attempts = list(CallbackAttempt.objects.filter(installation__app=app)
-                    .select_related("installation__account").order_by("-created_at", "-id")[:limit])
-    for attempt in attempts:
-        attempt.delivered = attempt.status_code is not None and 200 <= attempt.status_code < 300
-    return attempts

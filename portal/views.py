@@ -12,7 +12,7 @@ from accounts.decorators import developer_required, reviewer_required
 from accounts.models import PartnerApplication
 from accounts.refusals import apply_refusal, refusal_text
 from accounts.roles import is_reviewer
-from portal import lifecycle, limits, selectors, services, usage
+from portal import hooks, lifecycle, limits, selectors, services, usage
 from portal.credentials import SECRET_OVERLAP_CHOICES
 from portal.forms import (
     AppForm, AuditFilterForm, DecisionForm, EarlyAccessForm, PlatformSettingsForm, ProgressionRequestForm,
@@ -105,7 +105,7 @@ def _usage_context(app: App) -> dict:
     return {"installations": installations,
             "usage": usage.installations_usage(installations=installations, chart_width=1000),
             "app_limits": limits.current_limits_of(app=app, installations=installations),
-            "callback_attempts": usage.callback_attempts_of(app=app)}
+            "callback_attempts": hooks.ask(hooks.CALLBACK_LOG, app=app) or []}
 
 
 @developer_required

@@ -6,8 +6,11 @@ class SyncConfig(AppConfig):
     verbose_name = "Sync engine"
 
     def ready(self):
-        # Celery tasks registered in every process (web too), so that eager mode runs them in place; and the
-        # listeners that let the portal tell the sync engine about installations and apps without knowing it.
-        from sync import listeners, tasks  # noqa: F401
+        # Celery tasks registered in every process (web too), so that eager mode runs them in place; the
+        # listeners that let the portal tell the sync engine about installations and apps without knowing it;
+        # and webhooks as a kind of delivery for the delivery dispatcher of the integrations.
+        from integrations import deliveries
+        from sync import listeners, tasks, webhooks  # noqa: F401
 
         listeners.register()
+        deliveries.register(webhooks.WEBHOOKS)

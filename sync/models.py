@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from integrations.models import Delivery, DeliveryAttempt
 from integrations.ratelimit import installation_pool_name
 from portal.models import Installation
 
@@ -204,45 +205,26 @@ class SyncRecord(models.Model):
         ]
 
 
-class WebhookDelivery(models.Model):
-    """A batch of change events sent (or to be sent) to the app's webhook URL."""
-
-    class Status(models.TextChoices):
-        # A failing delivery stays pending, retried with backoff, until the app's webhooks pause.
-        PENDING = "pending", "Pending"
-        DELIVERED = "delivered", "Delivered"
+class WebhookDelivery(Delivery):
+    """A batch of change events sent (or to be sent) to the app's webhook URL (integrations/deliveries.py
+    sends it; sync/webhooks.py makes it and keeps a connection's deliveries in order)."""
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="deliveries")
-    url = models.URLField(max_length=500)
     request_body = models.TextField()
     event_count = models.PositiveIntegerField(default=0)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    delivered_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
+    class Meta(Delivery.Meta):
         db_table = "integrations_webhookdelivery"
-        ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["status", "next_attempt_at"])]
 
 
-class WebhookAttempt(models.Model):
+class WebhookAttempt(DeliveryAttempt):
     """One POST of a delivery, with what came back."""
 
     delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
-    number = models.PositiveSmallIntegerField()
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.TextField(blank=True)
-    error = models.CharField(max_length=300, blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
+    class Meta(DeliveryAttempt.Meta):
         db_table = "integrations_webhookattempt"
-        ordering = ["-created_at", "-id"]
 
 
 class ChangeEvent(models.Model):

@@ -27,7 +27,7 @@ from oauthlib.oauth2 import InsecureTransportError
 from accounts.audit import audit_record
 from accounts.models import Account, Membership
 from accounts.notifications import notify
-from integrations import egress
+from integrations import deliveries, egress
 from sync.models import Connection, SyncResource, SyncRun, SyncSpec, SyncStream, WebhookDelivery
 from sync import crypto
 from sync import tokens
@@ -490,17 +490,12 @@ def webhook_resume(*, app: App, actor) -> SyncSpec:
     return spec
 
 
-@transaction.atomic
 def webhook_redeliver(*, delivery: WebhookDelivery, actor) -> WebhookDelivery:
     """Send a delivery again (the same body, newly signed), whatever became of it before."""
-    delivery = (WebhookDelivery.objects.select_for_update(of=("self",)).select_related("connection__app")
-                .get(pk=delivery.pk))
-    _require_developer(delivery.connection.app, actor)
-    delivery.status, delivery.next_attempt_at = WebhookDelivery.Status.PENDING, timezone.now()
-    delivery.save(update_fields=["status", "next_attempt_at"])
-    audit_record(actor=actor, verb="sync.webhook_redelivery", target=delivery.connection,
-                 app_ref=delivery.connection.app.client_id, data={"delivery": delivery.pk})
-    return delivery
+    connection = Connection.objects.select_related("app").get(pk=delivery.connection_id)
+    _require_developer(connection.app, actor)
+    return deliveries.redeliver(delivery=delivery, actor=actor, verb="sync.webhook_redelivery", target=connection,
+                                app_ref=connection.app.client_id)
 
 
 # --- Provisioning without a browser (demo data, benchmarks) -------------------------------------------------

@@ -2,14 +2,15 @@
 
 Slices run on the "sync" queue (CELERY_TASK_ROUTES); each is bounded (SLICE_MAX_PAGES / _SECONDS) and ends by
 dispatching again so that its worker place is refilled at once. No countdowns: a stream that must wait records
-next_run_at and the dispatcher (beat, every second) picks it up when due.
+next_run_at and the dispatcher (beat, every second) picks it up when due. Webhooks go out with the other signed
+deliveries (integrations.tasks.deliver_due).
 """
 
 import logging
 
 from celery import shared_task
 
-from sync import dispatcher, engine, webhooks
+from sync import dispatcher, engine
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +33,3 @@ def sync_dispatch() -> int:
     """Beat, every second: lease runnable streams and enqueue their slices."""
     return dispatcher.dispatch_once()
 
-
-@shared_task(ignore_result=True, expires=10)
-def deliver_webhooks() -> dict:
-    """Beat, every two seconds: batch change events and send due webhook deliveries."""
-    return webhooks.deliver_due()

@@ -1,6 +1,8 @@
 """Change events to the app's webhook: batched, signed, retried, paused after repeated failures.
 
-Beat runs :func:`deliver_due` every two seconds. A pass
+Webhooks are a kind of delivery (integrations/deliveries.py), registered in ``SyncConfig.ready``: the delivery
+dispatcher (beat, every two seconds) makes the attempts, retries failures with backoff and logs every attempt
+with the response. What is particular to webhooks is here. A pass
 1. gathers each connection's undelivered change events into deliveries of at most ``WEBHOOK_BATCH``
    events (the request body is fixed when the delivery is made, so a redelivery sends the same body);
 2. POSTs every due delivery of apps whose webhooks are not paused, oldest first, one at a time per
@@ -8,50 +10,35 @@ Beat runs :func:`deliver_due` every two seconds. A pass
 
 A request is signed like the install callbacks (PROTOCOL.md): the app's callback signing key (hex
 SHA-256 of ``"callback-signing:" + client secret``) keys an HMAC-SHA256 of ``<timestamp>.<body>``, sent as
-``X-Portal-Signature: t=<timestamp>,v1=<hex>``. A 2xx answer delivers; anything else is retried after
-``min(cap, 30 s · 2^attempt)`` with full jitter. After ``WEBHOOK_PAUSE_AFTER_FAILURES`` failed attempts in a
+``X-Portal-Signature: t=<timestamp>,v1=<hex>``. After ``WEBHOOK_PAUSE_AFTER_FAILURES`` failed attempts in a
 row the app's webhooks pause (the developer is told and can resume); events keep accumulating meanwhile.
-Every attempt is logged with the request and response bodies.
 """
 
-import hashlib
-import hmac
 import json
 import logging
-import random
 import time
 from collections import defaultdict
-from datetime import timedelta
+from typing import ClassVar
 
-import requests
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.notifications import notify
-from integrations import egress
-from sync.models import ChangeEvent, Connection, SyncSpec, WebhookAttempt, WebhookDelivery
+from integrations import deliveries
 from sync.client import sync_settings
+from sync.models import ChangeEvent, Connection, SyncSpec, WebhookAttempt, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Portal-Signature"
 USER_AGENT = "PartnerPortal-Webhooks/1.0"
-FIRST_RETRY_S = 30
-RESPONSE_KEEP_CHARS = 4000
-MAX_RESPONSE_BYTES = 64 * 1024
-MAX_DELIVERIES_PER_PASS = 200
 
 
 def webhook_signature(*, key: str, timestamp: int, body: str) -> str:
     """Hex HMAC-SHA256 of ``<timestamp>.<body>`` keyed with the app's callback signing key."""
-    return hmac.new(key.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
-
-
-def retry_delay(attempts: int) -> float:
-    cap = float(sync_settings()["BACKOFF_CAP_SECONDS"])
-    return random.uniform(0, min(cap, FIRST_RETRY_S * 2 ** max(0, attempts - 1)))
+    return deliveries.sign(key=key, message=f"{timestamp}.{body}")
 
 
 # --- Batching ----------------------------------------------------------------------------------------------
@@ -89,55 +76,73 @@ def batch_events(*, spec: SyncSpec) -> int:
     return made
 
 
-# --- Sending -----------------------------------------------------------------------------------------------
+# --- Sending (a kind of delivery: integrations/deliveries.py makes the attempts) ---------------------------
 
-def _post(delivery: WebhookDelivery, key: str) -> WebhookAttempt:
-    """One POST of the delivery; returns the logged attempt (not yet saved)."""
-    timestamp = int(time.time())
-    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
-               "X-Portal-Delivery": str(delivery.pk), "X-Portal-Event-Count": str(delivery.event_count)}
-    if key:
-        headers[SIGNATURE_HEADER] = f"t={timestamp},v1={webhook_signature(key=key, timestamp=timestamp, body=delivery.request_body)}"
-    attempt = WebhookAttempt(delivery=delivery, number=delivery.attempts + 1)
-    started = time.monotonic()
-    try:
-        response = egress.send("POST", delivery.url, purpose="webhook", data=delivery.request_body.encode(),
-                               headers=headers, timeout=sync_settings()["WEBHOOK_TIMEOUT_SECONDS"],
-                               max_bytes=MAX_RESPONSE_BYTES)
-        attempt.status_code = response.status_code
-        attempt.response_body = response.text[:RESPONSE_KEEP_CHARS]
-    except egress.Refused as error:
-        attempt.error = f"Not sent: {error}"[:300]
-    except requests.RequestException as error:
-        attempt.error = f"{type(error).__name__}: {error}"[:300]
-    attempt.duration_ms = int((time.monotonic() - started) * 1000)
-    return attempt
+class Webhooks(deliveries.Kind):
+    name = "webhook"
+    model = WebhookDelivery
+    user_agent = USER_AGENT
+    # A failing delivery keeps its place (a connection's changes arrive in order) and is retried until the app's
+    # webhooks pause (WEBHOOK_PAUSE_AFTER_FAILURES in a row); it fails only after many more attempts than that.
+    defaults: ClassVar[dict] = {"MAX_ATTEMPTS": 25}
 
+    def prepare(self) -> dict:
+        specs = SyncSpec.objects.exclude(webhook_url="").filter(webhook_paused_at__isnull=True)
+        return {"batched": sum(batch_events(spec=spec) for spec in specs)}
 
-def send_delivery(*, delivery: WebhookDelivery) -> bool:
-    """Send one delivery now and record the outcome; True if the app accepted it (2xx)."""
-    spec = SyncSpec.objects.select_related("app").get(app_id=delivery.connection.app_id)
-    delivery.url = spec.webhook_url or delivery.url  # the app's current URL, if it changed since
-    attempt = _post(delivery, spec.app.callback_signing_key)
-    ok = attempt.status_code is not None and 200 <= attempt.status_code < 300
-    now = timezone.now()
-    with transaction.atomic():
-        attempt.save()
-        delivery.attempts += 1
-        delivery.last_status_code = attempt.status_code
-        if ok:
-            delivery.status, delivery.delivered_at = WebhookDelivery.Status.DELIVERED, now
-        else:
-            delivery.next_attempt_at = now + timedelta(seconds=retry_delay(delivery.attempts))
-        delivery.save(update_fields=["url", "attempts", "last_status_code", "status", "delivered_at",
-                                     "next_attempt_at"])
-        spec = SyncSpec.objects.select_for_update().get(pk=spec.pk)
-        spec.webhook_failures = 0 if ok else spec.webhook_failures + 1
+    def due(self, *, now, limit: int):
+        """Due deliveries of apps whose webhooks are not paused, in order per connection: each connection's
+        pending deliveries oldest first, up to the first that is not due yet or does not go through, so that
+        a newer delivery never overtakes an older one."""
+        due = {delivery.pk: delivery for delivery in (
+            WebhookDelivery.objects.select_related("connection__app")
+            .filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now,
+                    connection__app__sync_spec__webhook_paused_at__isnull=True)
+            .exclude(connection__app__sync_spec__webhook_url="")
+            .order_by("connection_id", "id")[:limit])}
+        pending = defaultdict(list)
+        for connection_id, pk in (WebhookDelivery.objects
+                                  .filter(status=WebhookDelivery.Status.PENDING,
+                                          connection_id__in={d.connection_id for d in due.values()})
+                                  .order_by("connection_id", "id").values_list("connection_id", "id")):
+            pending[connection_id].append(pk)
+        paused_apps = set()
+        for ids in pending.values():
+            for pk in ids:
+                delivery = due.get(pk)
+                if delivery is None or delivery.connection.app_id in paused_apps:
+                    break
+                yield delivery
+                if delivery.status == WebhookDelivery.Status.DELIVERED:
+                    continue
+                if SyncSpec.objects.filter(app_id=delivery.connection.app_id, webhook_paused_at__isnull=False).exists():
+                    paused_apps.add(delivery.connection.app_id)
+                if delivery.status == WebhookDelivery.Status.PENDING:
+                    break  # retried later (or taken by another worker): the connection's newer ones wait
+
+    def request(self, delivery: WebhookDelivery):
+        spec = SyncSpec.objects.select_related("app").get(app_id=delivery.connection.app_id)
+        delivery.url = spec.webhook_url or delivery.url  # the app's current URL, if it changed since
+        timestamp = int(time.time())
+        headers = {"Content-Type": "application/json", "X-Portal-Delivery": str(delivery.pk),
+                   "X-Portal-Event-Count": str(delivery.event_count)}
+        key = spec.app.callback_signing_key
+        if key:
+            signature = webhook_signature(key=key, timestamp=timestamp, body=delivery.request_body)
+            headers[SIGNATURE_HEADER] = f"t={timestamp},v1={signature}"
+        return deliveries.Request("POST", delivery.url, headers=headers, body=delivery.request_body.encode())
+
+    def attempted(self, delivery: WebhookDelivery, attempt: WebhookAttempt) -> None:
+        """Count failures in a row per app; pause the app's webhooks after too many."""
+        spec = SyncSpec.objects.select_for_update().select_related("app").get(app_id=delivery.connection.app_id)
+        spec.webhook_failures = 0 if attempt.delivered else spec.webhook_failures + 1
         spec.save(update_fields=["webhook_failures"])
-        if not ok and spec.webhook_paused_at is None and \
+        if not attempt.delivered and spec.webhook_paused_at is None and \
                 spec.webhook_failures >= int(sync_settings()["WEBHOOK_PAUSE_AFTER_FAILURES"]):
             _pause(spec, attempt)
-    return ok
+
+
+WEBHOOKS = Webhooks()
 
 
 def _pause(spec: SyncSpec, attempt: WebhookAttempt) -> None:
@@ -153,36 +158,5 @@ def _pause(spec: SyncSpec, attempt: WebhookAttempt) -> None:
 
 
 def deliver_due() -> dict:
-    """One pass: batch new events, then send due deliveries (see the module docstring)."""
-    made = sent = failed = 0
-    specs = SyncSpec.objects.exclude(webhook_url="").filter(webhook_paused_at__isnull=True)
-    for spec in specs:
-        made += batch_events(spec=spec)
-    due = {delivery.pk: delivery for delivery in (
-        WebhookDelivery.objects.select_related("connection__app")
-        .filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=timezone.now(),
-                connection__app__sync_spec__webhook_paused_at__isnull=True)
-        .exclude(connection__app__sync_spec__webhook_url="")
-        .order_by("connection_id", "id")[:MAX_DELIVERIES_PER_PASS])}
-    # In order per connection: walk each connection's pending deliveries oldest first and stop at the first
-    # one that is not due yet or fails, so that a newer delivery never overtakes an older one.
-    pending = defaultdict(list)
-    for connection_id, pk in (WebhookDelivery.objects
-                              .filter(status=WebhookDelivery.Status.PENDING,
-                                      connection_id__in={d.connection_id for d in due.values()})
-                              .order_by("connection_id", "id").values_list("connection_id", "id")):
-        pending[connection_id].append(pk)
-    paused_apps = set()
-    for connection_id, ids in pending.items():
-        for pk in ids:
-            delivery = due.get(pk)
-            if delivery is None or delivery.connection.app_id in paused_apps:
-                break
-            if send_delivery(delivery=delivery):
-                sent += 1
-                continue
-            failed += 1
-            if SyncSpec.objects.filter(app_id=delivery.connection.app_id, webhook_paused_at__isnull=False).exists():
-                paused_apps.add(delivery.connection.app_id)
-            break
-    return {"batched": made, "sent": sent, "failed": failed}
+    """One pass of the delivery dispatcher over webhooks only: batch new events, send due deliveries."""
+    return deliveries.deliver_kind(WEBHOOKS)

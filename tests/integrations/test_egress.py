@@ -27,8 +27,8 @@ from django.urls import reverse
 from django.utils import timezone
 from requests_oauthlib import OAuth2Session
 
-from integrations import callbacks, egress
-from sync.models import Connection, WebhookDelivery
+from integrations import callbacks, deliveries, egress
+from sync.models import Connection, SyncSpec, WebhookDelivery
 from sync import client as sync_client
 from sync import crypto
 from sync import services as sync_services
@@ -681,9 +681,10 @@ def test_a_callback_whose_name_turned_private_is_logged_as_not_sent(production, 
     # given a callback URL that was public when saved and now resolves to the metadata service
     dns.answers["hooks.example.com"] = ["169.254.169.254"]
     # when the install callback is sent
-    attempt = callbacks.callback_send(installation=callback_installation, kind="install", attempt=1)
-    # then nothing was sent, and the log says so without the address
-    assert attempt.refused and attempt.status_code is None and internet.attempts == []
+    delivery = callbacks.callback_schedule(installation=callback_installation, kind="install")
+    attempt = deliveries.attempt(delivery)
+    # then nothing was sent, the delivery is not retried, and the log says so without the address
+    assert delivery.status == "failed" and attempt.status_code is None and internet.attempts == []
     assert attempt.error.startswith("Not sent: The host hooks.example.com resolves to a non-public address")
     assert "169.254" not in attempt.error
 
@@ -697,14 +698,24 @@ def test_a_callback_to_a_public_name_goes_to_the_checked_address(production, dns
 
     App.objects.filter(pk=callback_installation.app_id).update(install_callback_url="http://hooks.example.com:443/in")
     callback_installation.refresh_from_db()
-    attempt = callbacks.callback_send(installation=callback_installation, kind="install", attempt=1)
-    assert attempt.status_code == 200 and attempt.response_excerpt == "ok"
+    attempt = deliveries.attempt(callbacks.callback_schedule(installation=callback_installation, kind="install"))
+    assert attempt.status_code == 200 and attempt.response_body == "ok"
     assert web.requests[0]["path"].startswith("/in?") and internet.attempts == [(PUBLIC_IP, 443)]
 
 
-def test_a_webhook_to_a_private_address_is_logged_as_not_sent(production, internet, web):
-    delivery = WebhookDelivery(url=f"{web.url}/hook", request_body="{}", event_count=1)
-    attempt = webhooks._post(delivery, "key")
+def test_a_webhook_to_a_private_address_is_logged_as_not_sent(db, production, internet, web):
+    # given a webhook URL on loopback (saved before the guard, say) and a delivery waiting for it
+    app = AppFactory(callback_signing_key="key")
+    SyncSpec.objects.create(app=app, is_enabled=True, resources=["product"], webhook_url=f"{web.url}/hook")
+    connection = Connection.objects.create(app=app, kind="external", account_code="acme", client_id="abc",
+                                           authorize_url="https://x.example/a", token_url="https://x.example/t",
+                                           api_base_url="https://x.example/public-api/acme")
+    delivery = WebhookDelivery.objects.create(connection=connection, url=f"{web.url}/hook", request_body="{}",
+                                              event_count=1)
+    # when the deliverer runs
+    webhooks.deliver_due()
+    # then nothing was sent, and the attempt log says why
+    attempt = delivery.attempt_log.get()
     assert attempt.error.startswith("Not sent: 127.0.0.1 is a loopback address")
     assert attempt.status_code is None and web.requests == []
 
