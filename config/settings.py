@@ -292,6 +292,9 @@ PORTAL = {
     "THROTTLE_STATUS": env_int("API_THROTTLE_STATUS", 503),
     # When Redis cannot be reached: admit API requests and log an error (True), or answer 503.
     "LIMITER_FAIL_OPEN": env_bool("API_LIMITER_FAIL_OPEN", default=True),
+    # Calls without valid credentials admitted per account, app reference and client address per minute
+    # (their own pool: never an installation's or a staff pool).
+    "FAILED_AUTH_LIMIT": env_int("API_FAILED_AUTH_LIMIT", 60),
     # Socket timeouts of the gateway's Redis client (limiter and usage counters), in seconds.
     "LIMITER_TIMEOUT_SECONDS": 0.2,
     # Forwarding mode: pass authorised, admitted API requests on to this Brightpearl-style API.

@@ -260,6 +260,9 @@ class UsageMinute(models.Model):
     minute = models.DateTimeField()
     calls = models.PositiveIntegerField(default=0)
     throttled = models.PositiveIntegerField(default=0)
+    # Requests that named the installation without valid credentials (not its calls: counted apart,
+    # in a pool of their own).
+    failed = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["minute"]
