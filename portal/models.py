@@ -72,6 +72,19 @@ class App(AbstractApplication):
         return self.redirect_uris.split()
 
 
+class RetiredAppRef(models.Model):
+    """The reference of a deleted app. It stays reserved for the developer who had it: audit events and
+    other history are kept by app reference, so handing it to someone else would show them the old
+    app's history (and let them answer for it)."""
+
+    app_ref = models.CharField(max_length=100, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    retired_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return self.app_ref
+
+
 class PlatformSettings(models.Model):
     """One row of platform-wide settings, editable by reviewers."""
 
