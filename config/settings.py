@@ -156,6 +156,13 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Partner Portal] "
 ACCOUNT_ADAPTER = "accounts.adapter.PortalAccountAdapter"
 LOGIN_REDIRECT_URL = "/home/"
 LOGIN_URL = "account_login"
+# Failed sign-ins: at most 10 a minute from one address, and 5 in 5 minutes for one account *from one
+# address* (accounts.adapter keys the second by account and address together), so a stranger guessing
+# passwords cannot lock the rightful user out from everywhere.
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+# Reverse proxies in front of the portal that append to X-Forwarded-For: the client address (rate limits
+# of sign-in and of the API's failed authentication) is read that many hops from the right. 0: REMOTE_ADDR.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Partner Portal"
 

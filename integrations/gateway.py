@@ -47,6 +47,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from accounts.client_ip import client_ip
 from accounts.models import Account, DeveloperProfile, StaffToken
 from accounts.tokens import staff_token_lookup
 from integrations import forwarding, usage
@@ -327,7 +328,7 @@ def unauthenticated_pool(request: HttpRequest, account_code: str, app_ref: str) 
     installation's or an account's staff pool, whatever the request names. When the app reference
     names an installation in the account, the pool says so, so that the installation's usage can
     show these calls apart from its own."""
-    address = request.META.get("REMOTE_ADDR", "")
+    address = client_ip(request)
     named = hashlib.sha256(f"{account_code}\n{app_ref}".encode("utf-8", "replace")).hexdigest()[:24]
     installation_id = _installation_named(account_code, app_ref) if app_ref else None
     limit = max(1, int(settings.PORTAL.get("FAILED_AUTH_LIMIT", 60)))
