@@ -2,11 +2,9 @@
 protocol's envelope. Authentication, account scoping, rate limits and throttle headers are the
 gateway's (``integrations.gateway.api_endpoint``); bad input arrives here as ``ApiError``."""
 
-import json
-
 from django.http import JsonResponse
 
-from integrations import resources
+from integrations import jsonbody, resources
 from integrations.gateway import ApiError, api_endpoint
 
 
@@ -23,9 +21,9 @@ def _require_method(request, *allowed: str) -> None:
 
 def _json_body(request):
     try:
-        return json.loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "INVALID_JSON", "The body must be a JSON object.") from None
+        return jsonbody.loads(request.body or b"")
+    except jsonbody.InvalidJson as error:
+        raise ApiError(400, "INVALID_JSON", f"The body must be a JSON object. {error}") from None
 
 
 @api_endpoint

@@ -213,7 +213,8 @@ def _moment(text: str, *, column: str, end: bool) -> tuple[datetime, bool]:
         if moment is not None:
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=dt_timezone.utc)
-            return moment, True
+            # In UTC, as the database compares it: an offset can push year 1 or 9999 out of range.
+            return moment.astimezone(dt_timezone.utc), True
     except (ValueError, OverflowError):
         pass
     raise bad_request("INVALID_FILTER", f"{column}: {text[:40]!r} is not an ISO 8601 date-time "
