@@ -167,6 +167,10 @@ ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
 ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Partner Portal"
+MFA_ADAPTER = "accounts.adapter.PortalMFAAdapter"
+# Fernet keys (comma-separated, newest first) that encrypt TOTP secrets and recovery-code seeds at rest;
+# when unset, one is derived from SECRET_KEY (set real keys to rotate SECRET_KEY without losing MFA).
+MFA_SECRET_KEYS = env_list("MFA_SECRET_KEYS")
 
 # Email
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
