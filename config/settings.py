@@ -368,9 +368,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Codes, tokens and secrets in query strings, JSON or Authorization headers are redacted from every line.
+    "filters": {"redact_secrets": {"()": "config.redaction.RedactSecretsFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # oauthlib and requests-oauthlib log token bodies at DEBUG: never let tokens reach a log.
     "loggers": {"django.db.backends": {"level": "WARNING"}, "oauthlib": {"level": "WARNING"},
-                "requests_oauthlib": {"level": "WARNING"}},
+                "requests_oauthlib": {"level": "WARNING"},
+                # runserver's request lines (query strings included) go through the same filter.
+                "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False}},
 }
