@@ -65,6 +65,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -76,6 +77,25 @@ MIDDLEWARE = [
     # Redis down: a clear 503 page instead of a 500 (sign-in's rate limits live in the cache).
     "config.middleware.ServiceUnavailableMiddleware",
 ]
+
+# Content-Security-Policy of every page (config.middleware.ContentSecurityPolicyMiddleware). Scripts and
+# <style> elements come from our own origin, or inline with the request's nonce ('nonce'); style
+# attributes stay allowed (templates and the inline SVG charts size things with them; they cannot run
+# code). No form-action: the OAuth consent form ends in a redirect to the app's own site.
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'", "'nonce'"],
+    "style-src": ["'self'", "'nonce'"],
+    "style-src-elem": ["'self'", "'nonce'"],
+    "style-src-attr": ["'unsafe-inline'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'", "data:"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "frame-ancestors": ["'none'"],
+}
+CONTENT_SECURITY_POLICY_REPORT_ONLY = False
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
