@@ -10,6 +10,7 @@ from accounts.audit import audit_record
 from accounts.models import Account, DeveloperProfile, Membership, PartnerApplication, User
 from accounts.notifications import notify
 from accounts.roles import is_operator, is_reviewer
+from accounts.staff_tokens import staff_tokens_revoke_for_member
 
 
 def _full_clean(instance, exclude=None):
@@ -160,7 +161,8 @@ def account_member_add(*, account: Account, email: str, role: str, actor: User) 
 
 @transaction.atomic
 def account_member_remove(*, membership: Membership, actor: User) -> None:
-    """An owner removes a member. The last owner cannot be removed."""
+    """An owner removes a member. The last owner cannot be removed. The member's staff tokens for this
+    account are revoked (each audited): adding them again later does not bring the tokens back."""
     account = Account.objects.select_for_update().get(pk=membership.account_id)
     _require_owner(account, actor)
     membership = Membership.objects.select_related("user").get(pk=membership.pk)
@@ -168,8 +170,11 @@ def account_member_remove(*, membership: Membership, actor: User) -> None:
         account=account, role=Membership.Role.OWNER
     ).exclude(pk=membership.pk).exists():
         raise ValidationError("An account needs at least one owner; add another owner first.")
+    revoked = staff_tokens_revoke_for_member(account=account, member=membership.user, actor=actor,
+                                             reason="member removed")
     audit_record(actor=actor, verb="account.member_removed", target=membership,
-                 data={"email": membership.user.email, "role": membership.role, "account": account.code})
+                 data={"email": membership.user.email, "role": membership.role, "account": account.code,
+                       "revoked_staff_tokens": revoked})
     membership.delete()
 
 

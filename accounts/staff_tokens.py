@@ -168,6 +168,27 @@ def staff_token_revoke(*, token: StaffToken, actor: User) -> StaffToken:
     return token
 
 
+def staff_tokens_revoke_for_member(*, account: Account, member: User, actor: User, reason: str) -> list[str]:
+    """Revoke every usable staff token of ``account`` that acts for ``member`` (each audited with
+    ``reason``); returns their prefixes. For services that already checked the actor's permission and
+    hold a transaction (removing a member): the tokens stay revoked if the member comes back."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("staff_tokens_revoke_for_member must run inside the caller's transaction")
+    now = timezone.now()
+    revoked = []
+    tokens = (StaffToken.objects.select_for_update().select_related("private_app")
+              .filter(private_app__account=account, member=member, revoked_at__isnull=True).order_by("pk"))
+    for token in tokens:
+        token.revoked_at = now
+        token.save(update_fields=["revoked_at"])
+        audit_record(actor=actor, verb="staff_token.revoked", target=token, data={
+            "account": account.code, "identifier": token.private_app.identifier, "prefix": token.prefix,
+            "reason": reason,
+        })
+        revoked.append(token.prefix)
+    return revoked
+
+
 # --- Reads ------------------------------------------------------------------------------------------------------
 
 

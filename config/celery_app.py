@@ -3,9 +3,20 @@
 import os
 
 from celery import Celery
+from celery.signals import after_setup_logger, after_setup_task_logger
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _redact_worker_logs(logger=None, **kwargs):
+    """Celery replaces the root logger's handlers with its own: give them the secrets filter too."""
+    from config.redaction import add_filter_to_handlers
+
+    if logger is not None:
+        add_filter_to_handlers(logger)

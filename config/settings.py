@@ -66,6 +66,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -74,7 +75,28 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Redis down: a clear 503 page instead of a 500 (sign-in's rate limits live in the cache).
+    "config.middleware.ServiceUnavailableMiddleware",
 ]
+
+# Content-Security-Policy of every page (config.middleware.ContentSecurityPolicyMiddleware). Scripts and
+# <style> elements come from our own origin, or inline with the request's nonce ('nonce'); style
+# attributes stay allowed (templates and the inline SVG charts size things with them; they cannot run
+# code). No form-action: the OAuth consent form ends in a redirect to the app's own site.
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'", "'nonce'"],
+    "style-src": ["'self'", "'nonce'"],
+    "style-src-elem": ["'self'", "'nonce'"],
+    "style-src-attr": ["'unsafe-inline'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'", "data:"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "frame-ancestors": ["'none'"],
+}
+CONTENT_SECURITY_POLICY_REPORT_ONLY = False
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -157,8 +179,19 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Partner Portal] "
 ACCOUNT_ADAPTER = "accounts.adapter.PortalAccountAdapter"
 LOGIN_REDIRECT_URL = "/home/"
 LOGIN_URL = "account_login"
+# Failed sign-ins: at most 10 a minute from one address, and 5 in 5 minutes for one account *from one
+# address* (accounts.adapter keys the second by account and address together), so a stranger guessing
+# passwords cannot lock the rightful user out from everywhere.
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+# Reverse proxies in front of the portal that append to X-Forwarded-For: the client address (rate limits
+# of sign-in and of the API's failed authentication) is read that many hops from the right. 0: REMOTE_ADDR.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Partner Portal"
+MFA_ADAPTER = "accounts.adapter.PortalMFAAdapter"
+# Fernet keys (comma-separated, newest first) that encrypt TOTP secrets and recovery-code seeds at rest;
+# when unset, one is derived from SECRET_KEY (set real keys to rotate SECRET_KEY without losing MFA).
+MFA_SECRET_KEYS = env_list("MFA_SECRET_KEYS")
 
 # Email
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -264,7 +297,7 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["integrations.devapi.authentication.DeveloperApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["integrations.devapi.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "integrations.devapi.schema.DeveloperApiSchema",
 }
@@ -313,6 +346,9 @@ PORTAL = {
     "THROTTLE_STATUS": env_int("API_THROTTLE_STATUS", 503),
     # When Redis cannot be reached: admit API requests and log an error (True), or answer 503.
     "LIMITER_FAIL_OPEN": env_bool("API_LIMITER_FAIL_OPEN", default=True),
+    # Calls without valid credentials admitted per account, app reference and client address per minute
+    # (their own pool: never an installation's or a staff pool).
+    "FAILED_AUTH_LIMIT": env_int("API_FAILED_AUTH_LIMIT", 60),
     # Socket timeouts of the gateway's Redis client (limiter and usage counters), in seconds.
     "LIMITER_TIMEOUT_SECONDS": 0.2,
     # Forwarding mode: pass authorised, admitted API requests on to this Brightpearl-style API.
@@ -389,9 +425,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Codes, tokens and secrets in query strings, JSON or Authorization headers are redacted from every line.
+    "filters": {"redact_secrets": {"()": "config.redaction.RedactSecretsFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # oauthlib and requests-oauthlib log token bodies at DEBUG: never let tokens reach a log.
     "loggers": {"django.db.backends": {"level": "WARNING"}, "oauthlib": {"level": "WARNING"},
-                "requests_oauthlib": {"level": "WARNING"}},
+                "requests_oauthlib": {"level": "WARNING"},
+                # runserver's request lines (query strings included) go through the same filter.
+                "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False}},
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Web role: apply migrations, then serve config.wsgi with gunicorn (static files come from whitenoise).
 # More gunicorn options can be passed in GUNICORN_CMD_ARGS, which gunicorn reads itself.
+# The access log has no query string and no referer (OAuth codes, state and tokens travel there), and its
+# logger redacts any that still slip into a line (config/gunicorn_logging.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,4 +15,6 @@ exec gunicorn config.wsgi:application \
     --workers "${WEB_CONCURRENCY:-3}" \
     --control-socket "${TMPDIR:-/tmp}/gunicorn.ctl" \
     --access-logfile - \
+    --access-logformat '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"' \
+    --logger-class config.gunicorn_logging.RedactingLogger \
     --error-logfile -

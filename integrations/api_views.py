@@ -3,11 +3,9 @@ request, call one read (``integrations.resources``) or write (``integrations.wri
 Brightpearl's envelope with the route's ``Message-Type``. Authentication, account scoping, rate limits and
 the common response headers are the gateway's (``integrations.gateway.api_endpoint``)."""
 
-import json
-
 from django.http import JsonResponse
 
-from integrations import api_routes, resources, writes
+from integrations import api_routes, jsonbody, resources, writes
 from integrations.errors import METHOD_NOT_ALLOWED, no_json_body, not_found
 from integrations.gateway import ApiError, api_endpoint
 
@@ -20,8 +18,8 @@ def ok(payload) -> JsonResponse:
 def _json_body(request):
     """The JSON body of a POST/PUT/PATCH, whatever its Content-Type says; the last of duplicate keys wins."""
     try:
-        return json.loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        return jsonbody.loads(request.body or b"")
+    except jsonbody.InvalidJson:
         raise no_json_body() from None
 
 

@@ -5,8 +5,10 @@ One decorator, :func:`api_endpoint`, wraps each API view. For every request it
 1. identifies the caller and the rate pool the request names (an OAuth installation, an account's
    staff-token pool, or, when nothing usable is named, the client address's anonymous pool);
 2. takes one slot from that pool in the exact sliding-log limiter (``integrations.ratelimit``), on
-   Redis, *before* deciding whether the credentials are good: requests that fail authentication
-   count against the pool they name (PROTOCOL.md);
+   Redis, before running anything. Requests that fail authentication are counted in a pool of their
+   own (per account, app reference and client address, see :func:`unauthenticated_pool`), never in
+   the pool their headers name: app references and account codes are not secret, so nobody can
+   use up an installation's or an account's calls without its credentials;
 3. refuses over-limit requests with 503 (or 429, ``PORTAL["THROTTLE_STATUS"]``), ``Retry-After``
    and a ``TOO_MANY_REQUESTS`` envelope, without running the view;
 4. refuses bad credentials (401) and calls for another account (403);
@@ -46,7 +48,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from accounts.models import Account, DeveloperProfile, PrivateApp, StaffToken
+from accounts.client_ip import client_ip
+from accounts.models import Account, DeveloperProfile, StaffToken
 from accounts.tokens import staff_token_lookup
 from integrations import forwarding, usage
 from integrations.models import AccessToken
@@ -67,6 +70,7 @@ ACCOUNT_TOKEN_HEADER = "brightpearl-account-token"
 EXPIRED_TOKEN_BODY = {"response": "Authorization token expired"}
 LIMITER_ERROR_LOG_INTERVAL_S = 10
 STAFF_TOKEN_TOUCH_INTERVAL_S = 60
+FAILED_AUTH_WINDOW_S = 60  # the window of PORTAL["FAILED_AUTH_LIMIT"]
 
 
 class ApiError(Exception):
@@ -116,6 +120,8 @@ class Pool:
     limit: int
     window_s: int
     installation_id: int | None = None
+    # The installation a request that failed authentication named: counted apart in its usage.
+    failed_for_installation_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -198,8 +204,8 @@ def throttle_status() -> int:
 
 def identify(request: HttpRequest, *, account_code: str) -> Identity:
     """Read the credentials of an API request. Never raises for bad credentials: the refusal is
-    part of the returned identity, so that the request can still be counted against the pool its
-    headers name."""
+    part of the returned identity, with the pool the refused request is counted in (the caller's
+    own pool when it holds a real token, the unauthenticated pool otherwise)."""
     app_ref = request.headers.get(APP_REF_HEADER, "").strip()
     authorization = request.headers.get("Authorization", "")
     staff_secret = staff_token_secret(request)
@@ -207,12 +213,12 @@ def identify(request: HttpRequest, *, account_code: str) -> Identity:
         scheme, _, bearer = authorization.partition(" ")
         if scheme.lower() == "bearer" and bearer.strip():
             return _identify_bearer(request, account_code, app_ref, bearer.strip())
-        return Identity(pool=_named_pool(request, account_code, app_ref),
+        return Identity(pool=unauthenticated_pool(request, account_code, app_ref),
                         refusal=error_response(401, "UNAUTHORIZED",
                                                "Send the access token as 'Authorization: Bearer <token>'."))
     if staff_secret:
         return _identify_staff(request, account_code, app_ref, staff_secret)
-    return Identity(pool=_named_pool(request, account_code, app_ref),
+    return Identity(pool=unauthenticated_pool(request, account_code, app_ref),
                     refusal=error_response(401, "UNAUTHORIZED", "Authentication required: send an OAuth access "
                                            "token, or a brightpearl-staff-token with its brightpearl-app-ref."))
 
@@ -275,7 +281,7 @@ def _identify_bearer(request, account_code: str, app_ref: str, bearer: str) -> I
     token = bearer_token(bearer)
     installation = token.installation if token is not None else None
     if installation is None:
-        return Identity(pool=_named_pool(request, account_code, app_ref),
+        return Identity(pool=unauthenticated_pool(request, account_code, app_ref),
                         refusal=error_response(401, "UNAUTHORIZED", f"Invalid instance token: {bearer[:200]}"))
     pool = installation_pool(installation)
     app = installation.app
@@ -305,9 +311,7 @@ def _identify_bearer(request, account_code: str, app_ref: str, bearer: str) -> I
 def _identify_staff(request, account_code: str, app_ref: str, secret: str) -> Identity:
     token = staff_token_lookup(app_ref=app_ref, raw_token=secret)
     if token is None or not token.member.is_active:
-        private_app = PrivateApp.objects.filter(identifier=app_ref).only("account_id").first() if app_ref else None
-        pool = staff_pool(private_app.account_id) if private_app else anonymous_pool(request)
-        return Identity(pool=pool, refusal=error_response(
+        return Identity(pool=unauthenticated_pool(request, account_code, app_ref), refusal=error_response(
             401, "UNAUTHORIZED", "Unknown, revoked or expired staff token for this brightpearl-app-ref."))
     account = token.private_app.account
     pool = staff_pool(account.pk)
@@ -317,20 +321,6 @@ def _identify_staff(request, account_code: str, app_ref: str, secret: str) -> Id
     if account.status != Account.Status.ACTIVE:
         return Identity(pool=pool, refusal=error_response(403, "ACCOUNT_SUSPENDED", "This account is suspended."))
     return Identity(pool=pool, caller=Caller(account=account, app_ref=app_ref, staff_token=token))
-
-
-def _named_pool(request, account_code: str, app_ref: str) -> Pool:
-    """The pool a request without usable credentials names through its app reference: that app's
-    installation in the path's account, or a private app's staff pool; else the anonymous pool."""
-    if app_ref:
-        installation = (Installation.objects.filter(app__client_id=app_ref, account__code=account_code)
-                        .only("id", "app_id", "account_id").first())
-        if installation is not None:
-            return installation_pool(installation)
-        private_app = PrivateApp.objects.filter(identifier=app_ref).only("account_id").first()
-        if private_app is not None:
-            return staff_pool(private_app.account_id)
-    return anonymous_pool(request)
 
 
 def installation_pool(installation: Installation) -> Pool:
@@ -345,11 +335,38 @@ def staff_pool(account_id: int) -> Pool:
     return Pool(f"staff:{account_id}", row.staff_token_limit, row.limit_period_seconds)
 
 
-def anonymous_pool(request: HttpRequest) -> Pool:
-    """Requests that name nothing usable share a pool per client address (default limit)."""
-    row = platform_settings()
-    address = request.META.get("REMOTE_ADDR", "")
-    return Pool(f"anonymous:{address}", row.default_instance_limit, row.limit_period_seconds)
+def unauthenticated_pool(request: HttpRequest, account_code: str, app_ref: str) -> Pool:
+    """The pool of requests without valid credentials: one per account, app reference and client
+    address, at ``PORTAL["FAILED_AUTH_LIMIT"]`` calls per minute. It never is an
+    installation's or an account's staff pool, whatever the request names. When the app reference
+    names an installation in the account, the pool says so, so that the installation's usage can
+    show these calls apart from its own."""
+    address = client_ip(request)
+    named = hashlib.sha256(f"{account_code}\n{app_ref}".encode("utf-8", "replace")).hexdigest()[:24]
+    installation_id = _installation_named(account_code, app_ref) if app_ref else None
+    limit = max(1, int(settings.PORTAL.get("FAILED_AUTH_LIMIT", 60)))
+    return Pool(f"unauthenticated:{named}:{address}", limit, FAILED_AUTH_WINDOW_S,
+                failed_for_installation_id=installation_id)
+
+
+@functools.cache
+def _installation_named_sql() -> str:
+    q = connection.ops.quote_name
+    return (
+        f"SELECT i.{q('id')} FROM {q(Installation._meta.db_table)} i "
+        f"JOIN {q(App._meta.db_table)} a ON a.{q('id')} = i.{q('app_id')} "
+        f"JOIN {q(Account._meta.db_table)} c ON c.{q('id')} = i.{q('account_id')} "
+        f"WHERE a.{q('client_id')} = %s AND c.{q('code')} = %s"
+    )
+
+
+def _installation_named(account_code: str, app_ref: str) -> int | None:
+    """The id of the installation of the app ``app_ref`` in the account ``account_code``, if any (one
+    hand-written query: a flood of failed requests must cost little)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_installation_named_sql(), [app_ref, account_code])
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def _touch_staff_token(token: StaffToken) -> None:
@@ -433,12 +450,18 @@ def _with_brightpearl_headers(response: HttpResponse, caller: Caller | None) -> 
 
 
 def _count_usage(pool: Pool, decision: Decision) -> None:
-    """Count the request in its installation's usage counters. Best effort: the call has been
-    answered either way, so a Redis error is logged and dropped."""
-    if pool.installation_id is None or not decision.at_us:  # not an installation, or Redis was down
+    """Count the request in its installation's usage counters (a request that failed authentication
+    in the ``failed`` counter of the installation it named). Best effort: the call has been answered
+    either way, so a Redis error is logged and dropped."""
+    if not decision.at_us:  # Redis was down
         return
     try:
-        usage.record_call(installation_id=pool.installation_id, throttled=not decision.allowed,
-                          at_us=decision.at_us, client=api_redis())
+        if pool.installation_id is not None:
+            usage.record_call(installation_id=pool.installation_id, throttled=not decision.allowed,
+                              at_us=decision.at_us, client=api_redis())
+        elif pool.failed_for_installation_id is not None:
+            usage.record_failed(installation_id=pool.failed_for_installation_id, at_us=decision.at_us,
+                                client=api_redis())
     except (redis.RedisError, OSError) as error:
-        logger.warning("could not count API usage of installation %s: %s", pool.installation_id, error)
+        logger.warning("could not count API usage of installation %s: %s",
+                       pool.installation_id or pool.failed_for_installation_id, error)

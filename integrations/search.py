@@ -95,7 +95,8 @@ def _moment(text: str, *, name: str, value: str, end: bool) -> tuple[datetime, b
             return datetime.combine(day, dt_time.min, tzinfo=dt_timezone.utc), True
         moment = parse_datetime(text)
         if moment is not None:
-            return (moment if moment.tzinfo else moment.replace(tzinfo=dt_timezone.utc)), True
+            # In UTC, as the database compares it: an offset can push year 1 or 9999 out of range.
+            return (moment if moment.tzinfo else moment.replace(tzinfo=dt_timezone.utc)).astimezone(dt_timezone.utc), True
         if parse_date(text):
             raise ValueError
     except (ValueError, OverflowError):

@@ -21,12 +21,14 @@ logger = logging.getLogger(__name__)
 
 # --- Usage rollup ----------------------------------------------------------------------------------
 # The gateway counts every call in Redis (integrations/usage.py): one HASH per installation and minute,
-#   usage:{<installation id>}:<unix time // 60>   fields "calls" (admitted) and "throttled" (refused),
+#   usage:{<installation id>}:<unix time // 60>   fields "calls" (admitted), "throttled" (refused) and
+#   "failed" (requests naming it that failed authentication, counted in their own pool),
 # which expires after two hours, and the hash usage:last_call (installation id -> unix seconds of its
 # latest admitted call). Every minute the rollup copies the minutes since its last run (less a grace
 # period, for calls counted late, and including the minute still being counted) into UsageMinute as
 # absolute figures, so re-reading a minute never double counts. Only installations that called in the
-# window are read: a throttled call implies an admitted one less than a window earlier.
+# window are read: a throttled call implies an admitted one less than a window earlier (failed calls
+# have their own latest-time hash, usage:last_failed).
 
 GRACE_MINUTES = 5
 MAX_LOOKBACK_MINUTES = usage.COUNTER_TTL_SECONDS // 60
@@ -50,14 +52,15 @@ def rollup_usage_once(client: redis.Redis | None = None) -> dict:
     since = int(through) + 1 - GRACE_MINUTES if through is not None else now_minute - MAX_LOOKBACK_MINUTES
     since = max(min(since, now_minute - GRACE_MINUTES), now_minute - MAX_LOOKBACK_MINUTES)
     last_calls = {int(pk): int(at) for pk, at in client.hgetall(usage.LAST_CALL_KEY).items()}
-    active = sorted(pk for pk, at in last_calls.items() if at // 60 >= since - 1)
+    last_failed = {int(pk): int(at) for pk, at in client.hgetall(usage.LAST_FAILED_KEY).items()}
+    active = sorted({pk for pk, at in (*last_calls.items(), *last_failed.items()) if at // 60 >= since - 1})
     rows = 0
     for start in range(0, len(active), BATCH):
         ids = active[start:start + BATCH]
         counts = usage.read_minutes(ids, since, now_minute + 1, client=client)
         rows += usage_minutes_record(
-            counts={(c.installation_id, c.minute_start): (c.calls, c.throttled) for c in counts},
-            last_calls={pk: datetime.fromtimestamp(last_calls[pk], tz=dt_timezone.utc) for pk in ids},
+            counts={(c.installation_id, c.minute_start): (c.calls, c.throttled, c.failed) for c in counts},
+            last_calls={pk: datetime.fromtimestamp(last_calls[pk], tz=dt_timezone.utc) for pk in ids if pk in last_calls},
         )
     client.set(ROLLED_THROUGH_KEY, now_minute - 1, ex=MAX_LOOKBACK_MINUTES * 60)
     return {"installations": len(active), "minutes": [since, now_minute], "rows": rows}

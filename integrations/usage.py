@@ -5,12 +5,17 @@ counters, written with HINCRBY in one pipeline round trip:
 
 - ``calls``: requests admitted into the installation's pool (including ones that then failed
   authentication or validation: they used a slot all the same);
-- ``throttled``: requests refused because the pool was full.
+- ``throttled``: requests refused because the pool was full;
+- ``failed``: requests that named the installation (its app reference in its account) without valid
+  credentials. They are counted in a pool of their own (``gateway.unauthenticated_pool``), never in
+  the installation's, and shown apart from its calls.
 
 Each hash expires after ``COUNTER_TTL_SECONDS`` (two hours), long enough for the rollup task
 (integrations/tasks.py) to copy it into ``portal.models.UsageMinute`` with :func:`read_minutes`.
 The time of each installation's latest call is kept in the hash ``usage:last_call``
-(field = installation id, value = epoch seconds); :func:`read_last_calls` reads it.
+(field = installation id, value = epoch seconds); :func:`read_last_calls` reads it. The hash
+``usage:last_failed`` does the same for failed calls, so the rollup finds installations that only
+had those.
 
 Minutes are "epoch minutes": whole minutes since 1970-01-01T00:00Z, on Redis's clock when written
 by the gateway. :func:`minute_of` and :func:`minute_start` convert.
@@ -29,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 COUNTER_TTL_SECONDS = 2 * 3600
 LAST_CALL_KEY = "usage:last_call"
+LAST_FAILED_KEY = "usage:last_failed"
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,7 @@ class UsageCount:
     minute: int  # epoch minute
     calls: int
     throttled: int
+    failed: int = 0
 
     @property
     def minute_start(self) -> datetime:
@@ -77,6 +84,18 @@ def record_call(*, installation_id: int, throttled: bool, at_us: int | None = No
     pipe.execute()
 
 
+def record_failed(*, installation_id: int, at_us: int | None = None, client: redis.Redis | None = None) -> None:
+    """Count one request that named this installation but failed authentication (see the module
+    docstring). It is not a call of the installation: ``usage:last_call`` is left alone."""
+    at_seconds = at_us / 1_000_000 if at_us else time.time()
+    key = minute_key(installation_id, minute_of(at_seconds))
+    pipe = (client or api_redis()).pipeline(transaction=False)
+    pipe.hincrby(key, "failed", 1)
+    pipe.expire(key, COUNTER_TTL_SECONDS)
+    pipe.hset(LAST_FAILED_KEY, str(installation_id), int(at_seconds))
+    pipe.execute()
+
+
 def read_minutes(installation_ids, since_minute: int | datetime, until_minute: int | datetime,
                  *, client: redis.Redis | None = None) -> list[UsageCount]:
     """The counters of these installations for the epoch minutes in [since_minute, until_minute)
@@ -94,13 +113,13 @@ def read_minutes(installation_ids, since_minute: int | datetime, until_minute: i
         return []
     pipe = (client or api_redis()).pipeline(transaction=False)
     for pk, minute in wanted:
-        pipe.hmget(minute_key(pk, minute), "calls", "throttled")
+        pipe.hmget(minute_key(pk, minute), "calls", "throttled", "failed")
     counts = []
-    for (pk, minute), (calls, throttled) in zip(wanted, pipe.execute()):
-        if calls is None and throttled is None:
+    for (pk, minute), (calls, throttled, failed) in zip(wanted, pipe.execute()):
+        if calls is None and throttled is None and failed is None:
             continue
         counts.append(UsageCount(installation_id=pk, minute=minute, calls=int(calls or 0),
-                                 throttled=int(throttled or 0)))
+                                 throttled=int(throttled or 0), failed=int(failed or 0)))
     return counts
 
 

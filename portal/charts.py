@@ -59,7 +59,8 @@ def usage_summary(series: "UsageSeries", *, limit_per_minute: int, label: str = 
     prefix = f"{label}: " if label else ""
     hours = round((series.end - series.start).total_seconds() / 3600)
     if not series.has_calls:
-        return f"{prefix}No API calls in the last {hours} hours. Limit: {limit_per_minute:,} calls per minute."
+        return (f"{prefix}No API calls in the last {hours} hours. Limit: {limit_per_minute:,} calls per minute."
+                + _failed_sentence(series))
     text = f"{prefix}{series.calls:,} calls in the last {hours} hours."
     if series.peak_at is not None:
         share = round(100 * series.peak_calls / limit_per_minute) if limit_per_minute else 0
@@ -70,7 +71,17 @@ def usage_summary(series: "UsageSeries", *, limit_per_minute: int, label: str = 
         text += f" {series.throttled:,} calls throttled, in {series.minutes_throttled} {minutes}."
     else:
         text += " None throttled."
-    return text
+    return text + _failed_sentence(series)
+
+
+def _failed_sentence(series: "UsageSeries") -> str:
+    """Requests that named the installation without valid credentials: not its calls (they never
+    touch its limit), so told apart."""
+    if not series.failed:
+        return ""
+    requests = "request" if series.failed == 1 else "requests"
+    return (f" Apart from these, {series.failed:,} {requests} with invalid credentials named this app;"
+            " they do not count against its limit.")
 
 
 def usage_chart(series: "UsageSeries", *, limit_per_minute: int, label: str, chart_id: str, height: int = 170,

@@ -85,6 +85,19 @@ class App(AbstractApplication):
         return self.previous_secret_is_live and bool(secret) and check_password(secret, self.previous_client_secret)
 
 
+class RetiredAppRef(models.Model):
+    """The reference of a deleted app. It stays reserved for the developer who had it: audit events and
+    other history are kept by app reference, so handing it to someone else would show them the old
+    app's history (and let them answer for it)."""
+
+    app_ref = models.CharField(max_length=100, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    retired_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return self.app_ref
+
+
 class PlatformSettings(models.Model):
     """One row of platform-wide settings, editable by reviewers."""
 
@@ -273,6 +286,9 @@ class UsageMinute(models.Model):
     minute = models.DateTimeField()
     calls = models.PositiveIntegerField(default=0)
     throttled = models.PositiveIntegerField(default=0)
+    # Requests that named the installation without valid credentials (not its calls: counted apart,
+    # in a pool of their own).
+    failed = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["minute"]

@@ -17,7 +17,9 @@ from accounts.notifications import notify
 from accounts.roles import is_reviewer
 from portal import hooks, lifecycle
 from portal.credentials import SECRET_OVERLAP_CHOICES, callback_signing_key, new_client_secret
-from portal.models import App, EarlyAccess, PlatformSettings, ProgressionRequest, ReviewCheck, ReviewStage, Stage
+from portal.models import (
+    App, EarlyAccess, PlatformSettings, ProgressionRequest, RetiredAppRef, ReviewCheck, ReviewStage, Stage,
+)
 from portal.selectors import platform_settings
 from portal.validation import parse_redirect_uris, validate_icon, validate_outgoing_url
 
@@ -87,13 +89,20 @@ def app_register(*, actor, app_ref: str, **fields) -> tuple[App, str]:
     app.client_secret = secret
     app.callback_signing_key = callback_signing_key(secret) if secret else ""
     app.full_clean(exclude=["client_secret", "icon"])
+    retired = RetiredAppRef.objects.select_for_update().filter(app_ref=app.client_id).first()
+    if retired is not None and retired.user_id != actor.pk:
+        # A deleted app's reference is never handed to someone else with its history.
+        raise ValidationError({"app_ref": "That app reference is already taken."})
     try:
         with transaction.atomic():
             app.save()
     except IntegrityError:
         raise ValidationError({"app_ref": "That app reference is already taken."})
-    audit_record(actor=actor, verb="app.registered", target=app, app_ref=app.client_id,
-                 data={"client_type": app.client_type})
+    data = {"client_type": app.client_type}
+    if retired is not None:
+        retired.delete()  # its developer takes it back: the history was theirs
+        data["reused_retired_ref"] = True
+    audit_record(actor=actor, verb="app.registered", target=app, app_ref=app.client_id, data=data)
     return app, secret
 
 
@@ -118,13 +127,15 @@ def app_update(*, app: App, actor, **fields) -> App:
 
 @transaction.atomic
 def app_delete(*, app: App, actor) -> None:
-    """Delete an app: only while in development and never installed."""
+    """Delete an app: only while in development and never installed. Its reference stays reserved for
+    its developer (``RetiredAppRef``): nobody else can register it and inherit its history."""
     app = _lock_own_app(app, actor)
     if app.stage != Stage.IN_DEVELOPMENT or app.is_suspended:
         raise ValidationError("Only apps in development can be deleted.")
     if app.installations.exists():
         raise ValidationError("This app has been installed in an account, so it cannot be deleted.")
     audit_record(actor=actor, verb="app.deleted", target=app, app_ref=app.client_id, data={"name": app.name})
+    RetiredAppRef.objects.update_or_create(app_ref=app.client_id, defaults={"user": actor, "retired_at": timezone.now()})
     app.delete()
 
 

@@ -33,6 +33,7 @@ class Bucket:
     peak_throttled: int = 0  # most calls refused in one minute of the bucket
     calls: int = 0
     throttled: int = 0
+    failed: int = 0  # requests naming the installation that failed authentication (not its calls)
 
 
 @dataclass
@@ -44,6 +45,7 @@ class UsageSeries:
     buckets: list[Bucket]
     calls: int = 0
     throttled: int = 0
+    failed: int = 0  # requests naming the installation that failed authentication, apart from its calls
     peak_calls: int = 0
     peak_at: datetime | None = None
     minutes_throttled: int = 0
@@ -84,12 +86,14 @@ def usage_series_of(*, installations, now: datetime | None = None, hours: int = 
     if not ids:
         return series
     rows = (UsageMinute.objects.filter(installation_id__in=ids, minute__gte=start, minute__lt=end)
-            .values_list("installation_id", "minute", "calls", "throttled"))
-    for installation_id, minute, calls, throttled in rows.iterator(chunk_size=5000):
+            .values_list("installation_id", "minute", "calls", "throttled", "failed"))
+    for installation_id, minute, calls, throttled, failed in rows.iterator(chunk_size=5000):
         one = series[installation_id]
         bucket = one.buckets[int((minute - start).total_seconds() // 60) // bucket_minutes]
         bucket.calls += calls
         bucket.throttled += throttled
+        bucket.failed += failed
+        one.failed += failed
         bucket.peak_calls = max(bucket.peak_calls, calls)
         bucket.peak_throttled = max(bucket.peak_throttled, throttled)
         one.calls += calls
@@ -101,10 +105,10 @@ def usage_series_of(*, installations, now: datetime | None = None, hours: int = 
     return series
 
 
-def usage_minutes_record(*, counts: dict[tuple[int, datetime], tuple[int, int]],
+def usage_minutes_record(*, counts: dict[tuple[int, datetime], tuple[int, ...]],
                          last_calls: dict[int, datetime] | None = None) -> int:
-    """Store absolute per-minute figures, ``{(installation_id, minute start): (calls, throttled)}``,
-    and move ``Installation.last_call_at`` forward to ``last_calls[installation_id]`` (by default: the
+    """Store absolute per-minute figures, ``{(installation_id, minute start): (calls, throttled[,
+    failed])}``, and move ``Installation.last_call_at`` forward to ``last_calls[installation_id]`` (by default: the
     start of the installation's latest minute with calls here).
 
     Rows are upserted, never added to, so writing the same figures again changes nothing; figures of
@@ -113,8 +117,9 @@ def usage_minutes_record(*, counts: dict[tuple[int, datetime], tuple[int, int]],
     if not ids:
         return 0
     known = dict(Installation.objects.filter(pk__in=ids).values_list("pk", "last_call_at"))
-    rows = [UsageMinute(installation_id=pk, minute=minute, calls=calls, throttled=throttled)
-            for (pk, minute), (calls, throttled) in counts.items() if pk in known]
+    rows = [UsageMinute(installation_id=pk, minute=minute, calls=figures[0], throttled=figures[1],
+                        failed=figures[2] if len(figures) > 2 else 0)
+            for (pk, minute), figures in counts.items() if pk in known]
     if last_calls is None:
         last_calls = {}
         for row in rows:
@@ -122,7 +127,8 @@ def usage_minutes_record(*, counts: dict[tuple[int, datetime], tuple[int, int]],
                 last_calls[row.installation_id] = row.minute
     with transaction.atomic():
         UsageMinute.objects.bulk_create(rows, batch_size=500, update_conflicts=True,
-                                        unique_fields=["installation", "minute"], update_fields=["calls", "throttled"])
+                                        unique_fields=["installation", "minute"],
+                                        update_fields=["calls", "throttled", "failed"])
         for pk, moment in last_calls.items():
             if pk in known and (known[pk] is None or known[pk] < moment):
                 (Installation.objects.filter(pk=pk).filter(Q(last_call_at__isnull=True) | Q(last_call_at__lt=moment))

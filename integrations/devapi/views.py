@@ -11,7 +11,6 @@ from rest_framework import decorators, exceptions, permissions, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.metadata import SimpleMetadata
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -19,6 +18,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from accounts.models import Account
 from integrations.devapi import serializers as s
 from integrations.devapi.authentication import DeveloperApiKeyAuthentication
+from integrations.devapi.parsers import StrictJSONParser
 from integrations.devapi.schema import DeveloperApiSchema
 from integrations.oauth import api_domain
 from portal import limits, selectors, services
@@ -100,7 +100,7 @@ class Metadata(SimpleMetadata):
 class DeveloperApiView(GenericAPIView):
     authentication_classes = [DeveloperApiKeyAuthentication]
     permission_classes = [permissions.IsAuthenticated, IsDeveloper]
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
     pagination_class = Pagination
     metadata_class = Metadata

@@ -544,7 +544,7 @@ def test_account_member_remove_by_an_owner():
     event = AuditEvent.objects.get()
     assert (event.verb, event.actor, event.data) == (
         "account.member_removed", owner.user,
-        {"email": member.user.email, "role": "staff", "account": owner.account.code})
+        {"email": member.user.email, "role": "staff", "account": owner.account.code, "revoked_staff_tokens": []})
 
 
 @pytest.mark.django_db

@@ -598,3 +598,35 @@ def test_the_admin_shows_prefixes_and_never_hashes(client):
         assert f"{token.prefix}…" in html or f"{key.prefix}…" in html
         assert 'name="_save"' not in html
     assert client.get(reverse("admin:accounts_stafftoken_add")).status_code == 403
+
+
+def test_removing_a_member_revokes_their_staff_tokens_and_adding_them_again_does_not_bring_them_back():
+    # given a staff member with two staff tokens in acme, and one in another account
+    from accounts import services as account_services
+
+    account = AccountFactory(code="acme")
+    owner = _member(account)
+    staff = _member(account, role=Membership.Role.STAFF)
+    app = _private_app(account, actor=owner)
+    (first, first_raw), (second, second_raw) = _token(app, member=staff), _token(app, member=staff, name="second")
+    other = AccountFactory(code="globex")
+    other_owner = _member(other)
+    Membership.objects.create(account=other, user=staff, role=Membership.Role.STAFF)
+    elsewhere, elsewhere_raw = _token(_private_app(other, actor=other_owner), actor=other_owner, member=staff)
+    membership = Membership.objects.get(account=account, user=staff)
+
+    # when an owner removes the member, then adds them again
+    account_services.account_member_remove(membership=membership, actor=owner)
+    account_services.account_member_add(account=account, email=staff.email, role=Membership.Role.STAFF, actor=owner)
+
+    # then their acme tokens stay revoked and do not work; the other account's token is untouched
+    assert staff_token_lookup(app_ref=app.identifier, raw_token=first_raw) is None
+    assert staff_token_lookup(app_ref=app.identifier, raw_token=second_raw) is None
+    assert StaffToken.objects.filter(pk__in=[first.pk, second.pk], revoked_at__isnull=False).count() == 2
+    assert staff_token_lookup(app_ref=elsewhere.private_app.identifier, raw_token=elsewhere_raw) is not None
+    # and each revocation is audited with the reason, and listed on the removal
+    revocations = AuditEvent.objects.filter(verb="staff_token.revoked").order_by("pk")
+    assert [(e.target_id, e.data["reason"]) for e in revocations] == [
+        (str(first.pk), "member removed"), (str(second.pk), "member removed")]
+    removal = AuditEvent.objects.get(verb="account.member_removed")
+    assert removal.data["revoked_staff_tokens"] == [first.prefix, second.prefix]

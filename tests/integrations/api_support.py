@@ -31,7 +31,7 @@ def fresh_pools():
     """Database ids are reused between tests (rolled-back transactions), so every test starts with
     empty gateway pools and usage counters."""
     client = _redis()
-    patterns = ("ratelimit:{installation:*", "ratelimit:{staff:*", "ratelimit:{anonymous:*", "usage:*")
+    patterns = ("ratelimit:{installation:*", "ratelimit:{staff:*", "ratelimit:{unauthenticated:*", "usage:*")
     for pattern in patterns:
         keys = list(client.scan_iter(match=pattern, count=1000))
         if keys:

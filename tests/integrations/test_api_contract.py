@@ -325,10 +325,13 @@ def test_the_legacy_account_token_header_is_a_staff_token(client, seeded):
     response = client.get(api_url("acme", "product-service/product-search"), headers=headers)
     wrong = client.get(api_url("acme", "product-service/product-search"),
                        headers={**headers, "brightpearl-account-token": "pst_wrong"})
-    # then: the same pool as the staff token itself
-    assert response.status_code == 200
+    again = client.get(api_url("acme", "product-service/product-search"),
+                       headers={**headers, "brightpearl-staff-token": staff.secret,
+                                "brightpearl-account-token": ""})
+    # then: the same pool as the staff token under its own name, and a wrong token never draws on it
+    assert response.status_code == 200 and again.status_code == 200
     assert wrong.status_code == 401 and set(wrong.json()) == {"response"}
-    assert int(wrong["brightpearl-requests-remaining"]) == int(response["brightpearl-requests-remaining"]) - 1
+    assert int(again["brightpearl-requests-remaining"]) == int(response["brightpearl-requests-remaining"]) - 1
     assert "Brightpearl-Installed-Integration-Instance-Id" not in response
 
 

@@ -257,7 +257,7 @@ def test_throttle_status_can_be_429(client, world, settings):
     assert code_of(second) == "TOO_MANY_REQUESTS" and "Retry-After" in second
 
 
-def test_requests_that_fail_authentication_use_the_pool_they_name(client, world):
+def test_requests_that_fail_authentication_never_use_the_pool_they_name(client, world):
     # given a limit of 5 and five calls with a bogus token naming the app's installation in acme
     set_default_limit(5)
     bogus = {"headers": {"Authorization": "Bearer stolen-or-guessed", "brightpearl-app-ref": "acme-sync"}}
@@ -266,24 +266,79 @@ def test_requests_that_fail_authentication_use_the_pool_they_name(client, world)
     # when the real token calls
     response = search(client, **world.issued.headers())
 
-    # then its pool is used up
-    assert response.status_code == 503
+    # then its pool is untouched
+    assert response.status_code == 200
+    assert response["brightpearl-requests-remaining"] == "4"
 
 
-def test_failed_staff_requests_use_the_accounts_staff_pool(client, world):
-    # given a staff limit of 3 used up by wrong secrets naming acme's private app
+def test_failed_authentication_has_its_own_limited_pool_with_headers(client, world, settings):
+    # given a failed-authentication limit of 3
+    settings.PORTAL = {**settings.PORTAL, "FAILED_AUTH_LIMIT": 3}
+    bogus = {"headers": {"Authorization": "Bearer stolen-or-guessed", "brightpearl-app-ref": "acme-sync"}}
+
+    # when four bogus calls come from one address
+    responses = [search(client, **bogus) for _ in range(4)]
+
+    # then three are refused as unauthorised, the fourth is throttled, all with the throttle headers
+    assert [r.status_code for r in responses] == [401, 401, 401, 503]
+    assert code_of(responses[3]) == "TOO_MANY_REQUESTS" and "Retry-After" in responses[3]
+    assert [r["RateLimit-Limit"] for r in responses] == ["3"] * 4
+    for response in responses:
+        assert_throttle_headers(response)
+    # and another client address, or another app reference, has a pool of its own
+    assert search(client, REMOTE_ADDR="10.9.8.7", **bogus).status_code == 401
+    other_ref = {"headers": {**bogus["headers"], "brightpearl-app-ref": "other-app"}}
+    assert search(client, **other_ref).status_code == 401
+
+
+def test_failed_staff_requests_never_use_the_accounts_staff_pool(client, world):
+    # given a staff limit of 3 and more wrong secrets than that naming acme's private app
     row = platform_settings()
     row.staff_token_limit = 3
     row.save(update_fields=["staff_token_limit"])
     staff = make_staff_token(world.account)
     other_staff = make_staff_token(world.account, suffix="reports")
     wrong = {"headers": {"brightpearl-app-ref": staff.app_ref, "brightpearl-staff-token": "pst_wrong"}}
-    assert [search(client, **wrong).status_code for _ in range(3)] == [401] * 3
+    assert [search(client, **wrong).status_code for _ in range(5)] == [401] * 5
 
-    # when any staff token of acme calls, it finds the shared pool used up; the installation is not affected
-    assert search(client, **staff.headers()).status_code == 503
-    assert search(client, **other_staff.headers()).status_code == 503
-    assert search(client, **world.issued.headers()).status_code == 200
+    # when the staff tokens of acme call, the shared pool is whole
+    first = search(client, **staff.headers())
+    assert first.status_code == 200 and first["brightpearl-requests-remaining"] == "2"
+    assert search(client, **other_staff.headers()).status_code == 200
+
+
+def test_ten_thousand_bogus_requests_leave_the_real_tokens_pool_whole(client, world, settings):
+    # given 10,000 requests naming acme's installation (bogus bearer tokens, a malformed Authorization, no
+    # credentials at all), and 1,000 naming acme's private app with a wrong staff secret
+    staff = make_staff_token(world.account)
+    bogus = [
+        {"HTTP_AUTHORIZATION": "Bearer guessed", "HTTP_BRIGHTPEARL_APP_REF": "acme-sync"},
+        {"HTTP_AUTHORIZATION": "Basic Z3Vlc3M=", "HTTP_BRIGHTPEARL_APP_REF": "acme-sync"},
+        {"HTTP_BRIGHTPEARL_APP_REF": "acme-sync"},
+    ]
+    wrong_staff = {"HTTP_BRIGHTPEARL_APP_REF": staff.app_ref, "HTTP_BRIGHTPEARL_STAFF_TOKEN": "pst_wrong"}
+    url = api_url("acme", SEARCH)
+    statuses = [client.get(url, **bogus[n % 3]).status_code for n in range(10_000)]
+    statuses += [client.get(url, **wrong_staff).status_code for _ in range(1_000)]
+    # (two pools: the app reference's and the private app's, each from this one address)
+    assert statuses.count(401) == 2 * settings.PORTAL["FAILED_AUTH_LIMIT"]
+    assert statuses.count(503) == 11_000 - statuses.count(401)
+
+    # when the real token makes its full limit of calls, and the staff token one call
+    limit = platform_settings().default_instance_limit
+    real = [search(client, **world.issued.headers()) for _ in range(limit)]
+    staff_call = search(client, **staff.headers())
+
+    # then every one is served, counting down from the full limit, and nothing is throttled
+    assert [r.status_code for r in real] == [200] * limit
+    assert [int(r["brightpearl-requests-remaining"]) for r in real] == list(range(limit - 1, -1, -1))
+    assert staff_call.status_code == 200
+    assert int(staff_call["brightpearl-requests-remaining"]) == platform_settings().staff_token_limit - 1
+    # and the installation's usage counts its own calls, with the failed ones apart
+    now = usage.minute_of(timezone.now())
+    counts = usage.read_minutes([world.issued.installation.pk], now - 5, now + 1)
+    assert sum(c.calls for c in counts) == limit and sum(c.throttled for c in counts) == 0
+    assert sum(c.failed for c in counts) == 10_000
 
 
 def test_each_installation_has_its_own_pool(client, world):

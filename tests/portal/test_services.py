@@ -352,6 +352,41 @@ def test_app_delete_removes_an_uninstalled_app_in_development():
 
 
 @pytest.mark.django_db
+def test_a_deleted_apps_reference_is_never_handed_to_another_developer():
+    # given a developer's app with some history, deleted
+    first = DeveloperFactory().user
+    app, _ = _register(first)
+    services.app_rotate_secret(app=app, actor=first)
+    services.app_delete(app=app, actor=first)
+    history = AuditEvent.objects.filter(app_ref="stock-sync").count()
+
+    # when another developer registers the same reference
+    with pytest.raises(ValidationError) as refused:
+        _register(DeveloperFactory().user)
+
+    # then it is refused as taken, and nothing is created
+    assert "already taken" in str(refused.value)
+    assert not App.objects.filter(client_id="stock-sync").exists()
+    assert AuditEvent.objects.filter(app_ref="stock-sync").count() == history
+
+
+@pytest.mark.django_db
+def test_a_developer_may_take_back_the_reference_of_their_own_deleted_app():
+    # given
+    developer = DeveloperFactory().user
+    app, _ = _register(developer)
+    services.app_delete(app=app, actor=developer)
+
+    # when
+    again, _ = _register(developer)
+
+    # then
+    assert again.client_id == "stock-sync" and again.user == developer
+    event = AuditEvent.objects.filter(verb="app.registered").latest("pk")
+    assert event.data["reused_retired_ref"] is True
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("stage", [Stage.ALPHA, Stage.BETA, Stage.RELEASED])
 def test_app_delete_is_refused_once_the_app_left_development(stage):
     # given

@@ -163,6 +163,32 @@ def test_chart_draws_bars_the_limit_and_a_text_summary(installation):
     assert re.search(r">\d\d:00</text>", svg)
 
 
+def test_rollup_and_chart_keep_failed_calls_apart_from_the_apps_own(redis_client, installation):
+    # given a minute with 5 calls of the app and 900 requests naming it with invalid credentials, and a
+    # minute with only failed ones
+    now = redis_minute(redis_client)
+    count(redis_client, installation.pk, now - 2, calls=5)
+    for _ in range(3):
+        counters.record_failed(installation_id=installation.pk, at_us=(now - 1) * 60_000_000, client=redis_client)
+    redis_client.hincrby(counters.minute_key(installation.pk, now - 2), "failed", 900)
+
+    # when the rollup runs and the chart is drawn
+    tasks.rollup_usage_once(redis_client)
+    series = usage_series_of(installations=[installation])[installation.pk]
+    chart = usage_chart(series, limit_per_minute=200, label="outerheaven", chart_id="c")
+
+    # then the app's calls are its own 5; the failed ones are told apart and never drawn as its calls
+    stored = {(r.minute, r.calls, r.failed) for r in UsageMinute.objects.filter(installation=installation)}
+    start = counters.minute_start
+    assert stored == {(start(now - 2), 5, 900), (start(now - 1), 0, 3)}
+    assert (series.calls, series.throttled, series.failed) == (5, 0, 903)
+    assert chart.summary.startswith("outerheaven: 5 calls in the last 24 hours")
+    assert "903 requests with invalid credentials named this app" in chart.caption
+    assert str(chart.svg).count("<rect") == 1  # one bar: the app's 5 calls
+    installation.refresh_from_db()
+    assert installation.last_call_at == datetime.fromtimestamp((now - 2) * 60 + 30, tz=dt_timezone.utc)
+
+
 def test_chart_of_a_quiet_installation_says_so(installation):
     series = usage_series_of(installations=[installation])[installation.pk]
     chart = usage_chart(series, limit_per_minute=200, label="outerheaven", chart_id="c")

@@ -148,3 +148,41 @@ def test_operations_doc_documents_every_environment_variable_the_settings_read()
     # then
     assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL"} <= read
     assert not read - documented, f"add these to the Configuration table in docs/operations.md: {sorted(read - documented)}"
+
+
+def test_check_deploy_under_the_production_settings_gives_no_warning():
+    # given the documented production environment
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DJANGO_SETTINGS_MODULE": "config.settings_production",
+           "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50)}
+
+    # when
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=120)
+
+    # then every check passes, or is silenced in config/settings_production.py with its reason
+    output = result.stdout + result.stderr
+    reported = set(re.findall(r"\(([a-z0-9_]+\.[EW]\d+)\)", output))
+    assert not reported, output
+    assert result.returncode == 0, output
+
+
+def test_production_sends_hsts_and_silences_only_checks_it_explains():
+    # given
+    source = (ROOT / "config" / "settings_production.py").read_text()
+    check = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.SECURE_HSTS_SECONDS, settings.SECURE_HSTS_INCLUDE_SUBDOMAINS, sorted(settings.SILENCED_SYSTEM_CHECKS))"
+    )
+
+    # when
+    result = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                                 "DJANGO_SETTINGS_MODULE": "config.settings_production", "DEBUG": "0",
+                                 "SECRET_KEY": secrets.token_urlsafe(50)})
+
+    # then
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("31536000 True ")
+    for silenced in re.findall(r'\("((?:security|oauth2_provider)\.W\d+)", "([^"]+)"\)', source):
+        assert silenced[1], f"{silenced[0]} is silenced without a reason"
+    assert "security.W004" not in result.stdout and "security.W012" not in result.stdout
