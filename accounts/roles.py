@@ -1,6 +1,6 @@
 """Who may do what: small predicates used by services (and, for display, by views)."""
 
-from django.conf import settings
+from accounts.conf import accounts_settings
 
 from accounts.models import Membership
 
@@ -11,7 +11,7 @@ def is_reviewer(user) -> bool:
         return False
     cached = getattr(user, "_is_reviewer", None)
     if cached is None:
-        cached = user.groups.filter(name=settings.PORTAL["REVIEWERS_GROUP"]).exists()
+        cached = user.groups.filter(name=accounts_settings.REVIEWERS_GROUP).exists()
         user._is_reviewer = cached
     return cached
 

@@ -1,12 +1,12 @@
 """Writes for people and accounts. Each service is atomic, checks who may act, and audits."""
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.audit import audit_record
+from accounts.conf import accounts_settings
 from accounts.models import Account, DeveloperProfile, Membership, PartnerApplication, User
 from accounts.notifications import notify
 from accounts.roles import is_operator, is_reviewer
@@ -116,7 +116,7 @@ def account_create(*, code: str, name: str, datacentre: str, owner_email: str = 
     means a trusted command line)."""
     if actor is not None and not is_operator(actor):
         raise PermissionDenied("Only operators can create accounts.")
-    datacentres = dict(settings.PORTAL["DATACENTRES"])
+    datacentres = dict(accounts_settings.DATACENTRES)
     if datacentre.strip() not in datacentres:
         raise ValidationError({"datacentre": f"Choose one of: {', '.join(datacentres)}."})
     account = _full_clean(Account(code=code.strip().lower(), name=name.strip(), datacentre=datacentre.strip()))

@@ -4,7 +4,6 @@ Views are thin: they parse a form, call one service, then add a message and redi
 scoped to the signed-in user, so someone else's account is a 404, not a 403.
 """
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from accounts.conf import accounts_settings
 from accounts import services
 from accounts.decorators import developer_required, reviewer_required
 from accounts.forms import (
@@ -129,7 +129,7 @@ def _render_account(request, membership: Membership, *, add_form=None, status=20
     account = membership.account
     members = sorted(account.memberships.select_related("user", "added_by"),
                      key=lambda member: (ROLE_ORDER.index(member.role), member.user.email))
-    datacentres = dict(settings.PORTAL["DATACENTRES"])
+    datacentres = dict(accounts_settings.DATACENTRES)
     is_owner = membership.role == Membership.Role.OWNER
     owners = [member.pk for member in members if member.role == Membership.Role.OWNER]
     return render(request, "accounts/account_detail.html", {

@@ -38,13 +38,13 @@ import time
 from dataclasses import dataclass
 
 import redis
-from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from integrations.conf import integrations_settings
 from accounts.models import Account, DeveloperProfile, PrivateApp, StaffToken
 from accounts.tokens import staff_token_lookup
 from integrations import forwarding, usage
@@ -184,7 +184,7 @@ def _run(request: HttpRequest, caller: Caller, run) -> HttpResponse:
 def throttle_status() -> int:
     """HTTP status of an over-limit refusal: 503 like the reference platform, or 429 by setting
     (the settings refuse anything else)."""
-    return 429 if int(settings.PORTAL.get("THROTTLE_STATUS", 503)) == 429 else 503
+    return 429 if integrations_settings.THROTTLE_STATUS == 429 else 503
 
 
 # --- Who is calling, and which pool does the request name ----------------------------------------------
@@ -369,7 +369,7 @@ def _admit(pool: Pool) -> Decision | None:
     try:
         return _limiter_for(api_redis()).hit(pool.name, limit=pool.limit, window_s=pool.window_s)
     except (redis.RedisError, OSError) as error:
-        fail_open = settings.PORTAL.get("LIMITER_FAIL_OPEN", True)
+        fail_open = integrations_settings.LIMITER_FAIL_OPEN
         _log_limiter_error(error, fail_open=fail_open)
         if not fail_open:
             return None

@@ -7,13 +7,12 @@ and the app not suspended, and adds the Brightpearl fields to the token response
 """
 
 import hashlib
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.db.models import F
 from oauthlib.oauth2.rfc6749 import errors
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
+from integrations.conf import integrations_settings
 from integrations.models import AccessToken, Grant, RefreshToken
 from portal.models import Installation
 
@@ -22,7 +21,7 @@ ACCOUNT_HEADER = "PORTAL_ACCOUNT_CODE"
 
 def api_domain() -> str:
     """Host (no scheme) where accounts' APIs live, as returned in token responses."""
-    return settings.PORTAL.get("API_DOMAIN") or urlsplit(settings.SITE_URL).netloc
+    return integrations_settings.API_DOMAIN
 
 
 def _installation_usable(installation: Installation | None, account_code: str | None) -> bool:

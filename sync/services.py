@@ -30,7 +30,8 @@ from accounts.notifications import notify
 from integrations import egress
 from sync.models import Connection, SyncResource, SyncRun, SyncSpec, SyncStream, WebhookDelivery
 from sync import crypto
-from sync.client import USER_AGENT, allow_plain_http, store_tokens, sync_settings
+from sync.client import USER_AGENT, allow_plain_http, store_tokens
+from sync.conf import sync_settings
 from portal.models import App, Installation
 
 logger = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ def _locked(connection: Connection) -> Connection:
 # --- URLs of the built-in platform -------------------------------------------------------------------------
 
 def platform_url() -> str:
-    return sync_settings()["PLATFORM_URL"]
+    return sync_settings.PLATFORM_URL
 
 
 def callback_uri() -> str:
@@ -227,7 +228,7 @@ def _exchange_code(*, token_url: str, client_id: str, client_secret: str, code: 
     egress.guard(session, purpose="sync token endpoint", allow=allow)
     try:
         return session.fetch_token(token_url, code=code, client_secret=client_secret, include_client_id=True,
-                                   timeout=sync_settings()["HTTP_TIMEOUT_SECONDS"],
+                                   timeout=sync_settings.HTTP_TIMEOUT_SECONDS,
                                    headers={"User-Agent": USER_AGENT, "Accept": "application/json"})
     except egress.Refused as error:
         raise ConnectFailed(f"Not sent: {error}") from error

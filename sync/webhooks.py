@@ -32,7 +32,7 @@ from accounts.audit import audit_record
 from accounts.notifications import notify
 from integrations import egress
 from sync.models import ChangeEvent, Connection, SyncSpec, WebhookAttempt, WebhookDelivery
-from sync.client import sync_settings
+from sync.conf import sync_settings
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def webhook_signature(*, key: str, timestamp: int, body: str) -> str:
 
 
 def retry_delay(attempts: int) -> float:
-    cap = float(sync_settings()["BACKOFF_CAP_SECONDS"])
+    cap = sync_settings.BACKOFF_CAP_SECONDS
     return random.uniform(0, min(cap, FIRST_RETRY_S * 2 ** max(0, attempts - 1)))
 
 
@@ -68,7 +68,7 @@ def _body(connection: Connection, events: list[ChangeEvent]) -> str:
 
 def batch_events(*, spec: SyncSpec) -> int:
     """Turn undelivered events of the app's connections into deliveries; returns how many were made."""
-    batch = int(sync_settings()["WEBHOOK_BATCH"])
+    batch = sync_settings.WEBHOOK_BATCH
     made = 0
     connection_ids = (ChangeEvent.objects.filter(connection__app_id=spec.app_id, delivery__isnull=True)
                       .values_list("connection_id", flat=True).distinct())
@@ -102,7 +102,7 @@ def _post(delivery: WebhookDelivery, key: str) -> WebhookAttempt:
     started = time.monotonic()
     try:
         response = egress.send("POST", delivery.url, purpose="webhook", data=delivery.request_body.encode(),
-                               headers=headers, timeout=sync_settings()["WEBHOOK_TIMEOUT_SECONDS"],
+                               headers=headers, timeout=sync_settings.WEBHOOK_TIMEOUT_SECONDS,
                                max_bytes=MAX_RESPONSE_BYTES)
         attempt.status_code = response.status_code
         attempt.response_body = response.text[:RESPONSE_KEEP_CHARS]
@@ -135,7 +135,7 @@ def send_delivery(*, delivery: WebhookDelivery) -> bool:
         spec.webhook_failures = 0 if ok else spec.webhook_failures + 1
         spec.save(update_fields=["webhook_failures"])
         if not ok and spec.webhook_paused_at is None and \
-                spec.webhook_failures >= int(sync_settings()["WEBHOOK_PAUSE_AFTER_FAILURES"]):
+                spec.webhook_failures >= sync_settings.WEBHOOK_PAUSE_AFTER_FAILURES:
             _pause(spec, attempt)
     return ok
 

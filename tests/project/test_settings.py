@@ -129,7 +129,7 @@ def test_an_app_stores_its_client_secret_hashed_with_the_client_secret_hasher():
 
 
 ENV_READ = re.compile(
-    r"""(?:os\.environ\.get|os\.environ\.setdefault|os\.getenv|env\.setdefault|env_bool|env_int|env_list)\(\s*["']([A-Z][A-Z0-9_]*)["']"""
+    r"""(?:os\.environ\.get|os\.environ\.setdefault|os\.getenv|env\.setdefault|env_bool|env_int|env_float|env_list)\(\s*["']([A-Z][A-Z0-9_]*)["']"""
     r"""|os\.environ\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\]"""
 )
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 import redis
+from django.conf import settings
 from django.db import connection as db_connection
 from django.utils import timezone
 
@@ -155,7 +156,7 @@ def test_a_refused_refresh_needs_reauthorisation_and_reauthorising_resumes(conne
     connection, stream = connected["connection"], connected["connection"].streams.get()
     from django.test import override_settings
 
-    with override_settings(SYNC_ENGINE={**engine.sync_settings(), "SLICE_MAX_PAGES": 1}):
+    with override_settings(SYNC_ENGINE={**settings.SYNC_ENGINE, "SLICE_MAX_PAGES": 1}):
         assert engine.run_slice(stream_id=stream.pk, epoch=lease(stream)).outcome == "more"
     connected["installation"].refresh_tokens.update(revoked=timezone.now())
     Connection.objects.filter(pk=connection.pk).update(token_expires_at=timezone.now() - timedelta(seconds=1))
