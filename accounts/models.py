@@ -158,7 +158,10 @@ class Membership(models.Model):
 
     @property
     def can_manage(self) -> bool:
-        return self.role in (self.Role.OWNER, self.Role.ADMIN)
+        """Owner or admin (the rule lives in ``accounts.roles``)."""
+        from accounts.roles import is_manager_role
+
+        return is_manager_role(self.role)
 
 
 class AuditEvent(models.Model):

@@ -25,8 +25,9 @@ from django.utils import timezone
 from requests_oauthlib import OAuth2Session
 
 from accounts.audit import audit_record
-from accounts.models import Account, Membership
+from accounts.models import Account
 from accounts.notifications import notify
+from accounts.roles import account_managers, is_account_manager
 from integrations import egress
 from sync.models import Connection, SyncResource, SyncRun, SyncSpec, SyncStream, WebhookDelivery
 from sync import crypto
@@ -36,7 +37,6 @@ from portal.models import App, Installation
 
 logger = logging.getLogger(__name__)
 
-MANAGER_ROLES = (Membership.Role.OWNER, Membership.Role.ADMIN)
 MIN_INTERVAL_SECONDS = 60
 MAX_INTERVAL_SECONDS = 7 * 24 * 3600
 STATE_MAX_AGE_SECONDS = 15 * 60
@@ -54,16 +54,11 @@ def _require_developer(app: App, actor) -> None:
         raise PermissionDenied("Only the app's developer can do this.")
 
 
-def is_account_manager(*, account_code: str, user) -> bool:
-    return Membership.objects.filter(account__code=account_code, user=user, role__in=MANAGER_ROLES).exists()
-
-
 def can_manage_connection(*, connection: Connection, user) -> bool:
     """The app's developer, or an owner/admin of the account of a managed connection."""
     if connection.app.user_id == getattr(user, "pk", None):
         return True
-    return connection.kind == Connection.Kind.MANAGED and is_account_manager(account_code=connection.account_code,
-                                                                             user=user)
+    return connection.kind == Connection.Kind.MANAGED and is_account_manager(user, account_code=connection.account_code)
 
 
 def _require_manager(connection: Connection, actor) -> None:
@@ -256,7 +251,7 @@ def managed_connection_complete(*, state: str, code: str, actor) -> Connection:
                     .filter(app=app, account__code=data.get("account"), is_enabled=True).first())
     if app is None or installation is None:
         raise ValidationError("The app is not turned on in this account.")
-    if not is_account_manager(account_code=installation.account.code, user=actor):
+    if not is_account_manager(actor, account=installation.account):
         raise PermissionDenied("Only owners and admins of this account can connect apps.")
     spec = SyncSpec.objects.filter(app=app, is_enabled=True).first()
     if spec is None:
@@ -390,7 +385,7 @@ def reauthorize_url(*, connection: Connection, actor) -> str:
     if connection.kind == Connection.Kind.EXTERNAL:
         _require_developer(connection.app, actor)
         return external_authorize_url(connection=connection, actor=actor)
-    if not is_account_manager(account_code=connection.account_code, user=actor):
+    if not is_account_manager(actor, account_code=connection.account_code):
         raise PermissionDenied("An owner or admin of the account must authorise the app again.")
     return managed_authorize_url(app=connection.app, account=connection.installation.account, user=actor)
 
@@ -419,8 +414,7 @@ def connection_needs_reauth(*, connection: Connection, reason: str) -> bool:
         link = reverse("sync:connection", args=[connection.pk])
         recipients = {connection.app.user}
         if connection.kind == Connection.Kind.MANAGED:
-            recipients |= {m.user for m in Membership.objects.select_related("user").filter(
-                account__code=connection.account_code, role__in=MANAGER_ROLES)}
+            recipients |= {m.user for m in account_managers(account_code=connection.account_code).select_related("user")}
         for user in recipients:
             notify(user=user, subject=subject, body=reason, link=link)
     return True
@@ -527,7 +521,7 @@ def managed_connection_provision(*, installation: Installation, actor) -> Connec
     from integrations.models import AccessToken, RefreshToken
 
     installation = Installation.objects.select_related("app", "account").get(pk=installation.pk)
-    if not is_account_manager(account_code=installation.account.code, user=actor):
+    if not is_account_manager(actor, account=installation.account):
         raise PermissionDenied("Only owners and admins of this account can connect apps.")
     spec = SyncSpec.objects.filter(app=installation.app, is_enabled=True).first()
     if spec is None or not installation.is_enabled:
