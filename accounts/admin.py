@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from accounts import services
 from accounts.audit import audit_record
 from accounts.forms import datacentre_choices
+from accounts.refusals import refusal_text
 from accounts.models import (
     Account,
     AuditEvent,
@@ -24,12 +25,6 @@ from accounts.models import (
     StaffToken,
     User,
 )
-
-
-def _messages_of(error: ValidationError | PermissionDenied) -> str:
-    if isinstance(error, ValidationError):
-        return " ".join(error.messages)
-    return str(error) or "Not allowed."
 
 
 # --- Users (email login, no username) -----------------------------------------------------------------------
@@ -126,7 +121,7 @@ class PartnerApplicationAdmin(admin.ModelAdmin):
                                                     note=note)
             except (ValidationError, PermissionDenied) as error:
                 self.message_user(request, f"{application.company_name} ({application.profile.dev_ref}): "
-                                           f"{_messages_of(error)}", messages.ERROR)
+                                           f"{refusal_text(error)}", messages.ERROR)
             else:
                 done += 1
         if done:
@@ -333,7 +328,7 @@ class MembershipAdmin(admin.ModelAdmin):
             try:
                 services.account_member_remove(membership=membership, actor=request.user)
             except (ValidationError, PermissionDenied) as error:
-                self.message_user(request, f"{membership}: {_messages_of(error)}", messages.ERROR)
+                self.message_user(request, f"{membership}: {refusal_text(error)}", messages.ERROR)
 
 
 # --- Audit log and notifications --------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from accounts.forms import (
 from accounts.models import DeveloperProfile, Membership, Notification, PartnerApplication
 from accounts.notifications import notification_mark_read
 from accounts.selectors import membership_or_404
-from accounts.refusals import apply_refusal, refusal_messages
+from accounts.refusals import apply_refusal, refusal_messages, reported_refusal
 
 
 # --- Developer profile and partner application ---------------------------------------------------------
@@ -177,11 +177,9 @@ def member_add(request, code):
 def member_remove(request, code, membership_id):
     own = membership_or_404(user=request.user, code=code)
     target = get_object_or_404(Membership.objects.select_related("user"), pk=membership_id, account=own.account)
-    try:
+    with reported_refusal(request) as refusal:
         services.account_member_remove(membership=target, actor=request.user)
-    except (ValidationError, PermissionDenied) as error:
-        messages.error(request, refusal_messages(error)[0])
-    else:
+    if not refusal:
         messages.success(request, f"{target.user.email} is no longer a member of {own.account.code}.")
         if target.pk == own.pk:
             return redirect("accounts:my_accounts")
@@ -195,11 +193,9 @@ def account_show_beta(request, code):
     form = ShowBetaAppsForm(request.POST)
     form.is_valid()  # a missing or false box means "do not show"
     show = bool(form.cleaned_data.get("show"))
-    try:
+    with reported_refusal(request) as refusal:
         services.account_set_show_beta_apps(account=membership.account, show=show, actor=request.user)
-    except (ValidationError, PermissionDenied) as error:
-        messages.error(request, refusal_messages(error)[0])
-    else:
+    if not refusal:
         messages.success(request, "Beta apps now show in this account's store." if show
                          else "Beta apps no longer show in this account's store (unless it has early access).")
     return redirect("accounts:account_detail", code=code)
@@ -271,20 +267,18 @@ def partner_review(request, pk):
             return redirect("accounts:partner_review", pk=pk)
         form = decision_forms[decision] = PartnerDecisionForm(request.POST, decision=decision)
         if form.is_valid():
-            try:
+            with reported_refusal(request) as refusal:
                 services.partner_application_decide(
                     application=application, actor=request.user,
                     approve=decision == "approve", note=form.cleaned_data["note"],
                 )
-            except (ValidationError, PermissionDenied) as error:
+            if refusal:
                 # e.g. another reviewer decided it first; the page then shows that decision.
-                messages.error(request, refusal_messages(error)[0])
                 return redirect("accounts:partner_review", pk=pk)
-            else:
-                verb = "approved" if decision == "approve" else "rejected"
-                messages.success(request, f"The partner application of {application.profile.dev_ref} is {verb}; "
-                                          "the developer has been told.")
-                return redirect("accounts:partner_queue")
+            verb = "approved" if decision == "approve" else "rejected"
+            messages.success(request, f"The partner application of {application.profile.dev_ref} is {verb}; "
+                                      "the developer has been told.")
+            return redirect("accounts:partner_queue")
     history = application.profile.partner_applications.exclude(pk=application.pk).order_by("-submitted_at")
     return render(request, "accounts/partner_review.html", {
         "nav_section": "review",

@@ -3,6 +3,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from accounts.refusals import refusal_text
 from portal import services
 from portal.models import App, EarlyAccess, Installation, PlatformSettings, ProgressionRequest, ReviewCheck, ReviewStage
 
@@ -19,8 +20,7 @@ def _run(modeladmin, request, queryset, action, done: str):
             action(obj)
             ok += 1
         except (ValidationError, PermissionDenied) as error:
-            text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-            modeladmin.message_user(request, f"{obj}: {text}", messages.ERROR)
+            modeladmin.message_user(request, f"{obj}: {refusal_text(error)}", messages.ERROR)
     if ok:
         modeladmin.message_user(request, f"{ok} {done}.", messages.SUCCESS)
 
@@ -132,5 +132,4 @@ class PlatformSettingsAdmin(admin.ModelAdmin):
             services.platform_settings_update(actor=request.user, **{name: form.cleaned_data[name] for name in form.changed_data
                                                                      if name in services.SETTINGS_FIELDS})
         except (ValidationError, PermissionDenied) as error:
-            text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-            self.message_user(request, text, messages.ERROR)
+            self.message_user(request, refusal_text(error), messages.ERROR)
