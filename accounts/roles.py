@@ -17,6 +17,12 @@ def is_reviewer(user) -> bool:
     return cached
 
 
+def require_reviewer(user, *, message: str = "Only reviewers can do this.") -> None:
+    """Raise PermissionDenied(``message``) unless ``user`` is a reviewer."""
+    if not is_reviewer(user):
+        raise PermissionDenied(message)
+
+
 def is_operator(user) -> bool:
     """Operators run the platform: superusers, or staff allowed to add accounts in the admin."""
     return bool(user and user.is_authenticated and user.is_active and (

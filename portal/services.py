@@ -12,8 +12,9 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.models import Account, DeveloperProfile
 from accounts.notifications import notify
-from accounts.roles import is_reviewer
+from accounts.roles import require_reviewer
 from portal import hooks, lifecycle
+from portal.locks import lock_own_app
 from portal.credentials import callback_signing_key, new_client_secret
 from portal.models import App, EarlyAccess, PlatformSettings, ProgressionRequest, ReviewCheck, ReviewStage, Stage
 from portal.selectors import platform_settings
@@ -32,13 +33,6 @@ def _developer_profile(user) -> DeveloperProfile:
     if profile is None:
         raise PermissionDenied("Register as a developer first.")
     return profile
-
-
-def _lock_own_app(app: App, actor) -> App:
-    locked = App.objects.select_for_update().filter(pk=app.pk, user=actor).first()
-    if locked is None:
-        raise PermissionDenied("This is not your app.")
-    return locked
 
 
 def _apply_fields(app: App, fields: dict) -> None:
@@ -98,7 +92,7 @@ def app_register(*, actor, app_ref: str, **fields) -> tuple[App, str]:
 @transaction.atomic
 def app_update(*, app: App, actor, **fields) -> App:
     """Edit an app's details (the app reference never changes)."""
-    app = _lock_own_app(app, actor)
+    app = lock_own_app(app, actor)
     before = {name: getattr(app, name) for name in (*APP_FIELDS, "redirect_uris")}
     _apply_fields(app, fields)
     # Compare with the stored type: a public app's client_secret is not empty (the field hashes
@@ -117,7 +111,7 @@ def app_update(*, app: App, actor, **fields) -> App:
 @transaction.atomic
 def app_delete(*, app: App, actor) -> None:
     """Delete an app: only while in development and never installed."""
-    app = _lock_own_app(app, actor)
+    app = lock_own_app(app, actor)
     if app.stage != Stage.IN_DEVELOPMENT or app.is_suspended:
         raise ValidationError("Only apps in development can be deleted.")
     if app.installations.exists():
@@ -129,7 +123,7 @@ def app_delete(*, app: App, actor) -> None:
 @transaction.atomic
 def app_rotate_secret(*, app: App, actor) -> str:
     """Issue a new client secret; the old one stops working at once. Returns the new secret."""
-    app = _lock_own_app(app, actor)
+    app = lock_own_app(app, actor)
     if app.client_type != App.CLIENT_CONFIDENTIAL:
         raise ValidationError("Public clients have no secret to rotate.")
     secret = new_client_secret()
@@ -144,7 +138,7 @@ def app_rotate_secret(*, app: App, actor) -> str:
 @transaction.atomic
 def early_access_add(*, app: App, account_code: str, actor) -> EarlyAccess:
     """Give an account early access to the app (the account must exist; a per-app cap applies)."""
-    app = _lock_own_app(app, actor)
+    app = lock_own_app(app, actor)
     code = (account_code or "").strip().lower()
     account = Account.objects.filter(code=code).first()
     if account is None:
@@ -162,7 +156,7 @@ def early_access_add(*, app: App, account_code: str, actor) -> EarlyAccess:
 
 @transaction.atomic
 def early_access_remove(*, grant: EarlyAccess, actor) -> None:
-    app = _lock_own_app(grant.app, actor)
+    app = lock_own_app(grant.app, actor)
     grant = EarlyAccess.objects.select_related("account").filter(pk=grant.pk, app=app).first()
     if grant is None:
         raise ValidationError("That account no longer has early access.")
@@ -178,7 +172,7 @@ def progression_request_submit(*, app: App, actor, message: str) -> ProgressionR
     Refused (nothing created) when: the actor is not the app's developer or not a partner; intake is
     closed (with the platform's message); the app is suspended or already released; a request is
     already pending; or the message is empty."""
-    app = _lock_own_app(app, actor)
+    app = lock_own_app(app, actor)
     profile = _developer_profile(actor)
     if not profile.is_partner:
         raise PermissionDenied("Only partners can request lifecycle progression. Apply to become a partner first.")
@@ -214,7 +208,7 @@ def _lock_pending(request: ProgressionRequest) -> ProgressionRequest:
 @transaction.atomic
 def progression_request_withdraw(*, request: ProgressionRequest, actor) -> ProgressionRequest:
     """The developer withdraws their pending request."""
-    _lock_own_app(request.app, actor)
+    lock_own_app(request.app, actor)
     request = _lock_pending(request)
     request.status, request.decided_at = ProgressionRequest.Status.WITHDRAWN, timezone.now()
     request.save(update_fields=["status", "decided_at"])
@@ -222,15 +216,10 @@ def progression_request_withdraw(*, request: ProgressionRequest, actor) -> Progr
     return request
 
 
-def _require_reviewer(actor) -> None:
-    if not is_reviewer(actor):
-        raise PermissionDenied("Only reviewers can do this.")
-
-
 @transaction.atomic
 def review_check_set(*, request: ProgressionRequest, stage_key: str, checked: bool, actor, note: str = "") -> ReviewCheck:
     """A reviewer ticks (or unticks) one review stage of a pending request."""
-    _require_reviewer(actor)
+    require_reviewer(actor)
     request = _lock_pending(request)
     check = request.checks.select_related("stage").filter(stage__key=stage_key).first()
     if check is None:
@@ -247,7 +236,7 @@ def review_check_set(*, request: ProgressionRequest, stage_key: str, checked: bo
 def progression_request_approve(*, request: ProgressionRequest, actor, note: str = "") -> ProgressionRequest:
     """A reviewer approves a pending request once every required review stage is ticked; the app
     moves to the requested stage through the lifecycle transition."""
-    _require_reviewer(actor)
+    require_reviewer(actor)
     request = _lock_pending(request)
     missing = [check.stage.label for check in request.checks.select_related("stage") if not check.is_checked]
     if missing:
@@ -270,7 +259,7 @@ def progression_request_approve(*, request: ProgressionRequest, actor, note: str
 @transaction.atomic
 def progression_request_reject(*, request: ProgressionRequest, actor, note: str) -> ProgressionRequest:
     """A reviewer rejects a pending request; the note is required and sent to the developer."""
-    _require_reviewer(actor)
+    require_reviewer(actor)
     request = _lock_pending(request)
     if not (note or "").strip():
         raise ValidationError({"note": "Say why the request is rejected; the developer will read it."})
@@ -309,7 +298,7 @@ SETTINGS_FIELDS = ("progression_intake_open", "intake_closed_message", "default_
 @transaction.atomic
 def platform_settings_update(*, actor, **fields) -> PlatformSettings:
     """Reviewers change platform settings; the change is audited with before and after values."""
-    _require_reviewer(actor)
+    require_reviewer(actor)
     unknown = set(fields) - set(SETTINGS_FIELDS)
     if unknown:
         raise ValueError(f"unknown settings: {sorted(unknown)}")
