@@ -123,7 +123,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"portal-test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Redis: Celery broker, cache (allauth's rate limits), and later the API limiter and locks.
+# Redis: Celery broker, cache (allauth's rate limits), the API limiter and usage counters, and locks.
 # `make run` and `make test` start a private redis-server and export REDIS_URL when it is unset.
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
@@ -164,7 +164,6 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Partner Portal] "
-ACCOUNT_ADAPTER = "accounts.adapter.PortalAccountAdapter"
 LOGIN_REDIRECT_URL = "/home/"
 LOGIN_URL = "account_login"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]

@@ -31,11 +31,6 @@ USER_AGENT = "PartnerPortal-Callbacks/1.0"
 Kind = CallbackAttempt.Kind
 
 
-# The URL may not be called (it leads to a non-public address): the egress guard's refusal. Kept, with
-# check_destination below, for callers not yet moved to integrations.egress.
-CallbackRefused = egress.Refused
-
-
 def canonical_string(*, account_code: str, app_ref: str, timestamp: int) -> str:
     return f"accountCode={account_code}&appRef={app_ref}&timestamp={timestamp}"
 
@@ -60,12 +55,6 @@ def signed_callback_url(*, url: str, installation: Installation, timestamp: int)
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
     return urlunsplit(parts._replace(query=urlencode([*query, *params.items()])))
-
-
-def check_destination(url: str) -> None:
-    """Refuse a URL the egress guard would refuse at send time (Refused); a host that does not resolve
-    is a passing failure (requests.ConnectionError)."""
-    egress.resolve(url, purpose="callback")
 
 
 def callback_send(*, installation: Installation, kind: str, attempt: int) -> CallbackAttempt | None:

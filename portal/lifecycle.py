@@ -46,10 +46,6 @@ def next_stage(stage: str) -> str | None:
     return NEXT_STAGE.get(stage)
 
 
-def is_allowed_edge(from_state: str, to_state: str) -> bool:
-    return (from_state, to_state) in TRANSITIONS
-
-
 def apply_transition(*, app: App, to_state: str, actor, note: str = "", data: dict | None = None) -> App:
     """Move ``app`` to ``to_state``.
 
