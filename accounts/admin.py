@@ -12,7 +12,6 @@ from django.template.response import TemplateResponse
 from accounts import services
 from accounts.audit import audit_record
 from accounts.forms import datacentre_choices
-from accounts.refusals import refusal_text
 from accounts.models import (
     Account,
     AuditEvent,
@@ -25,7 +24,7 @@ from accounts.models import (
     StaffToken,
     User,
 )
-
+from accounts.refusals import refusal_text
 
 # --- Users (email login, no username) -----------------------------------------------------------------------
 

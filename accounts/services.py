@@ -5,8 +5,8 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.conf import accounts_settings
 from accounts.audit import audit_record
+from accounts.conf import accounts_settings
 from accounts.models import Account, DeveloperProfile, Membership, PartnerApplication, User
 from accounts.notifications import notify
 from accounts.roles import is_operator, is_reviewer, require_account_manager

@@ -14,12 +14,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
-from accounts import api_keys as api_key_services
-from accounts import staff_tokens as staff_token_services
+from accounts import api_keys as api_key_services, staff_tokens as staff_token_services
 from accounts.decorators import developer_required
 from accounts.models import DeveloperApiKey, Membership, PrivateApp, StaffToken
-from accounts.selectors import membership_or_404
 from accounts.refusals import apply_refusal, refusal_messages, reported_refusal
+from accounts.selectors import membership_or_404
 from accounts.token_forms import ApiKeyForm, PrivateAppForm, StaffTokenForm
 
 STAFF_API_EXAMPLE_PATH = "/public-api/{code}/product-service/product-search"

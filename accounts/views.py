@@ -13,8 +13,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from accounts.conf import accounts_settings
 from accounts import services
+from accounts.conf import accounts_settings
 from accounts.decorators import developer_required, reviewer_required
 from accounts.forms import (
     DeveloperContactForm,
@@ -27,9 +27,8 @@ from accounts.forms import (
 )
 from accounts.models import DeveloperProfile, Membership, Notification, PartnerApplication
 from accounts.notifications import notification_mark_read
-from accounts.selectors import membership_or_404
 from accounts.refusals import apply_refusal, refusal_messages, reported_refusal
-
+from accounts.selectors import membership_or_404
 
 # --- Developer profile and partner application ---------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from config.settings import *  # noqa: F401,F403
-from config.settings import INSECURE_DEFAULT_SECRET_KEY, SECRET_KEY, DEBUG, env_bool
+from config.settings import DEBUG, INSECURE_DEFAULT_SECRET_KEY, SECRET_KEY, env_bool
 
 if DEBUG:
     raise ImproperlyConfigured("DEBUG must be off in production (set DEBUG=0).")

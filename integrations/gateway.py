@@ -44,10 +44,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from integrations.conf import integrations_settings
 from accounts.models import Account, DeveloperProfile, PrivateApp, StaffToken
 from accounts.tokens import staff_token_lookup
 from integrations import forwarding, usage
+from integrations.conf import integrations_settings
 from integrations.models import AccessToken
 from integrations.ratelimit import Decision, SlidingLogLimiter, installation_pool_name
 from integrations.redis_client import api_redis

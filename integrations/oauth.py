@@ -9,8 +9,8 @@ and the app not suspended, and adds the Brightpearl fields to the token response
 import hashlib
 
 from django.db.models import F
-from oauthlib.oauth2.rfc6749 import errors
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.oauth2.rfc6749 import errors
 
 from integrations.conf import integrations_settings
 from integrations.models import AccessToken, Grant, RefreshToken

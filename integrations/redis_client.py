@@ -11,9 +11,9 @@ import threading
 from functools import lru_cache
 
 import redis
+from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from django.conf import settings
 
 from integrations.conf import integrations_settings
 

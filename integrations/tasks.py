@@ -4,8 +4,7 @@ Tasks take ids, re-fetch, and call one function; they are short and bounded.
 """
 
 import logging
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import datetime, timezone as dt_timezone
 
 import redis
 from celery import shared_task

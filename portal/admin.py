@@ -7,7 +7,6 @@ from accounts.refusals import refusal_text
 from portal import services
 from portal.models import App, EarlyAccess, Installation, PlatformSettings, ProgressionRequest, ReviewCheck, ReviewStage
 
-
 # django-oauth-toolkit registers its own admin for the (swapped) application model; ours replaces it.
 if admin.site.is_registered(App):
     admin.site.unregister(App)

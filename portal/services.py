@@ -14,8 +14,8 @@ from accounts.models import Account, DeveloperProfile
 from accounts.notifications import notify
 from accounts.roles import require_reviewer
 from portal import hooks, lifecycle
-from portal.locks import lock_own_app
 from portal.credentials import callback_signing_key, new_client_secret
+from portal.locks import lock_own_app
 from portal.models import App, EarlyAccess, PlatformSettings, ProgressionRequest, ReviewCheck, ReviewStage, Stage
 from portal.selectors import platform_settings
 from portal.validation import parse_redirect_uris, validate_icon, validate_outgoing_url
@@ -47,18 +47,18 @@ def _apply_fields(app: App, fields: dict) -> None:
                 try:
                     validate_outgoing_url(value, purpose=name.replace("_", " "))
                 except ValidationError as exc:
-                    raise ValidationError({name: exc.messages})
+                    raise ValidationError({name: exc.messages}) from exc
             setattr(app, name, value)
     if "redirect_uris" in fields:
         try:
             app.redirect_uris = " ".join(parse_redirect_uris(fields["redirect_uris"]))
         except ValidationError as exc:
-            raise ValidationError({"redirect_uris": exc.messages})
+            raise ValidationError({"redirect_uris": exc.messages}) from exc
     if fields.get("icon"):
         try:
             validate_icon(fields["icon"])
         except ValidationError as exc:
-            raise ValidationError({"icon": exc.messages})
+            raise ValidationError({"icon": exc.messages}) from exc
         app.icon = fields["icon"]
 
 
@@ -83,7 +83,7 @@ def app_register(*, actor, app_ref: str, **fields) -> tuple[App, str]:
         with transaction.atomic():
             app.save()
     except IntegrityError:
-        raise ValidationError({"app_ref": "That app reference is already taken."})
+        raise ValidationError({"app_ref": "That app reference is already taken."}) from None
     audit_record(actor=actor, verb="app.registered", target=app, app_ref=app.client_id,
                  data={"client_type": app.client_type})
     return app, secret

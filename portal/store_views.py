@@ -10,8 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from accounts.selectors import membership_or_404
 from accounts.refusals import reported_refusal
+from accounts.selectors import membership_or_404
 from portal import selectors
 from portal.installations import installation_turn_off, turn_on_redirect
 from portal.models import Installation, Stage

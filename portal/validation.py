@@ -61,7 +61,7 @@ def validate_icon(upload) -> None:
         image = Image.open(upload)
         image.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise ValidationError("The icon must be a PNG, JPEG, GIF or WebP image.")
+        raise ValidationError("The icon must be a PNG, JPEG, GIF or WebP image.") from None
     finally:
         upload.seek(0)
     if image.format not in ICON_FORMATS:

@@ -13,8 +13,14 @@ from accounts.refusals import reported_refusal
 from accounts.roles import is_reviewer
 from portal import lifecycle, limits, selectors, services, usage
 from portal.forms import (
-    AppForm, AuditFilterForm, DecisionForm, EarlyAccessForm, PlatformSettingsForm, ProgressionRequestForm,
-    ReviewCheckForm, SuspensionForm,
+    AppForm,
+    AuditFilterForm,
+    DecisionForm,
+    EarlyAccessForm,
+    PlatformSettingsForm,
+    ProgressionRequestForm,
+    ReviewCheckForm,
+    SuspensionForm,
 )
 from portal.models import App, EarlyAccess, ProgressionRequest, Stage
 

@@ -30,10 +30,10 @@ from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 from requests_oauthlib import OAuth2Session
 
 from integrations import egress
-from sync.models import Connection
 from integrations.ratelimit import PacedReserver
 from sync import crypto
 from sync.conf import sync_settings
+from sync.models import Connection
 
 logger = logging.getLogger(__name__)
 

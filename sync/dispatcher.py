@@ -15,13 +15,12 @@ import logging
 from datetime import timedelta
 
 from celery import current_app
-from django.db import connection as db_connection
-from django.db import transaction
+from django.db import connection as db_connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from sync.models import Connection, SyncStream
 from sync.conf import sync_settings
+from sync.models import Connection, SyncStream
 
 logger = logging.getLogger(__name__)
 

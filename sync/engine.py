@@ -26,12 +26,12 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from sync.models import ChangeEvent, Connection, SyncRecord, SyncRun, SyncStream
 from integrations.redis_client import worker_redis
 from integrations.resources import RESOURCES
 from sync import client as sync_client
 from sync.client import SyncClient
 from sync.conf import sync_settings
+from sync.models import ChangeEvent, Connection, SyncRecord, SyncRun, SyncStream
 
 logger = logging.getLogger(__name__)
 

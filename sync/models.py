@@ -13,6 +13,7 @@ from django.utils import timezone
 from integrations.ratelimit import installation_pool_name
 from portal.models import Installation
 
+
 class SyncResource(models.TextChoices):
     PRODUCT = "product", "Products"
     ORDER = "order", "Orders"

@@ -15,10 +15,10 @@ from django.utils import timezone
 
 from accounts.models import Account, Membership
 from accounts.roles import is_account_manager
-from sync.models import Connection, SyncRecord, SyncRun, SyncSpec, WebhookAttempt, WebhookDelivery
-from sync.client import pool_limit
 from portal.limits import installation_limits
 from portal.models import App
+from sync.client import pool_limit
+from sync.models import Connection, SyncRecord, SyncRun, SyncSpec, WebhookAttempt, WebhookDelivery
 
 CALLS_WINDOW = timedelta(hours=1)
 RECENT_WINDOW = timedelta(hours=24)

@@ -29,11 +29,11 @@ from accounts.models import Account
 from accounts.notifications import notify
 from accounts.roles import account_managers, is_account_manager
 from integrations import egress
-from sync.models import Connection, SyncResource, SyncRun, SyncSpec, SyncStream, WebhookDelivery
+from portal.models import App, Installation
 from sync import crypto
 from sync.client import USER_AGENT, allow_plain_http, store_tokens
 from sync.conf import sync_settings
-from portal.models import App, Installation
+from sync.models import Connection, SyncResource, SyncRun, SyncSpec, SyncStream, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -515,8 +515,8 @@ def managed_connection_provision(*, installation: Installation, actor) -> Connec
     """Connect an installation of a managed-sync app without the consent page: the authorization server
     issues the tokens in-process (as the token endpoint would after consent). For demo seeding and
     benchmarks, where the account is ours; requires the actor to manage the account."""
-    from oauthlib.common import generate_token
     from oauth2_provider.settings import oauth2_settings
+    from oauthlib.common import generate_token
 
     from integrations.models import AccessToken, RefreshToken
 

@@ -14,11 +14,11 @@ from django.views.decorators.http import require_POST
 
 from accounts.refusals import refusal_text, reported_refusal
 from accounts.selectors import membership_or_404
-from sync.models import SyncRun, SyncSpec
+from portal.selectors import app_of_developer
 from sync import selectors, services
 from sync.forms import ExternalConnectForm, SyncSpecForm
+from sync.models import SyncRun, SyncSpec
 from sync.webhooks import SIGNATURE_HEADER
-from portal.selectors import app_of_developer
 
 DELIVERIES_PER_PAGE = 25
 

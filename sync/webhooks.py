@@ -31,8 +31,8 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.notifications import notify
 from integrations import egress
-from sync.models import ChangeEvent, Connection, SyncSpec, WebhookAttempt, WebhookDelivery
 from sync.conf import sync_settings
+from sync.models import ChangeEvent, Connection, SyncSpec, WebhookAttempt, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ def deliver_due() -> dict:
                               .order_by("connection_id", "id").values_list("connection_id", "id")):
         pending[connection_id].append(pk)
     paused_apps = set()
-    for connection_id, ids in pending.items():
+    for ids in pending.values():
         for pk in ids:
             delivery = due.get(pk)
             if delivery is None or delivery.connection.app_id in paused_apps:

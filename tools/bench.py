@@ -15,7 +15,6 @@ Figures:
 import json
 import multiprocessing
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -97,9 +96,9 @@ def _setup_django(migrate: bool = True) -> None:
     os.environ.setdefault("DEBUG", "0")
     os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-for-production-use-000")
     os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
-    import django
-
     import warnings
+
+    import django
 
     warnings.filterwarnings("ignore", message="No directory at")
     django.setup()

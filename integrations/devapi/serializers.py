@@ -10,7 +10,14 @@ from rest_framework import serializers
 
 from accounts.models import AuditEvent, DeveloperApiKey, DeveloperProfile
 from portal.models import (
-    App, EarlyAccess, Installation, ProgressionRequest, RateLimitIncreaseRequest, Stage, UsageMinute, app_ref_validator,
+    App,
+    EarlyAccess,
+    Installation,
+    ProgressionRequest,
+    RateLimitIncreaseRequest,
+    Stage,
+    UsageMinute,
+    app_ref_validator,
 )
 from portal.validation import parse_redirect_uris
 
@@ -211,7 +218,7 @@ def _redirect_uris(values: list[str]) -> str:
     try:
         return " ".join(parse_redirect_uris(" ".join(values)))
     except DjangoValidationError as error:
-        raise serializers.ValidationError(error.messages)
+        raise serializers.ValidationError(error.messages) from error
 
 
 @extend_schema_field({
@@ -301,7 +308,7 @@ class UsageQuerySerializer(serializers.Serializer):
             until = data.get("until") or timezone.now()
             since = data.get("since") or until - USAGE_DEFAULT_RANGE
         except OverflowError:
-            raise serializers.ValidationError({"since": "That range is outside the calendar."})
+            raise serializers.ValidationError({"since": "That range is outside the calendar."}) from None
         if since >= until:
             raise serializers.ValidationError({"since": "since must be before until."})
         if until - since > USAGE_MAX_RANGE:

@@ -28,14 +28,11 @@ from django.utils import timezone
 from requests_oauthlib import OAuth2Session
 
 from integrations import callbacks, egress
-from sync.models import Connection, WebhookDelivery
-from sync import client as sync_client
-from sync import crypto
-from sync.conf import sync_settings
-from sync import services as sync_services
-from sync import webhooks
 from portal.credentials import callback_signing_key
 from portal.models import EarlyAccess, Installation
+from sync import client as sync_client, crypto, services as sync_services, webhooks
+from sync.conf import sync_settings
+from sync.models import Connection, WebhookDelivery
 from tests.factories import AppFactory, DeveloperFactory, MembershipFactory
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ from requests_oauthlib import OAuth2Session
 
 from integrations.models import AccessToken, Grant, RefreshToken
 from portal import installations, services
-from portal.models import App, Installation, Stage
-from tests.factories import AccountFactory, AppFactory, DeveloperFactory, MembershipFactory
+from portal.models import App, Installation
+from tests.factories import AccountFactory, DeveloperFactory, MembershipFactory
 
 REDIRECT = "https://app.example.com/callback"
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from sync.models import Connection, SyncSpec
 from sync import crypto
+from sync.models import Connection, SyncSpec
 from tests.factories import AppFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -13,11 +13,10 @@ from django.utils import timezone
 
 from accounts.models import Notification
 from integrations.models import Product, RefreshToken
-from sync.models import ChangeEvent, Connection, SyncRecord, SyncRun, SyncStream
-from sync import client as sync_client
-from sync import engine, services as sync_services
+from sync import client as sync_client, engine, services as sync_services
 from sync.client import SyncClient
 from sync.dispatcher import _dispatch
+from sync.models import ChangeEvent, Connection, SyncRecord, SyncRun, SyncStream
 from tests.sync.conftest import redis_url, seed_products
 
 
@@ -251,7 +250,7 @@ def test_turning_on_a_managed_sync_app_in_the_store_connects_the_account(platfor
     seed_products(account, 12)
     client.force_login(owner)
     # when the owner turns the app on and approves it on the consent page
-    consent = client.post(f"/store/outerheaven/apps/mirror-app/turn-on/")
+    consent = client.post("/store/outerheaven/apps/mirror-app/turn-on/")
     assert consent.status_code == 302 and "redirect_uri=" in consent["Location"]
     assert client.get(consent["Location"]).status_code == 200
     back = client.post(consent["Location"], {"decision": "allow"})

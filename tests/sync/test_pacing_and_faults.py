@@ -10,13 +10,12 @@ from django.test import Client
 from django.utils import timezone
 
 from integrations import api_views
-from sync.models import Connection, SyncRecord, SyncRun, SyncStream
 from integrations.ratelimit import SlidingLogLimiter
-from sync import client as sync_client
-from sync import engine, services as sync_services
+from portal.models import App
+from sync import client as sync_client, engine, services as sync_services
 from sync.client import SyncClient
 from sync.dispatcher import _dispatch
-from portal.models import App
+from sync.models import Connection, SyncRecord, SyncRun, SyncStream
 from tests.sync.conftest import redis_url, seed_products
 from tests.sync.test_engine import lease
 

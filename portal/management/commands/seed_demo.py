@@ -14,9 +14,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from accounts import api_keys, services as account_services
 from accounts.conf import accounts_settings
-from accounts import api_keys
-from accounts import services as account_services
 from accounts.models import Account, DeveloperApiKey, DeveloperProfile, User
 from accounts.tokens import hash_secret
 from portal import services
