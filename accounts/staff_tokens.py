@@ -32,8 +32,9 @@ class StaffTokenStatus:
 
 
 def _require_manager(account: Account, actor: User) -> None:
-    require_account_manager(actor, account=account,
-                            message="Only owners and admins of this account can manage its private apps and staff tokens.")
+    require_account_manager(
+        actor, account=account,
+        message="Only owners and admins of this account can manage its private apps and staff tokens.")
 
 
 def _required_text(value: str, *, field: str, label: str, max_length: int) -> str:

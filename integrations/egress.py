@@ -305,8 +305,8 @@ class GuardedAdapter(HTTPAdapter):
             request.headers["Host"] = destination.netloc  # the connection is to an address, not the name
         started = time.monotonic()
         # A checked destination is connected to directly; only an allowed one may go through a proxy.
-        response = super().send(request, stream=True, timeout=timeout or integrations_settings.EGRESS_TIMEOUT_SECONDS, verify=verify,
-                                cert=cert, proxies=proxies if destination.allowed else None)
+        response = super().send(request, stream=True, timeout=timeout or integrations_settings.EGRESS_TIMEOUT_SECONDS,
+                                verify=verify, cert=cert, proxies=proxies if destination.allowed else None)
         max_bytes = integrations_settings.EGRESS_MAX_BYTES if self.max_bytes is None else self.max_bytes
         max_seconds = integrations_settings.EGRESS_MAX_SECONDS if self.max_seconds is None else self.max_seconds
         _read_capped(response, max_bytes=max_bytes, deadline=started + max_seconds)

@@ -46,7 +46,8 @@ class PortalOAuth2Validator(OAuth2Validator):
     def validate_code(self, client_id, code, client, request, *args, **kwargs):
         if not super().validate_code(client_id, code, client, request, *args, **kwargs):
             return False
-        grant = Grant.objects.select_related("installation__app", "installation__account").get(code=code, application=client)
+        grant = Grant.objects.select_related("installation__app", "installation__account").get(
+            code=code, application=client)
         if not _installation_usable(grant.installation, self._account_code(request)):
             return False
         request.installation = grant.installation

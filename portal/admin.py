@@ -41,9 +41,9 @@ class AppAdmin(admin.ModelAdmin):
     search_fields = ["name", "client_id", "user__email"]
     readonly_fields = ["client_id", "client_secret", "stage", "suspended_at", "suspended_reason", "secret_rotated_at",
                        "created", "updated", "user"]
-    fields = ["name", "client_id", "user", "client_type", "short_description", "long_description", "icon", "redirect_uris",
-              "install_callback_url", "uninstall_callback_url", "homepage_url", "support_url", "privacy_url",
-              "stage", "suspended_at", "suspended_reason", "secret_rotated_at", "created", "updated"]
+    fields = ["name", "client_id", "user", "client_type", "short_description", "long_description", "icon",
+              "redirect_uris", "install_callback_url", "uninstall_callback_url", "homepage_url", "support_url",
+              "privacy_url", "stage", "suspended_at", "suspended_reason", "secret_rotated_at", "created", "updated"]
     inlines = [EarlyAccessInline]
     actions = ["unsuspend"]
 
@@ -55,7 +55,9 @@ class AppAdmin(admin.ModelAdmin):
 
     @admin.action(description="Unsuspend selected apps")
     def unsuspend(self, request, queryset):
-        _run(self, request, queryset, lambda app: services.app_unsuspend(app=app, actor=request.user), "apps unsuspended")
+        _run(
+            self, request, queryset, lambda app: services.app_unsuspend(app=app, actor=request.user), "apps unsuspended"
+        )
 
 
 class ReviewCheckInline(admin.TabularInline):
@@ -82,8 +84,13 @@ class ProgressionRequestAdmin(admin.ModelAdmin):
 
     @admin.action(description="Approve selected requests (every review stage must be ticked)")
     def approve(self, request, queryset):
-        _run(self, request, queryset,
-             lambda r: services.progression_request_approve(request=r, actor=request.user), "requests approved")
+        _run(
+            self,
+            request,
+            queryset,
+            lambda r: services.progression_request_approve(request=r, actor=request.user),
+            "requests approved",
+        )
 
 
 @admin.register(ReviewStage)
@@ -128,7 +135,9 @@ class PlatformSettingsAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         try:
-            services.platform_settings_update(actor=request.user, **{name: form.cleaned_data[name] for name in form.changed_data
-                                                                     if name in services.SETTINGS_FIELDS})
+            services.platform_settings_update(
+                actor=request.user,
+                **{name: form.cleaned_data[name] for name in form.changed_data if name in services.SETTINGS_FIELDS},
+            )
         except (ValidationError, PermissionDenied) as error:
             self.message_user(request, refusal_text(error), messages.ERROR)

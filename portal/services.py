@@ -217,7 +217,8 @@ def progression_request_withdraw(*, request: ProgressionRequest, actor) -> Progr
 
 
 @transaction.atomic
-def review_check_set(*, request: ProgressionRequest, stage_key: str, checked: bool, actor, note: str = "") -> ReviewCheck:
+def review_check_set(*, request: ProgressionRequest, stage_key: str, checked: bool, actor,
+                     note: str = "") -> ReviewCheck:
     """A reviewer ticks (or unticks) one review stage of a pending request."""
     require_reviewer(actor)
     request = _lock_pending(request)

@@ -155,7 +155,8 @@ def app_early_access(request, pk):
     form = EarlyAccessForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         with reported_refusal(request, form) as refusal:
-            grant = services.early_access_add(app=app, account_code=form.cleaned_data["account_code"], actor=request.user)
+            grant = services.early_access_add(app=app, account_code=form.cleaned_data["account_code"],
+                                              actor=request.user)
         if not refusal:
             messages.success(request, f"{grant.account.code} now has early access.")
             return redirect("portal:app_early_access", pk=app.pk)
@@ -188,7 +189,8 @@ def progression_request(request, pk):
     with reported_refusal(request) as refusal:
         created = services.progression_request_submit(app=app, actor=request.user, message=form.cleaned_data["message"])
     if not refusal:
-        messages.success(request, f"Your request to move to {created.get_to_stage_display().lower()} is in the review queue.")
+        messages.success(request, f"Your request to move to {created.get_to_stage_display().lower()} "
+                                  "is in the review queue.")
     return redirect("portal:app_detail", pk=app.pk)
 
 

@@ -252,8 +252,12 @@ def _pages(stream: SyncStream, epoch: int, run: SyncRun, client: SyncClient, res
     result = SliceResult("more")
     while result.pages < sync_settings.SLICE_MAX_PAGES and time.monotonic() < deadline:
         try:
-            page = client.search(resource, since=stream.cursor.get("since"), offset=int(stream.cursor.get("offset") or 0),
-                                 page_size=sync_settings.PAGE_SIZE)
+            page = client.search(
+                resource,
+                since=stream.cursor.get("since"),
+                offset=int(stream.cursor.get("offset") or 0),
+                page_size=sync_settings.PAGE_SIZE,
+            )
         except sync_client.PoolBusy as busy:
             # Runnable again a little before the slot, so that the next slice (dispatched within a tick)
             # waits for it in its worker instead of missing it: a missed slot of a paced pool is lost.

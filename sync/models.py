@@ -259,7 +259,8 @@ class ChangeEvent(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     payload = models.JSONField()
     created_at = models.DateTimeField(default=timezone.now)
-    delivery = models.ForeignKey(WebhookDelivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    delivery = models.ForeignKey(WebhookDelivery, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="events")
 
     class Meta:
         db_table = "integrations_changeevent"

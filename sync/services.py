@@ -82,7 +82,8 @@ def _lock_to_act(connection: Connection, actor, *, status: str, refusal: str) ->
 
 
 def _locked(connection: Connection) -> Connection:
-    return Connection.objects.select_for_update(of=("self",)).select_related("app", "installation").get(pk=connection.pk)
+    locked = Connection.objects.select_for_update(of=("self",)).select_related("app", "installation")
+    return locked.get(pk=connection.pk)
 
 
 # --- URLs of the built-in platform -------------------------------------------------------------------------
@@ -414,7 +415,8 @@ def connection_needs_reauth(*, connection: Connection, reason: str) -> bool:
         link = reverse("sync:connection", args=[connection.pk])
         recipients = {connection.app.user}
         if connection.kind == Connection.Kind.MANAGED:
-            recipients |= {m.user for m in account_managers(account_code=connection.account_code).select_related("user")}
+            managers = account_managers(account_code=connection.account_code).select_related("user")
+            recipients |= {m.user for m in managers}
         for user in recipients:
             notify(user=user, subject=subject, body=reason, link=link)
     return True

@@ -29,7 +29,8 @@ def oauth_callback(request):
     code, state = request.GET.get("code", ""), request.GET.get("state", "")
     if request.GET.get("error"):
         return render(request, "integrations/oauth_error.html", {
-            "title": "Not connected", "detail": "The authorisation was declined, so nothing was connected."}, status=400)
+            "title": "Not connected",
+            "detail": "The authorisation was declined, so nothing was connected."}, status=400)
     if not code or not state:
         return render(request, "integrations/oauth_error.html", {
             "title": "Not connected", "detail": "The authorisation response is missing its code or state."}, status=400)

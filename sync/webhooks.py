@@ -97,7 +97,8 @@ def _post(delivery: WebhookDelivery, key: str) -> WebhookAttempt:
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
                "X-Portal-Delivery": str(delivery.pk), "X-Portal-Event-Count": str(delivery.event_count)}
     if key:
-        headers[SIGNATURE_HEADER] = f"t={timestamp},v1={webhook_signature(key=key, timestamp=timestamp, body=delivery.request_body)}"
+        signature = webhook_signature(key=key, timestamp=timestamp, body=delivery.request_body)
+        headers[SIGNATURE_HEADER] = f"t={timestamp},v1={signature}"
     attempt = WebhookAttempt(delivery=delivery, number=delivery.attempts + 1)
     started = time.monotonic()
     try:

@@ -158,7 +158,8 @@ class LimitSerializer(serializers.Serializer):
 class InstallationSerializer(serializers.ModelSerializer):
     account_code = serializers.CharField(source="account.code", read_only=True)
     account_name = serializers.CharField(source="account.name", read_only=True)
-    instance_id = serializers.CharField(read_only=True, help_text="The installation instance id sent in token responses.")
+    instance_id = serializers.CharField(read_only=True,
+                                        help_text="The installation instance id sent in token responses.")
     current_limit = serializers.SerializerMethodField()
 
     class Meta:
@@ -268,7 +269,8 @@ class AppCreateSerializer(AppUpdateSerializer):
     long_description = serializers.CharField(max_length=10000, allow_blank=True, required=False, default="",
                                              help_text="Markdown.")
     client_type = serializers.ChoiceField(choices=App.CLIENT_TYPES, default=App.CLIENT_CONFIDENTIAL)
-    install_callback_url = OptionalURLField(required=False, default="", help_text="Called when an account turns the app on.")
+    install_callback_url = OptionalURLField(required=False, default="",
+                                            help_text="Called when an account turns the app on.")
     uninstall_callback_url = OptionalURLField(required=False, default="",
                                               help_text="Called when an account turns the app off.")
     homepage_url = OptionalURLField(required=False, default="")

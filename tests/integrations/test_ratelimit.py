@@ -158,8 +158,10 @@ def test_many_processes_on_one_key():
     name, limit, window_s = pool(), 40, 0.5
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    processes = [context.Process(target=_process_worker, args=(os.environ["REDIS_URL"], name, limit, window_s, 400, queue))
-                 for _ in range(4)]
+    processes = [
+        context.Process(target=_process_worker, args=(os.environ["REDIS_URL"], name, limit, window_s, 400, queue))
+        for _ in range(4)
+    ]
     for process in processes:
         process.start()
     admitted = [at for _ in processes for at in queue.get(timeout=60)]

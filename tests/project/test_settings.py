@@ -50,7 +50,9 @@ def test_production_settings_refuse_debug_by_default():
     assert "ImproperlyConfigured" in result.stderr
 
 
-@pytest.mark.parametrize("secret_key", [None, "insecure-dev-key-change-me", "short-key"], ids=["unset", "default", "short"])
+@pytest.mark.parametrize(
+    "secret_key", [None, "insecure-dev-key-change-me", "short-key"], ids=["unset", "default", "short"]
+)
 def test_production_settings_refuse_the_default_or_a_short_secret_key(secret_key):
     # given
     env = {"DEBUG": "0"}
@@ -137,7 +139,12 @@ ENV_READ = re.compile(
 def test_readme_documents_every_environment_variable_the_settings_read():
     # given
     read = set()
-    for module in ("config/settings.py", "config/settings_production.py", "config/devstack.py", "config/embedded_redis.py"):
+    for module in (
+        "config/settings.py",
+        "config/settings_production.py",
+        "config/devstack.py",
+        "config/embedded_redis.py",
+    ):
         for match in ENV_READ.finditer((ROOT / module).read_text()):
             read.add(match.group(1) or match.group(2))
 

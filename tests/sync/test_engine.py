@@ -86,7 +86,8 @@ def test_an_incremental_sync_picks_up_only_the_changes(connected):
     assert (run.kind, run.records_created, run.records_updated, run.pages) == ("incremental", 1, 2, 1)
     events = ChangeEvent.objects.filter(connection=connection)
     assert sorted(events.values_list("kind", flat=True)) == ["created", "updated", "updated"]
-    assert SyncRecord.objects.get(connection=connection, remote_id=str(changed[0].pk)).payload["stock"] == changed[0].stock
+    record = SyncRecord.objects.get(connection=connection, remote_id=str(changed[0].pk))
+    assert record.payload["stock"] == changed[0].stock
     assert len(mirrored_ids(connection)) == 24
 
 
@@ -175,8 +176,9 @@ def test_a_refused_refresh_needs_reauthorisation_and_reauthorising_resumes(conne
     consent_url = sync_services.reauthorize_url(connection=connection, actor=connected["owner"])
     assert client.get(consent_url).status_code == 200
     back = client.post(consent_url, {"decision": "allow"})
-    assert back.status_code == 302 and back["Location"].startswith(connected["connection"].api_base_url.split("/public-api")[0])
-    landed = client.get(back["Location"].split(connected["connection"].api_base_url.split("/public-api")[0])[1])
+    origin = connected["connection"].api_base_url.split("/public-api")[0]
+    assert back.status_code == 302 and back["Location"].startswith(origin)
+    landed = client.get(back["Location"].split(origin)[1])
     # then the connection is active again and the same run resumes from its checkpoint to the end (the
     # portal dispatched it at once; Celery runs eagerly here)
     connection.refresh_from_db()

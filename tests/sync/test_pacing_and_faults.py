@@ -100,7 +100,8 @@ def test_a_developer_connects_an_external_account_through_its_consent_page(conne
     # when the developer registers the account and is sent to the provider's consent page
     connection, consent_url = sync_services.external_connection_start(
         app=app, actor=developer, name="Outer Heaven (external)", account_code="outerheaven",
-        authorize_url=f"{platform.url}/oauth/authorize/outerheaven", token_url=f"{platform.url}/oauth/token/outerheaven",
+        authorize_url=f"{platform.url}/oauth/authorize/outerheaven",
+        token_url=f"{platform.url}/oauth/token/outerheaven",
         api_base_url=f"{platform.url}/public-api/outerheaven", client_id=app.client_id,
         client_secret=connected["secret"], rate_limit=600, rate_window_seconds=60)
     assert connection.status == "needs_reauth"

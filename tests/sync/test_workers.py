@@ -32,7 +32,8 @@ def database_url() -> str:
         return f"sqlite:///{settings['NAME']}"
     user = settings.get("USER") or "postgres"
     password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
-    return f"postgres://{user}{password}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{settings['NAME']}"
+    host, port = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{settings['NAME']}"
 
 
 class Workers:

@@ -48,7 +48,8 @@ class Command(BaseCommand):
             reviewer.groups.add(Group.objects.get_or_create(name=accounts_settings.REVIEWERS_GROUP)[0])
             profile = DeveloperProfile.objects.filter(user=users["developer"]).first() or (
                 account_services.developer_profile_create(
-                    user=users["developer"], dev_ref="demo-developer", company="Demo Apps Ltd", contact_name="Dana Developer",
+                    user=users["developer"], dev_ref="demo-developer", company="Demo Apps Ltd",
+                    contact_name="Dana Developer",
                 )
             )
             if not profile.is_partner:
