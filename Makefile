@@ -22,8 +22,9 @@ run: install
 test: install
 	$(PY) -m config.embedded_redis -- $(PY) -m pytest $(PYTEST_ARGS)
 
-## Import layers (import-linter contracts in pyproject.toml)
+## Lint (ruff) and import layers (import-linter contracts in pyproject.toml)
 lint: install
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
 migrate: install

@@ -6,7 +6,6 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import Count
 from django.template.response import TemplateResponse
 
@@ -25,13 +24,7 @@ from accounts.models import (
     StaffToken,
     User,
 )
-
-
-def _messages_of(error: ValidationError | PermissionDenied) -> str:
-    if isinstance(error, ValidationError):
-        return " ".join(error.messages)
-    return str(error) or "Not allowed."
-
+from accounts.refusals import refusal_text
 
 # --- Users (email login, no username) -----------------------------------------------------------------------
 
@@ -127,7 +120,7 @@ class PartnerApplicationAdmin(admin.ModelAdmin):
                                                     note=note)
             except (ValidationError, PermissionDenied) as error:
                 self.message_user(request, f"{application.company_name} ({application.profile.dev_ref}): "
-                                           f"{_messages_of(error)}", messages.ERROR)
+                                           f"{refusal_text(error)}", messages.ERROR)
             else:
                 done += 1
         if done:
@@ -157,20 +150,35 @@ class PartnerApplicationAdmin(admin.ModelAdmin):
 # --- Platform accounts and members ------------------------------------------------------------------------------
 
 
-def _audit_membership(*, actor, membership: Membership, verb: str, **data) -> None:
-    audit_record(actor=actor, verb=verb, target=membership, data={
-        "email": membership.user.email, "role": membership.role, "account": membership.account.code,
-        "via": "admin", **data,
-    })
+class MembershipFormSet(forms.BaseInlineFormSet):
+    """Refuses, before anything is saved, an edit that would leave the account without an owner."""
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        kept = [form for form in self.forms if form.cleaned_data and not self._should_delete_form(form)]
+        had_owner = any(form.instance.pk and form.initial.get("role") == Membership.Role.OWNER for form in self.forms)
+        if had_owner and not any(form.cleaned_data.get("role") == Membership.Role.OWNER for form in kept):
+            raise ValidationError("An account needs at least one owner; add another owner first.")
 
 
 class MembershipInline(admin.TabularInline):
     model = Membership
+    formset = MembershipFormSet
     fk_name = "account"
     extra = 0
     fields = ["user", "role", "added_by", "created_at"]
     readonly_fields = ["added_by", "created_at"]
     raw_id_fields = ["user"]
+
+
+def _save_membership(request, membership: Membership, *, adding: bool) -> Membership:
+    """Membership edits of the admin, through the services (permissions, the last-owner rule, audit)."""
+    if adding:
+        return services.account_member_add(account=membership.account, email=membership.user.email,
+                                           role=membership.role, actor=request.user)
+    return services.account_member_set_role(membership=membership, role=membership.role, actor=request.user)
 
 
 class AccountChangeForm(forms.ModelForm):
@@ -254,20 +262,36 @@ class AccountAdmin(admin.ModelAdmin):
     def save_formset(self, request, form, formset, change):
         if formset.model is not Membership:
             return super().save_formset(request, form, formset, change)
+        # The formset refused edits that leave no owner; the services check again (and write the audit rows).
         memberships = formset.save(commit=False)
-        for membership in formset.deleted_objects:
-            _audit_membership(actor=request.user, membership=membership, verb="account.member_removed")
-            membership.delete()
         for membership in memberships:
-            adding = membership._state.adding
-            if adding:
-                membership.added_by = request.user
-            membership.save()
-            if adding:
-                _audit_membership(actor=request.user, membership=membership, verb="account.member_added")
-            else:
-                _audit_membership(actor=request.user, membership=membership, verb="account.member_changed")
-        formset.save_m2m()
+            if membership._state.adding:
+                _save_membership(request, membership, adding=True)
+        for membership in memberships:
+            if not membership._state.adding and membership.pk:
+                _save_membership(request, membership, adding=False)
+        for membership in formset.deleted_objects:
+            services.account_member_remove(membership=membership, actor=request.user)
+
+
+class MembershipForm(forms.ModelForm):
+    """A member's role may change unless they are their account's last owner."""
+
+    class Meta:
+        model = Membership
+        fields = ["account", "user", "role"]
+
+    def clean(self):
+        cleaned = super().clean()
+        membership = self.instance
+        if membership.pk and membership.role == Membership.Role.OWNER and cleaned.get("role") != Membership.Role.OWNER \
+                and not Membership.objects.filter(account_id=membership.account_id, role=Membership.Role.OWNER
+                                                  ).exclude(pk=membership.pk).exists():
+            raise ValidationError("An account needs at least one owner; add another owner first.")
+        if not membership.pk and cleaned.get("account") and cleaned.get("user") and Membership.objects.filter(
+                account=cleaned["account"], user=cleaned["user"]).exists():
+            raise ValidationError("This person is already a member of that account.")
+        return cleaned
 
 
 @admin.register(Membership)
@@ -278,23 +302,32 @@ class MembershipAdmin(admin.ModelAdmin):
     raw_id_fields = ["account", "user"]
     readonly_fields = ["added_by", "created_at"]
 
+    form = MembershipForm
+
+    def get_readonly_fields(self, request, obj=None):
+        # A membership moves to another account or person by removing it and adding a new one.
+        return [*self.readonly_fields, "account", "user"] if obj else self.readonly_fields
+
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.added_by = request.user
-        super().save_model(request, obj, form, change)
-        _audit_membership(actor=request.user, membership=obj,
-                          verb="account.member_changed" if change else "account.member_added")
+        saved = _save_membership(request, obj, adding=not change)
+        obj.pk, obj._state = saved.pk, saved._state
+
+    def has_delete_permission(self, request, obj=None):
+        # The last owner of an account cannot be removed (the service refuses it too).
+        if obj is not None and obj.role == Membership.Role.OWNER and not Membership.objects.filter(
+                account_id=obj.account_id, role=Membership.Role.OWNER).exclude(pk=obj.pk).exists():
+            return False
+        return super().has_delete_permission(request, obj)
 
     def delete_model(self, request, obj):
-        with transaction.atomic():
-            _audit_membership(actor=request.user, membership=obj, verb="account.member_removed")
-            super().delete_model(request, obj)
+        services.account_member_remove(membership=obj, actor=request.user)
 
     def delete_queryset(self, request, queryset):
-        with transaction.atomic():
-            for membership in queryset.select_related("user", "account"):
-                _audit_membership(actor=request.user, membership=membership, verb="account.member_removed")
-            super().delete_queryset(request, queryset)
+        for membership in queryset.select_related("account"):
+            try:
+                services.account_member_remove(membership=membership, actor=request.user)
+            except (ValidationError, PermissionDenied) as error:
+                self.message_user(request, f"{membership}: {refusal_text(error)}", messages.ERROR)
 
 
 # --- Audit log and notifications --------------------------------------------------------------------------------

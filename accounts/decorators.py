@@ -2,12 +2,12 @@
 
 from functools import wraps
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 
+from accounts.conf import accounts_settings
 from accounts.roles import is_reviewer
 
 
@@ -25,7 +25,7 @@ def reviewer_required(view):
     def wrapper(request, *args, **kwargs):
         if not is_reviewer(request.user):
             raise PermissionDenied("Reviewers only.")
-        if settings.PORTAL["REQUIRE_MFA_FOR_REVIEWERS"] and not has_mfa(request.user):
+        if accounts_settings.REQUIRE_MFA_FOR_REVIEWERS and not has_mfa(request.user):
             messages.warning(request, "Reviewers must turn on two-factor authentication before reviewing.")
             return redirect("mfa_activate_totp")
         return view(request, *args, **kwargs)

@@ -1,9 +1,9 @@
 """Forms for the accounts pages. They parse input and give friendly messages; services decide."""
 
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from accounts.conf import accounts_settings
 from accounts.models import DeveloperProfile, Membership, slug_validator
 
 
@@ -111,4 +111,4 @@ class PartnerDecisionForm(forms.Form):
 
 
 def datacentre_choices() -> list[tuple[str, str]]:
-    return list(settings.PORTAL["DATACENTRES"])
+    return list(accounts_settings.DATACENTRES)

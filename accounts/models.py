@@ -141,6 +141,10 @@ class Membership(models.Model):
         ADMIN = "admin", "Admin"
         STAFF = "staff", "Staff"
 
+    # The roles that manage an account (turn apps on and off, staff tokens, members' syncs); the predicates
+    # built on them are in ``accounts.roles``.
+    MANAGER_ROLES = (Role.OWNER, Role.ADMIN)
+
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.STAFF)
@@ -158,7 +162,8 @@ class Membership(models.Model):
 
     @property
     def can_manage(self) -> bool:
-        return self.role in (self.Role.OWNER, self.Role.ADMIN)
+        """Owner or admin."""
+        return self.role in self.MANAGER_ROLES
 
 
 class AuditEvent(models.Model):

@@ -1,15 +1,15 @@
 """Writes for people and accounts. Each service is atomic, checks who may act, and audits."""
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.audit import audit_record
+from accounts.conf import accounts_settings
 from accounts.models import Account, DeveloperProfile, Membership, PartnerApplication, User
 from accounts.notifications import notify
-from accounts.roles import is_operator, is_reviewer
+from accounts.roles import is_operator, is_reviewer, require_account_manager
 from accounts.staff_tokens import staff_tokens_revoke_for_member
 
 
@@ -117,7 +117,7 @@ def account_create(*, code: str, name: str, datacentre: str, owner_email: str = 
     means a trusted command line)."""
     if actor is not None and not is_operator(actor):
         raise PermissionDenied("Only operators can create accounts.")
-    datacentres = dict(settings.PORTAL["DATACENTRES"])
+    datacentres = dict(accounts_settings.DATACENTRES)
     if datacentre.strip() not in datacentres:
         raise ValidationError({"datacentre": f"Choose one of: {', '.join(datacentres)}."})
     account = _full_clean(Account(code=code.strip().lower(), name=name.strip(), datacentre=datacentre.strip()))
@@ -134,8 +134,18 @@ def account_create(*, code: str, name: str, datacentre: str, owner_email: str = 
 
 
 def _require_owner(account: Account, actor: User) -> None:
+    """Owners manage the members of their account; operators (in the Django admin) of every account."""
+    if is_operator(actor):
+        return
     if not Membership.objects.filter(account=account, user=actor, role=Membership.Role.OWNER).exists():
         raise PermissionDenied("Only an owner of this account can manage its members.")
+
+
+def _refuse_losing_the_last_owner(account: Account, membership: Membership) -> None:
+    if membership.role == Membership.Role.OWNER and not Membership.objects.filter(
+        account=account, role=Membership.Role.OWNER
+    ).exclude(pk=membership.pk).exists():
+        raise ValidationError("An account needs at least one owner; add another owner first.")
 
 
 @transaction.atomic
@@ -166,10 +176,7 @@ def account_member_remove(*, membership: Membership, actor: User) -> None:
     account = Account.objects.select_for_update().get(pk=membership.account_id)
     _require_owner(account, actor)
     membership = Membership.objects.select_related("user").get(pk=membership.pk)
-    if membership.role == Membership.Role.OWNER and not Membership.objects.filter(
-        account=account, role=Membership.Role.OWNER
-    ).exclude(pk=membership.pk).exists():
-        raise ValidationError("An account needs at least one owner; add another owner first.")
+    _refuse_losing_the_last_owner(account, membership)
     revoked = staff_tokens_revoke_for_member(account=account, member=membership.user, actor=actor,
                                              reason="member removed")
     audit_record(actor=actor, verb="account.member_removed", target=membership,
@@ -178,14 +185,31 @@ def account_member_remove(*, membership: Membership, actor: User) -> None:
     membership.delete()
 
 
+
+@transaction.atomic
+def account_member_set_role(*, membership: Membership, role: str, actor: User) -> Membership:
+    """An owner (or an operator) gives a member another role. The last owner keeps theirs."""
+    account = Account.objects.select_for_update().get(pk=membership.account_id)
+    _require_owner(account, actor)
+    if role not in Membership.Role.values:
+        raise ValidationError({"role": "Choose owner, admin or staff."})
+    membership = Membership.objects.select_related("user").get(pk=membership.pk)
+    if membership.role == role:
+        return membership
+    if role != Membership.Role.OWNER:
+        _refuse_losing_the_last_owner(account, membership)
+    previous, membership.role = membership.role, role
+    membership.save(update_fields=["role"])
+    audit_record(actor=actor, verb="account.member_changed", target=membership,
+                 data={"email": membership.user.email, "role": role, "previous_role": previous,
+                       "account": account.code})
+    return membership
+
 @transaction.atomic
 def account_set_show_beta_apps(*, account: Account, show: bool, actor: User) -> Account:
     """Owners and admins choose whether the account's store shows beta apps."""
     account = Account.objects.select_for_update().get(pk=account.pk)
-    if not Membership.objects.filter(
-        account=account, user=actor, role__in=[Membership.Role.OWNER, Membership.Role.ADMIN]
-    ).exists():
-        raise PermissionDenied("Only owners and admins can change this.")
+    require_account_manager(actor, account=account, message="Only owners and admins can change this.")
     if account.show_beta_apps != show:
         account.show_beta_apps = show
         account.save(update_fields=["show_beta_apps"])

@@ -10,13 +10,14 @@ rate pool, enforced by the gateway.
 import re
 from datetime import datetime
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
 from accounts.audit import audit_record
 from accounts.models import Account, Membership, PrivateApp, StaffToken, User
+from accounts.roles import require_account_manager
 from accounts.tokens import PREFIX_LENGTH, hash_secret, new_secret
 
 STAFF_TOKEN_KIND = "pst"
@@ -31,10 +32,9 @@ class StaffTokenStatus:
 
 
 def _require_manager(account: Account, actor: User) -> None:
-    if not (actor and actor.is_authenticated and Membership.objects.filter(
-        account=account, user=actor, role__in=[Membership.Role.OWNER, Membership.Role.ADMIN]
-    ).exists()):
-        raise PermissionDenied("Only owners and admins of this account can manage its private apps and staff tokens.")
+    require_account_manager(
+        actor, account=account,
+        message="Only owners and admins of this account can manage its private apps and staff tokens.")
 
 
 def _required_text(value: str, *, field: str, label: str, max_length: int) -> str:

@@ -26,4 +26,4 @@ def send_notification_email(self, notification_id: int) -> None:
             recipient_list=[notification.user.email],
         )
     except OSError as exc:
-        raise self.retry(exc=exc)
+        raise self.retry(exc=exc) from exc

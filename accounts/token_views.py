@@ -14,12 +14,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
-from accounts import api_keys as api_key_services
-from accounts import staff_tokens as staff_token_services
+from accounts import api_keys as api_key_services, staff_tokens as staff_token_services
 from accounts.decorators import developer_required
 from accounts.models import DeveloperApiKey, Membership, PrivateApp, StaffToken
+from accounts.refusals import apply_refusal, refusal_messages, reported_refusal
 from accounts.selectors import membership_or_404
-from accounts.refusals import apply_refusal, refusal_messages
 from accounts.token_forms import ApiKeyForm, PrivateAppForm, StaffTokenForm
 
 STAFF_API_EXAMPLE_PATH = "/public-api/{code}/product-service/product-search"
@@ -101,11 +100,9 @@ def private_app_create(request, code):
 def private_app_delete(request, code, app_id):
     membership = membership_or_404(user=request.user, code=code)
     private_app = get_object_or_404(PrivateApp, pk=app_id, account=membership.account)
-    try:
+    with reported_refusal(request) as refusal:
         revoked = staff_token_services.private_app_delete(private_app=private_app, actor=request.user)
-    except (ValidationError, PermissionDenied) as error:
-        messages.error(request, refusal_messages(error)[0])
-    else:
+    if not refusal:
         tokens = f"; {revoked} staff token{'s' if revoked != 1 else ''} stopped working" if revoked else ""
         messages.success(request, f"The private app {private_app.identifier} is deleted{tokens}.")
     return _back_to_tokens(code)
@@ -139,11 +136,9 @@ def staff_token_create(request, code):
 def staff_token_revoke(request, code, token_id):
     membership = membership_or_404(user=request.user, code=code)
     token = get_object_or_404(StaffToken, pk=token_id, private_app__account=membership.account)
-    try:
+    with reported_refusal(request) as refusal:
         staff_token_services.staff_token_revoke(token=token, actor=request.user)
-    except (ValidationError, PermissionDenied) as error:
-        messages.error(request, refusal_messages(error)[0])
-    else:
+    if not refusal:
         messages.success(request, f"Staff token “{token.name}” ({token.prefix}…) is revoked; it no longer works.")
     return _back_to_tokens(code, f"app-{token.private_app_id}")
 
@@ -191,10 +186,8 @@ def api_keys(request):
 @require_POST
 def api_key_revoke(request, key_id):
     key = get_object_or_404(DeveloperApiKey, pk=key_id, user=request.user)
-    try:
+    with reported_refusal(request) as refusal:
         api_key_services.api_key_revoke(key=key, actor=request.user)
-    except (ValidationError, PermissionDenied) as error:
-        messages.error(request, refusal_messages(error)[0])
-    else:
+    if not refusal:
         messages.success(request, f"API key “{key.name}” ({key.prefix}…) is revoked; it no longer works.")
     return redirect("accounts:api_keys")

@@ -42,5 +42,9 @@ def staff_token_lookup(*, app_ref: str, raw_token: str) -> StaffToken | None:
 def developer_api_key_lookup(*, raw_key: str) -> DeveloperApiKey | None:
     if not raw_key:
         return None
-    key = DeveloperApiKey.objects.select_related("user").filter(key_hash=hash_secret(raw_key), revoked_at__isnull=True).first()
+    key = (
+        DeveloperApiKey.objects.select_related("user")
+        .filter(key_hash=hash_secret(raw_key), revoked_at__isnull=True)
+        .first()
+    )
     return key if key and key.user.is_active else None

@@ -4,7 +4,6 @@ Views are thin: they parse a form, call one service, then add a message and redi
 scoped to the signed-in user, so someone else's account is a 404, not a 403.
 """
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -15,6 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts import services
+from accounts.conf import accounts_settings
 from accounts.decorators import developer_required, reviewer_required
 from accounts.forms import (
     DeveloperContactForm,
@@ -27,9 +27,8 @@ from accounts.forms import (
 )
 from accounts.models import DeveloperProfile, Membership, Notification, PartnerApplication
 from accounts.notifications import notification_mark_read
+from accounts.refusals import apply_refusal, refusal_messages, reported_refusal
 from accounts.selectors import membership_or_404
-from accounts.refusals import apply_refusal, refusal_messages
-
 
 # --- Developer profile and partner application ---------------------------------------------------------
 
@@ -129,7 +128,7 @@ def _render_account(request, membership: Membership, *, add_form=None, status=20
     account = membership.account
     members = sorted(account.memberships.select_related("user", "added_by"),
                      key=lambda member: (ROLE_ORDER.index(member.role), member.user.email))
-    datacentres = dict(settings.PORTAL["DATACENTRES"])
+    datacentres = dict(accounts_settings.DATACENTRES)
     is_owner = membership.role == Membership.Role.OWNER
     owners = [member.pk for member in members if member.role == Membership.Role.OWNER]
     return render(request, "accounts/account_detail.html", {
@@ -177,11 +176,9 @@ def member_add(request, code):
 def member_remove(request, code, membership_id):
     own = membership_or_404(user=request.user, code=code)
     target = get_object_or_404(Membership.objects.select_related("user"), pk=membership_id, account=own.account)
-    try:
+    with reported_refusal(request) as refusal:
         services.account_member_remove(membership=target, actor=request.user)
-    except (ValidationError, PermissionDenied) as error:
-        messages.error(request, refusal_messages(error)[0])
-    else:
+    if not refusal:
         messages.success(request, f"{target.user.email} is no longer a member of {own.account.code}.")
         if target.pk == own.pk:
             return redirect("accounts:my_accounts")
@@ -195,11 +192,9 @@ def account_show_beta(request, code):
     form = ShowBetaAppsForm(request.POST)
     form.is_valid()  # a missing or false box means "do not show"
     show = bool(form.cleaned_data.get("show"))
-    try:
+    with reported_refusal(request) as refusal:
         services.account_set_show_beta_apps(account=membership.account, show=show, actor=request.user)
-    except (ValidationError, PermissionDenied) as error:
-        messages.error(request, refusal_messages(error)[0])
-    else:
+    if not refusal:
         messages.success(request, "Beta apps now show in this account's store." if show
                          else "Beta apps no longer show in this account's store (unless it has early access).")
     return redirect("accounts:account_detail", code=code)
@@ -271,20 +266,18 @@ def partner_review(request, pk):
             return redirect("accounts:partner_review", pk=pk)
         form = decision_forms[decision] = PartnerDecisionForm(request.POST, decision=decision)
         if form.is_valid():
-            try:
+            with reported_refusal(request) as refusal:
                 services.partner_application_decide(
                     application=application, actor=request.user,
                     approve=decision == "approve", note=form.cleaned_data["note"],
                 )
-            except (ValidationError, PermissionDenied) as error:
+            if refusal:
                 # e.g. another reviewer decided it first; the page then shows that decision.
-                messages.error(request, refusal_messages(error)[0])
                 return redirect("accounts:partner_review", pk=pk)
-            else:
-                verb = "approved" if decision == "approve" else "rejected"
-                messages.success(request, f"The partner application of {application.profile.dev_ref} is {verb}; "
-                                          "the developer has been told.")
-                return redirect("accounts:partner_queue")
+            verb = "approved" if decision == "approve" else "rejected"
+            messages.success(request, f"The partner application of {application.profile.dev_ref} is {verb}; "
+                                      "the developer has been told.")
+            return redirect("accounts:partner_queue")
     history = application.profile.partner_applications.exclude(pk=application.pk).order_by("-submitted_at")
     return render(request, "accounts/partner_review.html", {
         "nav_section": "review",

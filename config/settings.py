@@ -18,7 +18,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 INSECURE_DEFAULT_SECRET_KEY = "insecure-dev-key-change-me"
 
 
-def env_bool(name: str, default: bool = False) -> bool:
+def env_bool(name: str, default: bool | None = False) -> bool | None:
     value = os.environ.get(name)
     if value is None or value == "":
         return default
@@ -29,9 +29,19 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int | None) -> int | None:
     value = os.environ.get(name)
     return int(value) if value not in (None, "") else default
+
+
+def env_float(name: str, default: float | None) -> float | None:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
+def set_only(values: dict) -> dict:
+    """``values`` without the keys whose variable was not set (None): the app's default applies to those."""
+    return {key: value for key, value in values.items() if value is not None}
 
 
 SECRET_KEY = os.environ.get("SECRET_KEY") or INSECURE_DEFAULT_SECRET_KEY
@@ -135,7 +145,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"portal-test-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Redis: Celery broker, cache (allauth's rate limits), and later the API limiter and locks.
+# Redis: Celery broker, cache (allauth's rate limits), the API limiter and usage counters, and locks.
 # `make run` and `make test` start a private redis-server and export REDIS_URL when it is unset.
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
@@ -176,7 +186,6 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Partner Portal] "
-ACCOUNT_ADAPTER = "accounts.adapter.PortalAccountAdapter"
 LOGIN_REDIRECT_URL = "/home/"
 LOGIN_URL = "account_login"
 # Failed sign-ins: at most 10 a minute from one address, and 5 in 5 minutes for one account *from one
@@ -327,94 +336,62 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Portal behaviour, in one namespaced dict.
-PORTAL = {
-    "REQUIRE_MFA_FOR_REVIEWERS": env_bool("REQUIRE_MFA_FOR_REVIEWERS", default=not DEMO_MODE),
-    "REVIEWERS_GROUP": "reviewers",
-    "ICON_MAX_BYTES": env_int("ICON_MAX_BYTES", 512 * 1024),
-    "ICON_MAX_PIXELS": 1024,
-    # Host returned as api_domain in token responses (default: the host of SITE_URL).
-    "API_DOMAIN": os.environ.get("API_DOMAIN", ""),
-    # Outgoing requests to URLs users gave (callbacks, webhooks, external sync connections) may reach
-    # loopback and private addresses and plain http URLs: only sensible for local demos
-    # (integrations/egress.py; CALLBACKS_TO_PRIVATE_ADDRESSES is the variable's former name).
+# App behaviour, in two namespaced dicts. Every key and its default lives in the settings object of the app that
+# reads it (accounts/conf.py, portal/conf.py, integrations/conf.py share PORTAL; sync/conf.py reads
+# SYNC_ENGINE); here only what the environment changes. An unset variable leaves its key out (None is dropped).
+PORTAL = set_only({
+    # accounts/conf.py
+    "REQUIRE_MFA_FOR_REVIEWERS": env_bool("REQUIRE_MFA_FOR_REVIEWERS", default=None),
+    # portal/conf.py
+    "ICON_MAX_BYTES": env_int("ICON_MAX_BYTES", None),
+    # integrations/conf.py
+    "API_DOMAIN": os.environ.get("API_DOMAIN") or None,
+    # CALLBACKS_TO_PRIVATE_ADDRESSES is the variable's former name.
     "EGRESS_ALLOW_PRIVATE": env_bool("EGRESS_ALLOW_PRIVATE",
-                                     default=env_bool("CALLBACKS_TO_PRIVATE_ADDRESSES", default=DEMO_MODE)),
-    "DATACENTRES": [("eu1", "EU 1 (London)"), ("use1", "US East 1"), ("usw1", "US West 1")],
-    # Platform API gateway (integrations/gateway.py).
-    # Status of over-limit refusals: 503 like the reference platform, or 429.
-    "THROTTLE_STATUS": env_int("API_THROTTLE_STATUS", 503),
-    # When Redis cannot be reached: admit API requests and log an error (True), or answer 503.
-    "LIMITER_FAIL_OPEN": env_bool("API_LIMITER_FAIL_OPEN", default=True),
-    # Calls without valid credentials admitted per account, app reference and client address per minute
-    # (their own pool: never an installation's or a staff pool).
-    "FAILED_AUTH_LIMIT": env_int("API_FAILED_AUTH_LIMIT", 60),
-    # Socket timeouts of the gateway's Redis client (limiter and usage counters), in seconds.
-    "LIMITER_TIMEOUT_SECONDS": 0.2,
-    # Forwarding mode: pass authorised, admitted API requests on to this Brightpearl-style API.
-    "UPSTREAM_API_URL": os.environ.get("UPSTREAM_API_URL", ""),
-    "UPSTREAM_TIMEOUT_SECONDS": env_int("UPSTREAM_API_TIMEOUT_SECONDS", 10),
-    # OAuth server (integrations/oauth.py, docs/oauth.md).
-    # Accept a refresh request that names a confidential client without its secret, as the reference
-    # platform does (compatibility). Off: a refresh must authenticate the client like a code exchange.
-    "OAUTH_REFRESH_WITHOUT_SECRET": env_bool("OAUTH_REFRESH_WITHOUT_SECRET", default=True),
-    # Token-endpoint requests admitted per window, per client id and per client address (0: no limit).
-    "OAUTH_TOKEN_LIMIT_PER_CLIENT": env_int("OAUTH_TOKEN_LIMIT_PER_CLIENT", 300),
-    "OAUTH_TOKEN_LIMIT_PER_ADDRESS": env_int("OAUTH_TOKEN_LIMIT_PER_ADDRESS", 300),
-    "OAUTH_TOKEN_LIMIT_WINDOW_SECONDS": env_int("OAUTH_TOKEN_LIMIT_WINDOW_SECONDS", 60),
-    # Client ids of resource servers (e.g. an external API gateway) that may introspect any token;
-    # every other client learns about its own tokens only.
-    "OAUTH_INTROSPECTION_CLIENTS": env_list("OAUTH_INTROSPECTION_CLIENTS"),
-    # Signed outbound deliveries, per kind: attempts, backoff, timeouts (integrations/deliveries.py lists every
-    # setting with its default; a kind's entry here overrides them).
+                                     default=env_bool("CALLBACKS_TO_PRIVATE_ADDRESSES", default=None)),
+    "THROTTLE_STATUS": env_int("API_THROTTLE_STATUS", None),
+    "LIMITER_FAIL_OPEN": env_bool("API_LIMITER_FAIL_OPEN", default=None),
+    "UPSTREAM_API_URL": os.environ.get("UPSTREAM_API_URL") or None,
+    "UPSTREAM_TIMEOUT_SECONDS": env_int("UPSTREAM_API_TIMEOUT_SECONDS", None),
+    "FAILED_AUTH_LIMIT": env_int("API_FAILED_AUTH_LIMIT", None),
+    "OAUTH_REFRESH_WITHOUT_SECRET": env_bool("OAUTH_REFRESH_WITHOUT_SECRET", default=None),
+    "OAUTH_TOKEN_LIMIT_PER_CLIENT": env_int("OAUTH_TOKEN_LIMIT_PER_CLIENT", None),
+    "OAUTH_TOKEN_LIMIT_PER_ADDRESS": env_int("OAUTH_TOKEN_LIMIT_PER_ADDRESS", None),
+    "OAUTH_TOKEN_LIMIT_WINDOW_SECONDS": env_int("OAUTH_TOKEN_LIMIT_WINDOW_SECONDS", None),
+    "OAUTH_INTROSPECTION_CLIENTS": env_list("OAUTH_INTROSPECTION_CLIENTS") or None,
+    # Signed outbound deliveries, per kind (integrations/deliveries.py holds every default).
     "DELIVERIES": {
         "callback": {},
-        "webhook": {"TIMEOUT_SECONDS": env_int("SYNC_WEBHOOK_TIMEOUT_SECONDS", 10)},
+        "webhook": set_only({"TIMEOUT_SECONDS": env_int("SYNC_WEBHOOK_TIMEOUT_SECONDS", None)}),
     },
-}
-if PORTAL["THROTTLE_STATUS"] not in (429, 503):
+})
+if PORTAL.get("THROTTLE_STATUS") not in (None, 429, 503):
     raise ImproperlyConfigured("API_THROTTLE_STATUS must be 503 (the reference platform's) or 429.")
 
-# The sync engine (sync): connected accounts mirrored through the account API.
-SYNC_ENGINE = {
-    # Fernet keys (comma-separated, newest first) that encrypt connection tokens at rest; when unset, one
-    # is derived from SECRET_KEY (set real keys to rotate SECRET_KEY without losing connections).
-    "TOKEN_KEYS": env_list("SYNC_TOKEN_KEYS"),
-    # Where workers reach the built-in platform (OAuth token endpoint and account API); SITE_URL by default.
-    "PLATFORM_URL": (os.environ.get("SYNC_PLATFORM_URL") or SITE_URL).rstrip("/"),
-    # Let OAuth token requests go over plain http (oauthlib refuses by default): demo, internal networks.
-    "ALLOW_HTTP": env_bool("SYNC_ALLOW_HTTP", default=DEBUG),
-    # Client-side pace as a share of the pool's limit: a little under it, so paced calls never trip it.
-    "PACE_FACTOR": float(os.environ.get("SYNC_PACE_FACTOR", "0.99")),
-    # ... and at least this much longer than the pool's window per `limit` calls (network and scheduling
-    # jitter: a call that arrives late must not squeeze the next one into the server's window).
-    "PACE_JITTER_SECONDS": float(os.environ.get("SYNC_PACE_JITTER_SECONDS", "0.25")),
-    # A slice is at most this many pages or seconds of one stream; then the worker is handed back.
-    "SLICE_MAX_PAGES": env_int("SYNC_SLICE_MAX_PAGES", 20),
-    "SLICE_MAX_SECONDS": env_int("SYNC_SLICE_MAX_SECONDS", 20),
-    # A slice waits in its worker for a slot at most this long; a longer wait gives the worker back, and the
-    # stream comes back to the dispatcher this long (less a quarter second) before its slot.
-    "MAX_SLOT_WAIT_SECONDS": float(os.environ.get("SYNC_MAX_SLOT_WAIT_SECONDS", "4")),
-    # A dispatched slice owns its stream this long, renewed at every page (a dead worker's lease expires).
-    "LEASE_SECONDS": env_int("SYNC_LEASE_SECONDS", 60),
-    # Most slices queued or running at once, over all workers (keeps the broker queue short).
-    "MAX_IN_FLIGHT": env_int("SYNC_MAX_IN_FLIGHT", 16),
-    "PAGE_SIZE": env_int("SYNC_PAGE_SIZE", 200),
-    # Refresh an access token this long before it expires.
-    "REFRESH_MARGIN_SECONDS": env_int("SYNC_REFRESH_MARGIN_SECONDS", 60),
-    # Incremental runs start this far before the last run's newest updatedOn (the upsert drops repeats).
-    "OVERLAP_SECONDS": env_int("SYNC_OVERLAP_SECONDS", 60),
-    # Timeouts and 5xx: capped exponential backoff with full jitter, then the run fails (cursor kept).
-    "MAX_FAILURES": env_int("SYNC_MAX_FAILURES", 8),
-    "BACKOFF_BASE_SECONDS": float(os.environ.get("SYNC_BACKOFF_BASE_SECONDS", "2")),
-    "BACKOFF_CAP_SECONDS": float(os.environ.get("SYNC_BACKOFF_CAP_SECONDS", "600")),
-    "HTTP_TIMEOUT_SECONDS": env_int("SYNC_HTTP_TIMEOUT_SECONDS", 15),
-    # Webhooks: events per delivery, attempts in a row before the app's webhook is paused (the attempts
-    # themselves, their timeout and backoff: PORTAL["DELIVERIES"]["webhook"]).
-    "WEBHOOK_BATCH": env_int("SYNC_WEBHOOK_BATCH", 100),
-    "WEBHOOK_PAUSE_AFTER_FAILURES": env_int("SYNC_WEBHOOK_PAUSE_AFTER_FAILURES", 10),
+# The sync engine (sync/conf.py): connected accounts mirrored through the account API.
+SYNC_ENGINE = set_only({
+    "TOKEN_KEYS": env_list("SYNC_TOKEN_KEYS") or None,
+    "PLATFORM_URL": os.environ.get("SYNC_PLATFORM_URL") or None,
+    "ALLOW_HTTP": env_bool("SYNC_ALLOW_HTTP", default=None),
+    "PACE_FACTOR": env_float("SYNC_PACE_FACTOR", None),
+    "PACE_JITTER_SECONDS": env_float("SYNC_PACE_JITTER_SECONDS", None),
+    "SLICE_MAX_PAGES": env_int("SYNC_SLICE_MAX_PAGES", None),
+    "SLICE_MAX_SECONDS": env_int("SYNC_SLICE_MAX_SECONDS", None),
+    "MAX_SLOT_WAIT_SECONDS": env_float("SYNC_MAX_SLOT_WAIT_SECONDS", None),
+    "LEASE_SECONDS": env_int("SYNC_LEASE_SECONDS", None),
+    "MAX_IN_FLIGHT": env_int("SYNC_MAX_IN_FLIGHT", None),
+    "PAGE_SIZE": env_int("SYNC_PAGE_SIZE", None),
+    "REFRESH_MARGIN_SECONDS": env_int("SYNC_REFRESH_MARGIN_SECONDS", None),
+    "OVERLAP_SECONDS": env_int("SYNC_OVERLAP_SECONDS", None),
+    "MAX_FAILURES": env_int("SYNC_MAX_FAILURES", None),
+    "BACKOFF_BASE_SECONDS": env_float("SYNC_BACKOFF_BASE_SECONDS", None),
+    "BACKOFF_CAP_SECONDS": env_float("SYNC_BACKOFF_CAP_SECONDS", None),
+    "HTTP_TIMEOUT_SECONDS": env_int("SYNC_HTTP_TIMEOUT_SECONDS", None),
+    "WEBHOOK_BATCH": env_int("SYNC_WEBHOOK_BATCH", None),
+    "WEBHOOK_PAUSE_AFTER_FAILURES": env_int("SYNC_WEBHOOK_PAUSE_AFTER_FAILURES", None),
+    # The Celery queue of sync slices: named here because the routes below and docker's workers use it.
     "QUEUE": "sync",
-}
+})
 CELERY_TASK_ROUTES = {"sync.tasks.sync_slice": {"queue": SYNC_ENGINE["QUEUE"]}}
 CELERY_BEAT_SCHEDULE.update({
     # Runnable streams to workers, round-robin (slices also dispatch the next one as they finish).

@@ -8,7 +8,7 @@ end of this file with its reason.
 from django.core.exceptions import ImproperlyConfigured
 
 from config.settings import *  # noqa: F401,F403
-from config.settings import INSECURE_DEFAULT_SECRET_KEY, SECRET_KEY, DEBUG, env_bool, env_int
+from config.settings import DEBUG, INSECURE_DEFAULT_SECRET_KEY, SECRET_KEY, env_bool, env_int
 
 if DEBUG:
     raise ImproperlyConfigured("DEBUG must be off in production (set DEBUG=0).")

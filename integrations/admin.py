@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.db import models
 
 from integrations.models import AccessToken, Grant, IDToken, RefreshToken
 

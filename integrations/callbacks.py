@@ -20,16 +20,11 @@ from celery import current_app
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
-from integrations import deliveries, egress
+from integrations import deliveries
 from integrations.models import CallbackAttempt, CallbackDelivery
 from portal.models import Installation
 
 Kind = CallbackDelivery.Kind
-
-# The URL may not be called (it leads to a non-public address): the egress guard's refusal. Kept, with
-# check_destination below, for callers not yet moved to integrations.egress.
-CallbackRefused = egress.Refused
-
 
 def canonical_string(*, account_code: str, app_ref: str, timestamp: int) -> str:
     return f"accountCode={account_code}&appRef={app_ref}&timestamp={timestamp}"
@@ -55,12 +50,6 @@ def signed_callback_url(*, url: str, installation: Installation, timestamp: int)
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
     return urlunsplit(parts._replace(query=urlencode([*query, *params.items()])))
-
-
-def check_destination(url: str) -> None:
-    """Refuse a URL the egress guard would refuse at send time (Refused); a host that does not resolve
-    is a passing failure (requests.ConnectionError)."""
-    egress.resolve(url, purpose="callback")
 
 
 def callback_is_stale(*, installation: Installation, kind: str) -> bool:

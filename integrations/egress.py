@@ -23,7 +23,7 @@ would come back to the developer in a log or an error message. So, for each requ
 A refusal raises :class:`Refused` (a ``requests.RequestException``) before anything is sent; its message
 is fit to show the developer and never names an address a name resolved to.
 
-The allowance: ``PORTAL["EGRESS_ALLOW_PRIVATE"]`` (env ``EGRESS_ALLOW_PRIVATE``, formerly
+The allowance: ``integrations_settings.EGRESS_ALLOW_PRIVATE`` (env ``EGRESS_ALLOW_PRIVATE``, formerly
 ``CALLBACKS_TO_PRIVATE_ADDRESSES``; on by default only in demo mode) lets every caller reach private
 addresses and plain http URLs, for local demos. Callers that talk to the operator's own services pass
 those origins in ``allow`` (the forwarding gateway its upstream, managed sync the built-in platform):
@@ -40,17 +40,14 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
-from django.conf import settings
 from requests.adapters import HTTPAdapter
 from requests.models import PreparedRequest
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
+from integrations.conf import integrations_settings
+
 logger = logging.getLogger(__name__)
 
-# Defaults of the PORTAL settings read here (see egress_settings).
-DEFAULT_TIMEOUT_SECONDS = 10
-DEFAULT_MAX_SECONDS = 30
-DEFAULT_MAX_BYTES = 1024 * 1024
 EXCERPT_CHARS = 120
 _CHUNK = 64 * 1024
 
@@ -88,19 +85,8 @@ class ResponseTooLarge(requests.RequestException):
     """The answer was longer than the caller accepts."""
 
 
-def egress_settings() -> dict:
-    """The egress settings, with their defaults in this one place."""
-    portal = settings.PORTAL
-    return {
-        "ALLOW_PRIVATE": bool(portal.get("EGRESS_ALLOW_PRIVATE", settings.DEMO_MODE)),
-        "TIMEOUT_SECONDS": float(portal.get("EGRESS_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS)),
-        "MAX_SECONDS": float(portal.get("EGRESS_MAX_SECONDS", DEFAULT_MAX_SECONDS)),
-        "MAX_BYTES": int(portal.get("EGRESS_MAX_BYTES", DEFAULT_MAX_BYTES)),
-    }
-
-
 def private_allowed() -> bool:
-    return egress_settings()["ALLOW_PRIVATE"]
+    return integrations_settings.EGRESS_ALLOW_PRIVATE
 
 
 @dataclass(frozen=True)
@@ -309,7 +295,6 @@ class GuardedAdapter(HTTPAdapter):
         self.max_seconds = max_seconds
 
     def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
-        cfg = egress_settings()
         try:
             destination = resolve(request.url, purpose=self.purpose, allow=self.allow)
         except Refused as error:
@@ -320,10 +305,10 @@ class GuardedAdapter(HTTPAdapter):
             request.headers["Host"] = destination.netloc  # the connection is to an address, not the name
         started = time.monotonic()
         # A checked destination is connected to directly; only an allowed one may go through a proxy.
-        response = super().send(request, stream=True, timeout=timeout or cfg["TIMEOUT_SECONDS"], verify=verify,
-                                cert=cert, proxies=proxies if destination.allowed else None)
-        max_bytes = cfg["MAX_BYTES"] if self.max_bytes is None else self.max_bytes
-        max_seconds = cfg["MAX_SECONDS"] if self.max_seconds is None else self.max_seconds
+        response = super().send(request, stream=True, timeout=timeout or integrations_settings.EGRESS_TIMEOUT_SECONDS,
+                                verify=verify, cert=cert, proxies=proxies if destination.allowed else None)
+        max_bytes = integrations_settings.EGRESS_MAX_BYTES if self.max_bytes is None else self.max_bytes
+        max_seconds = integrations_settings.EGRESS_MAX_SECONDS if self.max_seconds is None else self.max_seconds
         _read_capped(response, max_bytes=max_bytes, deadline=started + max_seconds)
         return response
 

@@ -1,6 +1,6 @@
 """Forwarding mode: the gateway in front of another Brightpearl-style API.
 
-When ``PORTAL["UPSTREAM_API_URL"]`` (env ``UPSTREAM_API_URL``) is set, every authorised and admitted
+When ``integrations_settings.UPSTREAM_API_URL`` (env ``UPSTREAM_API_URL``) is set, every authorised and admitted
 API request is sent on to ``<upstream>/<path after /public-api/>?<query>`` with its method and body,
 and the upstream's status and body come back to the client (the gateway adds its throttle headers).
 The caller's credentials are not passed on; the upstream learns who called from headers it can
@@ -22,10 +22,10 @@ import logging
 import threading
 
 import requests
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from integrations import egress
+from integrations.conf import integrations_settings
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ _sessions = threading.local()
 
 def upstream_url() -> str:
     """The configured upstream base URL without a trailing slash ("" when forwarding is off)."""
-    return (settings.PORTAL.get("UPSTREAM_API_URL") or "").rstrip("/")
+    return integrations_settings.UPSTREAM_API_URL
 
 
 def is_enabled() -> bool:
@@ -54,7 +54,7 @@ def _session() -> requests.Session:
     if held is None or held[0] != base:
         if held is not None:
             held[1].close()
-        timeout = float(settings.PORTAL.get("UPSTREAM_TIMEOUT_SECONDS", 10))
+        timeout = integrations_settings.UPSTREAM_TIMEOUT_SECONDS
         session = egress.session(purpose="upstream API", allow=(base,), trust_env=True,
                                  max_bytes=MAX_RESPONSE_BYTES, max_seconds=3 * timeout)
         held = _sessions.held = (base, session)
@@ -81,7 +81,7 @@ def forward(request: HttpRequest, *, caller) -> HttpResponse:
         headers["X-Portal-Installation"] = str(caller.installation.pk)
     else:
         headers["X-Portal-Staff-Token"] = str(caller.staff_token.pk)
-    timeout = float(settings.PORTAL.get("UPSTREAM_TIMEOUT_SECONDS", 10))
+    timeout = integrations_settings.UPSTREAM_TIMEOUT_SECONDS
     try:
         upstream = _session().request(
             request.method, url, data=request.body or None, headers=headers,

@@ -41,7 +41,6 @@ import uuid
 from dataclasses import dataclass
 
 import redis
-from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -52,6 +51,7 @@ from accounts.client_ip import client_ip
 from accounts.models import Account, DeveloperProfile, StaffToken
 from accounts.tokens import staff_token_lookup
 from integrations import forwarding, usage
+from integrations.conf import integrations_settings
 from integrations.models import AccessToken
 from integrations.ratelimit import Decision, SlidingLogLimiter, installation_pool_name
 from integrations.redis_client import api_redis
@@ -197,7 +197,7 @@ def _run(request: HttpRequest, caller: Caller, run) -> HttpResponse:
 def throttle_status() -> int:
     """HTTP status of an over-limit refusal: 503 like the reference platform, or 429 by setting
     (the settings refuse anything else)."""
-    return 429 if int(settings.PORTAL.get("THROTTLE_STATUS", 503)) == 429 else 503
+    return 429 if integrations_settings.THROTTLE_STATUS == 429 else 503
 
 
 # --- Who is calling, and which pool does the request name ----------------------------------------------
@@ -344,7 +344,7 @@ def unauthenticated_pool(request: HttpRequest, account_code: str, app_ref: str) 
     address = client_ip(request)
     named = hashlib.sha256(f"{account_code}\n{app_ref}".encode("utf-8", "replace")).hexdigest()[:24]
     installation_id = _installation_named(account_code, app_ref) if app_ref else None
-    limit = max(1, int(settings.PORTAL.get("FAILED_AUTH_LIMIT", 60)))
+    limit = max(1, integrations_settings.FAILED_AUTH_LIMIT)
     return Pool(f"unauthenticated:{named}:{address}", limit, FAILED_AUTH_WINDOW_S,
                 failed_for_installation_id=installation_id)
 
@@ -399,7 +399,7 @@ def _admit(pool: Pool) -> Decision | None:
     try:
         return _limiter_for(api_redis()).hit(pool.name, limit=pool.limit, window_s=pool.window_s)
     except (redis.RedisError, OSError) as error:
-        fail_open = settings.PORTAL.get("LIMITER_FAIL_OPEN", True)
+        fail_open = integrations_settings.LIMITER_FAIL_OPEN
         _log_limiter_error(error, fail_open=fail_open)
         if not fail_open:
             return None

@@ -2,13 +2,11 @@
 installation (one app in one account) it was issued for. A token of account A therefore cannot be
 used on account B's API, and turning an app off can revoke exactly that installation's tokens."""
 
-from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from oauth2_provider.models import AbstractAccessToken, AbstractGrant, AbstractIDToken, AbstractRefreshToken
 
 from accounts.models import Account
-from integrations.ratelimit import installation_pool_name
 from portal.models import Installation
 
 

@@ -16,20 +16,19 @@ import binascii
 import hashlib
 import logging
 import re
-from urllib.parse import unquote_plus, urlsplit
+from urllib.parse import unquote_plus
 
 import redis
-
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from oauthlib.common import Request as OauthlibRequest
-from oauthlib.oauth2.rfc6749 import errors
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.oauth2_backends import OAuthLibCore, get_oauthlib_core
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.common import Request as OauthlibRequest
+from oauthlib.oauth2.rfc6749 import errors
 
+from integrations.conf import integrations_settings
 from integrations.models import AccessToken, Grant, RefreshToken
 from integrations.ratelimit import SlidingLogLimiter
 from integrations.redis_client import api_redis
@@ -55,7 +54,7 @@ def token_checksum(raw: str) -> str:
 
 def api_domain() -> str:
     """Host (no scheme) where accounts' APIs live, as returned in token responses."""
-    return settings.PORTAL.get("API_DOMAIN") or urlsplit(settings.SITE_URL).netloc
+    return integrations_settings.API_DOMAIN
 
 
 def _installation_usable(installation: Installation | None, account_code: str | None) -> bool:
@@ -115,7 +114,7 @@ class PortalOAuth2Validator(OAuth2Validator):
 
     def _refresh_without_secret(self, request) -> bool:
         return bool(
-            settings.PORTAL["OAUTH_REFRESH_WITHOUT_SECRET"]
+            integrations_settings.OAUTH_REFRESH_WITHOUT_SECRET
             and request.grant_type == "refresh_token"
             and not self._extract_basic_auth(request)
             and not getattr(request, "client_secret", None)
@@ -280,7 +279,7 @@ def token_introspection(*, caller: App, raw_token: str) -> dict:
              .filter(token_checksum=token_checksum(raw_token)).first())
     if token is None or token.is_expired() or token.installation is None:
         return {"active": False}
-    if token.application_id != caller.pk and caller.client_id not in settings.PORTAL["OAUTH_INTROSPECTION_CLIENTS"]:
+    if token.application_id != caller.pk and caller.client_id not in integrations_settings.OAUTH_INTROSPECTION_CLIENTS:
         return {"active": False}
     installation = token.installation
     if not _installation_usable(installation, installation.account.code):
@@ -309,11 +308,10 @@ def token_request_retry_after(*, client_id: str, address: str) -> int | None:
     """Admit one token-endpoint request, counted per client address and per client id (the pools of
     the project's Redis limiter). Returns None when admitted, else the seconds to wait. When Redis
     cannot be reached the request is admitted (the endpoint still authenticates every request)."""
-    options = settings.PORTAL
-    window = options["OAUTH_TOKEN_LIMIT_WINDOW_SECONDS"]
-    pools = [(f"oauth-token:address:{address}", options["OAUTH_TOKEN_LIMIT_PER_ADDRESS"])]
+    window = integrations_settings.OAUTH_TOKEN_LIMIT_WINDOW_SECONDS
+    pools = [(f"oauth-token:address:{address}", integrations_settings.OAUTH_TOKEN_LIMIT_PER_ADDRESS)]
     if client_id:
-        pools.append((f"oauth-token:client:{client_id}", options["OAUTH_TOKEN_LIMIT_PER_CLIENT"]))
+        pools.append((f"oauth-token:client:{client_id}", integrations_settings.OAUTH_TOKEN_LIMIT_PER_CLIENT))
     try:
         for pool, limit in pools:
             if limit <= 0:

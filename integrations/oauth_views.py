@@ -19,13 +19,19 @@ from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.oauth2_backends import get_oauthlib_core
 from oauth2_provider.views import RevokeTokenView, TokenView
 
-from accounts.models import Account, Membership
+from accounts.models import Account
 from accounts.refusals import refusal_text
-from integrations.oauth import (ACCOUNT_HEADER, CONTROL_CHARACTERS, authenticated_client,
-                                presented_client_id, token_introspection, token_request_retry_after)
-from portal.installations import MANAGER_ROLES, installation_turn_on
+from accounts.roles import accounts_managed_by
+from integrations.oauth import (
+    ACCOUNT_HEADER,
+    CONTROL_CHARACTERS,
+    authenticated_client,
+    presented_client_id,
+    token_introspection,
+    token_request_retry_after,
+)
+from portal.installations import consent_refusal, installation_turn_on
 from portal.models import App, Stage
-from portal.selectors import app_visible_to_account
 
 
 def _refuse(request, status: int, title: str, detail: str):
@@ -45,17 +51,12 @@ def authorize(request, account_code: str):
     account = Account.objects.filter(code=account_code).first()
     if account is None:
         return _refuse(request, 404, "Unknown account", f"There is no account with the code “{account_code}”.")
-    if not Membership.objects.filter(account=account, user=request.user, role__in=MANAGER_ROLES).exists():
-        return _refuse(request, 403, "You cannot approve apps for this account",
-                       f"Only owners and admins of {account.code} can turn apps on.")
     params = request.GET
     app = App.objects.select_related("user__developer_profile").filter(client_id=params.get("client_id", "")).first()
     if app is None:
         return _refuse(request, 400, "Unknown app", "The app that sent you here is not registered.")
-    if app.is_suspended:
-        return _refuse(request, 403, "App suspended", f"{app.name} is suspended and cannot be turned on.")
-    if not app_visible_to_account(app=app, account=account):
-        return _refuse(request, 403, "App not available", f"{app.name} is not available to {account.code}.")
+    if (refusal := consent_refusal(app=app, account=account, actor=request.user)) is not None:
+        return _refuse(request, 403, refusal.title, refusal.message)
     redirect_uri = params.get("redirect_uri") or (app.redirect_uri_list[0] if len(app.redirect_uri_list) == 1 else "")
     if redirect_uri not in app.redirect_uri_list or CONTROL_CHARACTERS.search(redirect_uri):
         return _refuse(request, 400, "Redirect URI not registered",
@@ -83,7 +84,8 @@ def authorize(request, account_code: str):
         except (ValidationError, PermissionDenied) as error:
             return _refuse(request, 403, "Cannot turn the app on", refusal_text(error))
         except FatalClientError as error:
-            return _refuse(request, 400, "Invalid request", error.oauthlib_error.description or "The request is not valid.")
+            return _refuse(request, 400, "Invalid request",
+                           error.oauthlib_error.description or "The request is not valid.")
         except OAuthToolkitError as error:
             return HttpResponseRedirect(error.oauthlib_error.in_uri(redirect_uri))
         return HttpResponseRedirect(uri)
@@ -193,7 +195,7 @@ def metadata(request):
 @login_required
 def authorize_choose(request):
     """/oauth/authorize without an account: pick one of the accounts you manage, then continue."""
-    accounts = Account.objects.filter(memberships__user=request.user, memberships__role__in=MANAGER_ROLES).order_by("code")
+    accounts = accounts_managed_by(request.user).order_by("code")
     query = request.GET.urlencode()
     if len(accounts) == 1:
         return HttpResponseRedirect(reverse("integrations:authorize", args=[accounts[0].code]) + "?" + query)

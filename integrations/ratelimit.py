@@ -1,7 +1,7 @@
 """The API rate limiter: an exact sliding log in one atomic Redis script.
 
-"200 calls per 60 s" means at most 200 calls admitted in *any* rolling 60 seconds, bursts allowed
-(see shared/reference/RATELIMIT.md). Each pool keeps the admit times of its most recent calls in a
+"200 calls per 60 s" means at most 200 calls admitted in *any* rolling 60 seconds, bursts allowed.
+Each pool keeps the admit times of its most recent calls in a
 Redis list (newest first), on Redis's own clock, so every process and machine shares one exact
 budget. A call is admitted when fewer than ``limit`` admits fall inside the window. Limits travel
 with every call, so a raised (or lowered) limit applies at the next request.

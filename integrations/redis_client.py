@@ -11,9 +11,11 @@ import threading
 from functools import lru_cache
 
 import redis
+from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from django.conf import settings
+
+from integrations.conf import integrations_settings
 
 _lock = threading.Lock()
 _client: redis.Redis | None = None
@@ -29,7 +31,7 @@ def api_redis() -> redis.Redis:
         return client
     with _lock:
         if _client is None or _client_url != url:
-            timeout = float(settings.PORTAL.get("LIMITER_TIMEOUT_SECONDS", 0.2))
+            timeout = integrations_settings.LIMITER_TIMEOUT_SECONDS
             if _client is not None:
                 _client.close()
             _client = redis.Redis.from_url(

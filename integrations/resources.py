@@ -14,8 +14,18 @@ from django.db.models import Case, IntegerField, Prefetch, Value, When
 
 from integrations import api_defaults as defaults, idsets, search as search_module, shapes
 from integrations.errors import cannot_parse, not_found
-from integrations.models import ApiLookup, Contact, GoodsOutNote, Order, OrderRow, PostalAddress, PriceList, Product, \
-    ProductPrice, ProductStock
+from integrations.models import (
+    ApiLookup,
+    Contact,
+    GoodsOutNote,
+    Order,
+    OrderRow,
+    PostalAddress,
+    PriceList,
+    Product,
+    ProductPrice,
+    ProductStock,
+)
 from integrations.search import Column, DataType as T, SearchSpec
 
 

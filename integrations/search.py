@@ -96,7 +96,8 @@ def _moment(text: str, *, name: str, value: str, end: bool) -> tuple[datetime, b
         moment = parse_datetime(text)
         if moment is not None:
             # In UTC, as the database compares it: an offset can push year 1 or 9999 out of range.
-            return (moment if moment.tzinfo else moment.replace(tzinfo=dt_timezone.utc)).astimezone(dt_timezone.utc), True
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=dt_timezone.utc)
+            return moment.astimezone(dt_timezone.utc), True
         if parse_date(text):
             raise ValueError
     except (ValueError, OverflowError):

@@ -5,8 +5,7 @@ Tasks take ids, re-fetch, and call one function; they are short and bounded.
 """
 
 import logging
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import datetime, timedelta, timezone as dt_timezone
 
 import redis
 from celery import shared_task
@@ -60,7 +59,8 @@ def rollup_usage_once(client: redis.Redis | None = None) -> dict:
         counts = usage.read_minutes(ids, since, now_minute + 1, client=client)
         rows += usage_minutes_record(
             counts={(c.installation_id, c.minute_start): (c.calls, c.throttled, c.failed) for c in counts},
-            last_calls={pk: datetime.fromtimestamp(last_calls[pk], tz=dt_timezone.utc) for pk in ids if pk in last_calls},
+            last_calls={pk: datetime.fromtimestamp(last_calls[pk], tz=dt_timezone.utc)
+                        for pk in ids if pk in last_calls},
         )
     client.set(ROLLED_THROUGH_KEY, now_minute - 1, ex=MAX_LOOKBACK_MINUTES * 60)
     return {"installations": len(active), "minutes": [since, now_minute], "rows": rows}
@@ -97,7 +97,8 @@ def send_callback(installation_id: int, kind: str) -> str:
     installation = Installation.objects.select_related("app", "account").filter(pk=installation_id).first()
     if installation is None or kind not in callbacks.Kind.values:
         return "gone"
-    if installation.callback_deliveries.filter(kind=kind, created_at__gte=timezone.now() - timedelta(minutes=20)).exists():
+    recent = timezone.now() - timedelta(minutes=20)
+    if installation.callback_deliveries.filter(kind=kind, created_at__gte=recent).exists():
         return "taken over"
     if callbacks.callback_is_stale(installation=installation, kind=kind):
         return "stale"

@@ -29,6 +29,7 @@ from datetime import datetime, timezone as dt_timezone
 import redis
 
 from integrations.redis_client import api_redis
+from portal.minutes import minute_of, minute_start
 
 logger = logging.getLogger(__name__)
 
@@ -55,17 +56,6 @@ class UsageCount:
 def minute_key(installation_id: int, minute: int) -> str:
     """Redis key of one installation's counters for one epoch minute ({hash tag} per installation)."""
     return f"usage:{{{installation_id}}}:{minute}"
-
-
-def minute_of(moment: datetime | float | int) -> int:
-    """The epoch minute of an aware datetime or of a Unix timestamp in seconds."""
-    seconds = moment.timestamp() if isinstance(moment, datetime) else float(moment)
-    return int(seconds // 60)
-
-
-def minute_start(minute: int) -> datetime:
-    """The aware UTC datetime at which an epoch minute starts."""
-    return datetime.fromtimestamp(minute * 60, tz=dt_timezone.utc)
 
 
 def record_call(*, installation_id: int, throttled: bool, at_us: int | None = None,

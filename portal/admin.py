@@ -3,9 +3,9 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from accounts.refusals import refusal_text
 from portal import services
 from portal.models import App, EarlyAccess, Installation, PlatformSettings, ProgressionRequest, ReviewCheck, ReviewStage
-
 
 # django-oauth-toolkit registers its own admin for the (swapped) application model; ours replaces it.
 if admin.site.is_registered(App):
@@ -19,8 +19,7 @@ def _run(modeladmin, request, queryset, action, done: str):
             action(obj)
             ok += 1
         except (ValidationError, PermissionDenied) as error:
-            text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-            modeladmin.message_user(request, f"{obj}: {text}", messages.ERROR)
+            modeladmin.message_user(request, f"{obj}: {refusal_text(error)}", messages.ERROR)
     if ok:
         modeladmin.message_user(request, f"{ok} {done}.", messages.SUCCESS)
 
@@ -42,9 +41,9 @@ class AppAdmin(admin.ModelAdmin):
     search_fields = ["name", "client_id", "user__email"]
     readonly_fields = ["client_id", "client_secret", "stage", "suspended_at", "suspended_reason", "secret_rotated_at",
                        "created", "updated", "user"]
-    fields = ["name", "client_id", "user", "client_type", "short_description", "long_description", "icon", "redirect_uris",
-              "install_callback_url", "uninstall_callback_url", "homepage_url", "support_url", "privacy_url",
-              "stage", "suspended_at", "suspended_reason", "secret_rotated_at", "created", "updated"]
+    fields = ["name", "client_id", "user", "client_type", "short_description", "long_description", "icon",
+              "redirect_uris", "install_callback_url", "uninstall_callback_url", "homepage_url", "support_url",
+              "privacy_url", "stage", "suspended_at", "suspended_reason", "secret_rotated_at", "created", "updated"]
     inlines = [EarlyAccessInline]
     actions = ["unsuspend"]
 
@@ -56,7 +55,9 @@ class AppAdmin(admin.ModelAdmin):
 
     @admin.action(description="Unsuspend selected apps")
     def unsuspend(self, request, queryset):
-        _run(self, request, queryset, lambda app: services.app_unsuspend(app=app, actor=request.user), "apps unsuspended")
+        _run(
+            self, request, queryset, lambda app: services.app_unsuspend(app=app, actor=request.user), "apps unsuspended"
+        )
 
 
 class ReviewCheckInline(admin.TabularInline):
@@ -83,8 +84,13 @@ class ProgressionRequestAdmin(admin.ModelAdmin):
 
     @admin.action(description="Approve selected requests (every review stage must be ticked)")
     def approve(self, request, queryset):
-        _run(self, request, queryset,
-             lambda r: services.progression_request_approve(request=r, actor=request.user), "requests approved")
+        _run(
+            self,
+            request,
+            queryset,
+            lambda r: services.progression_request_approve(request=r, actor=request.user),
+            "requests approved",
+        )
 
 
 @admin.register(ReviewStage)
@@ -129,8 +135,9 @@ class PlatformSettingsAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         try:
-            services.platform_settings_update(actor=request.user, **{name: form.cleaned_data[name] for name in form.changed_data
-                                                                     if name in services.SETTINGS_FIELDS})
+            services.platform_settings_update(
+                actor=request.user,
+                **{name: form.cleaned_data[name] for name in form.changed_data if name in services.SETTINGS_FIELDS},
+            )
         except (ValidationError, PermissionDenied) as error:
-            text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-            self.message_user(request, text, messages.ERROR)
+            self.message_user(request, refusal_text(error), messages.ERROR)

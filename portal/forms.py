@@ -29,8 +29,10 @@ class AppForm(forms.Form):
         label="Redirect URIs", widget=forms.Textarea(attrs={"rows": 3}),
         help_text="One per line, matched exactly. https only (http is allowed for localhost).",
     )
-    install_callback_url = forms.URLField(required=False, assume_scheme="https", label="Install callback URL", help_text="Called when an account turns the app on.")
-    uninstall_callback_url = forms.URLField(required=False, assume_scheme="https", label="Uninstall callback URL", help_text="Called when an account turns the app off.")
+    install_callback_url = forms.URLField(required=False, assume_scheme="https", label="Install callback URL",
+                                          help_text="Called when an account turns the app on.")
+    uninstall_callback_url = forms.URLField(required=False, assume_scheme="https", label="Uninstall callback URL",
+                                            help_text="Called when an account turns the app off.")
     homepage_url = forms.URLField(required=False, assume_scheme="https", label="Homepage URL")
     support_url = forms.URLField(required=False, assume_scheme="https", label="Support URL")
     privacy_url = forms.URLField(required=False, assume_scheme="https", label="Privacy policy URL")

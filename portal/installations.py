@@ -1,21 +1,49 @@
 """Turning apps on and off in an account (installations)."""
 
+from dataclasses import dataclass
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import audit_record
-from accounts.models import Account, Membership
+from accounts.models import Account
+from accounts.roles import is_account_manager, require_account_manager
 from portal import hooks
 from portal.models import App, Installation
 from portal.selectors import app_visible_to_account
 
-MANAGER_ROLES = (Membership.Role.OWNER, Membership.Role.ADMIN)
+
+@dataclass(frozen=True)
+class ConsentRefusal:
+    """Why an app may not be turned on: a title and a message for the person, and the error a service raises."""
+
+    title: str
+    message: str
+    error: type[Exception]
+
+    def raise_error(self):
+        raise self.error(self.message)
+
+
+def consent_refusal(*, app: App, account: Account, actor) -> ConsentRefusal | None:
+    """The checks before ``actor`` may turn ``app`` on in ``account``, shared by the consent page and
+    :func:`installation_turn_on`: an owner or admin of the account, an app that is not suspended and is
+    visible to the account. None when they all pass."""
+    if not is_account_manager(actor, account=account):
+        return ConsentRefusal("You cannot approve apps for this account",
+                              f"Only owners and admins of {account.code} can turn apps on.", PermissionDenied)
+    if app.is_suspended:
+        return ConsentRefusal("App suspended", f"{app.name} is suspended and cannot be turned on.", ValidationError)
+    if not app_visible_to_account(app=app, account=account):
+        return ConsentRefusal("App not available", f"{app.name} is not available to {account.code}.",
+                              ValidationError)
+    return None
 
 
 def _require_manager(account: Account, actor) -> None:
-    if not Membership.objects.filter(account=account, user=actor, role__in=MANAGER_ROLES).exists():
-        raise PermissionDenied("Only owners and admins of this account can turn apps on or off.")
+    require_account_manager(actor, account=account,
+                            message="Only owners and admins of this account can turn apps on or off.")
 
 
 @transaction.atomic
@@ -25,10 +53,10 @@ def installation_turn_on(*, app: App, account: Account, actor) -> Installation:
     Requires the actor to be an owner or admin of the account and the app to be visible to it
     (which also excludes suspended apps). When the app goes from off to on, its install callback is
     called after commit."""
-    _require_manager(account, actor)
     app = App.objects.select_for_update().get(pk=app.pk)
-    if not app_visible_to_account(app=app, account=account):
-        raise ValidationError("This app is not available to this account.")
+    refusal = consent_refusal(app=app, account=account, actor=actor)
+    if refusal is not None:
+        refusal.raise_error()
     installation, created = Installation.objects.select_for_update().get_or_create(
         app=app, account=account, defaults={"installed_by": actor}
     )

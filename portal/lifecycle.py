@@ -46,10 +46,6 @@ def next_stage(stage: str) -> str | None:
     return NEXT_STAGE.get(stage)
 
 
-def is_allowed_edge(from_state: str, to_state: str) -> bool:
-    return (from_state, to_state) in TRANSITIONS
-
-
 def apply_transition(*, app: App, to_state: str, actor, note: str = "", data: dict | None = None) -> App:
     """Move ``app`` to ``to_state``.
 
@@ -78,8 +74,16 @@ def apply_transition(*, app: App, to_state: str, actor, note: str = "", data: di
             app.stage = to_state
         app.save(update_fields=["stage", "suspended_at", "suspended_reason", "updated"])
         audit_record(
-            actor=actor, verb=transition.verb, target=app, app_ref=app.client_id,
-            data={"from": from_state, "to": to_state, **({"note": note.strip()} if note.strip() else {}), **(data or {})},
+            actor=actor,
+            verb=transition.verb,
+            target=app,
+            app_ref=app.client_id,
+            data={
+                "from": from_state,
+                "to": to_state,
+                **({"note": note.strip()} if note.strip() else {}),
+                **(data or {}),
+            },
         )
         notify(
             user=app.user,

@@ -4,13 +4,12 @@ Views parse input, call one service or selector and render; the services check p
 from datetime import datetime, time, timedelta
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import developer_required, reviewer_required
-from accounts.refusals import apply_refusal, refusal_text
+from accounts.refusals import reported_refusal
 from portal import limits, selectors
 from portal.limit_forms import LimitApproveForm, LimitRejectForm, LimitRequestForm
 from portal.models import RateLimitIncreaseRequest
@@ -18,16 +17,6 @@ from portal.usage import installations_usage
 from portal.views import review_context
 
 MAX_CHARTS = 20
-
-
-def _report(request, error, form=None, renames=None) -> None:
-    """A service refusal on the form's fields where it names them (``renames`` maps service names to
-    form field names), else as a message."""
-    if isinstance(error, ValidationError) and hasattr(error, "error_dict") and form is not None:
-        renames = renames or {}
-        apply_refusal(form, ValidationError({renames.get(k, k): v for k, v in error.error_dict.items()}))
-    else:
-        messages.error(request, refusal_text(error))
 
 
 # --- Developer -------------------------------------------------------------------------------------
@@ -39,11 +28,9 @@ def app_limits(request, pk):
     form = LimitRequestForm(request.POST or None, scope_accounts=limits.limit_scope_accounts(app=app),
                             default_limit=default)
     if request.method == "POST" and form.is_valid():
-        try:
+        with reported_refusal(request, form, renames={"account": "scope"}) as refusal:
             created = limits.limit_request_submit(app=app, actor=request.user, **form.service_fields())
-        except (ValidationError, PermissionDenied) as error:
-            _report(request, error, form, renames={"account": "scope"})
-        else:
+        if not refusal:
             scope = created.account.code if created.account_id else "all installations"
             messages.success(request, f"Your request for {created.requested_limit:,} calls per minute ({scope}) "
                                       "is with the reviewers. You will be told when it is decided.")
@@ -62,11 +49,9 @@ def app_limits(request, pk):
 def limit_request_withdraw(request, pk, request_id):
     app = selectors.app_of_developer(user=request.user, pk=pk)
     limit_request = get_object_or_404(RateLimitIncreaseRequest, pk=request_id, app=app)
-    try:
+    with reported_refusal(request) as refusal:
         limits.limit_request_withdraw(limit_request=limit_request, actor=request.user)
-    except (ValidationError, PermissionDenied) as error:
-        _report(request, error)
-    else:
+    if not refusal:
         messages.success(request, "Your rate-limit request was withdrawn.")
     return redirect("portal:app_limits", pk=app.pk)
 
@@ -111,7 +96,7 @@ def review_limit_request(request, pk):
         else:
             messages.error(request, "Choose approve or reject.")
         if form is not None and form.is_valid():
-            try:
+            with reported_refusal(request, form) as refusal:
                 if decision == "approve":
                     limits.limit_request_approve(limit_request=limit_request, actor=request.user, **form.cleaned_data)
                     messages.success(request, f"{app.name}: {form.cleaned_data['granted_limit']:,} calls per minute "
@@ -119,9 +104,7 @@ def review_limit_request(request, pk):
                 else:
                     limits.limit_request_reject(limit_request=limit_request, actor=request.user, **form.cleaned_data)
                     messages.success(request, f"{app.name}: request rejected. The developer has been told.")
-            except (ValidationError, PermissionDenied) as error:
-                _report(request, error, form)
-            else:
+            if not refusal:
                 return redirect("portal:review_limits")
     installations = list(selectors.installations_of(app=app))
     if limit_request.account_id:
@@ -143,11 +126,9 @@ def review_limit_request(request, pk):
 @require_POST
 def review_limit_end(request, pk):
     limit_request = get_object_or_404(RateLimitIncreaseRequest.objects.select_related("app"), pk=pk)
-    try:
+    with reported_refusal(request) as refusal:
         limits.limit_grant_end(limit_request=limit_request, actor=request.user, note=request.POST.get("note", ""))
-    except (ValidationError, PermissionDenied) as error:
-        _report(request, error)
-    else:
+    if not refusal:
         messages.success(request, f"{limit_request.app.name}: the grant has ended; its installations are back "
                                   "to the default.")
     return redirect("portal:review_limit_request", pk=pk)

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet, Subquery
 from django.urls import reverse
@@ -22,7 +22,8 @@ from django.utils import dateformat, timezone
 from accounts.audit import audit_record
 from accounts.models import Account
 from accounts.notifications import notify
-from accounts.roles import is_reviewer
+from accounts.roles import require_reviewer
+from portal.locks import lock_own_app
 from portal.models import App, Installation, PlatformSettings, RateLimitIncreaseRequest
 from portal.selectors import platform_settings
 
@@ -159,18 +160,6 @@ def limit_requests_decided(*, limit: int = 20) -> QuerySet[RateLimitIncreaseRequ
 
 # --- Writes ---------------------------------------------------------------------------------------
 
-def _lock_own_app(app: App, actor) -> App:
-    locked = App.objects.select_for_update().filter(pk=app.pk, user=actor).first()
-    if locked is None:
-        raise PermissionDenied("This is not your app.")
-    return locked
-
-
-def _require_reviewer(actor) -> None:
-    if not is_reviewer(actor):
-        raise PermissionDenied("Only reviewers can decide rate-limit requests.")
-
-
 def _lock(limit_request: RateLimitIncreaseRequest, *, pending: bool = True) -> RateLimitIncreaseRequest:
     # Only the inner join on the app: PostgreSQL cannot lock the nullable side of an outer join.
     locked = RateLimitIncreaseRequest.objects.select_for_update().select_related("app").get(pk=limit_request.pk)
@@ -200,7 +189,7 @@ def limit_request_submit(
     limit wanted is not above the current default; ``requested_until`` is not in the future; the
     account has neither an installation of the app nor early access; or a request for the same scope
     is already pending. Writes ``limit_request.submitted``."""
-    app = _lock_own_app(app, actor)
+    app = lock_own_app(app, actor)
     if app.is_suspended:
         raise ValidationError("A suspended app cannot ask for a higher limit.")
     errors = {}
@@ -245,7 +234,7 @@ def limit_request_submit(
 @transaction.atomic
 def limit_request_withdraw(*, limit_request: RateLimitIncreaseRequest, actor) -> RateLimitIncreaseRequest:
     """The app's developer withdraws a pending request. Writes ``limit_request.withdrawn``."""
-    _lock_own_app(limit_request.app, actor)
+    lock_own_app(limit_request.app, actor)
     limit_request = _lock(limit_request)
     limit_request.status, limit_request.decided_at = Status.WITHDRAWN, timezone.now()
     limit_request.save(update_fields=["status", "decided_at"])
@@ -265,7 +254,7 @@ def limit_request_approve(
     Requires a reviewer (PermissionDenied). Refused with a ValidationError when the request is not
     pending, the granted limit is not above the default (a grant at or below it would change nothing)
     or the end is not in the future. Writes ``limit_request.approved`` and tells the developer."""
-    _require_reviewer(actor)
+    require_reviewer(actor, message="Only reviewers can decide rate-limit requests.")
     limit_request = _lock(limit_request)
     now = timezone.now()
     default = default_limit_per_minute()
@@ -300,7 +289,7 @@ def limit_request_reject(*, limit_request: RateLimitIncreaseRequest, actor, note
 
     Requires a reviewer (PermissionDenied); the note is required (ValidationError). Writes
     ``limit_request.rejected``."""
-    _require_reviewer(actor)
+    require_reviewer(actor, message="Only reviewers can decide rate-limit requests.")
     limit_request = _lock(limit_request)
     note = (note or "").strip()
     if not note:
@@ -322,7 +311,7 @@ def limit_grant_end(*, limit_request: RateLimitIncreaseRequest, actor, note: str
 
     Requires a reviewer (PermissionDenied) and a grant that has not ended (ValidationError). Writes
     ``limit_grant.ended`` and tells the developer."""
-    _require_reviewer(actor)
+    require_reviewer(actor, message="Only reviewers can decide rate-limit requests.")
     limit_request = _lock(limit_request, pending=False)
     now = timezone.now()
     if not grant_is_active(limit_request, now):

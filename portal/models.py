@@ -107,9 +107,13 @@ class PlatformSettings(models.Model):
         default="Progression requests are paused while we revise our review systems and processes. "
         "Please check back soon.",
     )
-    default_instance_limit = models.PositiveIntegerField(default=200, help_text="API calls per period per installation.")
+    default_instance_limit = models.PositiveIntegerField(
+        default=200, help_text="API calls per period per installation."
+    )
     limit_period_seconds = models.PositiveIntegerField(default=60)
-    staff_token_limit = models.PositiveIntegerField(default=200, help_text="Fixed calls per period per account, shared by its staff tokens.")
+    staff_token_limit = models.PositiveIntegerField(
+        default=200, help_text="Fixed calls per period per account, shared by its staff tokens."
+    )
     early_access_cap = models.PositiveIntegerField(default=25, help_text="Most early-access accounts per app.")
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
@@ -216,9 +220,7 @@ class Installation(models.Model):
     app = models.ForeignKey(App, on_delete=models.PROTECT, related_name="installations")
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="installations")
     is_enabled = models.BooleanField(default=True)
-    installed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    installed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     installed_at = models.DateTimeField(default=timezone.now)
     disabled_at = models.DateTimeField(null=True, blank=True)
     last_call_at = models.DateTimeField(null=True, blank=True)
@@ -251,7 +253,11 @@ class RateLimitIncreaseRequest(models.Model):
 
     app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="limit_requests")
     account = models.ForeignKey(
-        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+        Account,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
         help_text="Empty: every installation of the app.",
     )
     use_case = models.TextField("what the app is doing", max_length=4000)

@@ -12,5 +12,7 @@ def render_description(text: str) -> SafeString:
     """Markdown for formatting, never raw HTML: the text is escaped before Markdown sees it (so a
     <script> shows as text), and the result is sanitised again as a second line of defence."""
     html = markdown.markdown(escape(text or ""), extensions=[], output_format="html")
-    cleaned = nh3.clean(html, tags=ALLOWED_TAGS, attributes={"a": {"href", "title"}}, link_rel="noopener noreferrer nofollow")
+    cleaned = nh3.clean(
+        html, tags=ALLOWED_TAGS, attributes={"a": {"href", "title"}}, link_rel="noopener noreferrer nofollow"
+    )
     return mark_safe(cleaned)

@@ -54,8 +54,9 @@ def review_queue() -> QuerySet[ProgressionRequest]:
 
 def progression_request_for_review(*, pk: int) -> ProgressionRequest:
     return get_object_or_404(
-        ProgressionRequest.objects.select_related("app", "app__user", "app__user__developer_profile", "submitted_by", "reviewer")
-        .prefetch_related(Prefetch("checks", queryset=_checks())),
+        ProgressionRequest.objects.select_related(
+            "app", "app__user", "app__user__developer_profile", "submitted_by", "reviewer"
+        ).prefetch_related(Prefetch("checks", queryset=_checks())),
         pk=pk,
     )
 

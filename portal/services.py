@@ -14,11 +14,19 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.models import Account, DeveloperProfile
 from accounts.notifications import notify
-from accounts.roles import is_reviewer
+from accounts.roles import require_reviewer
 from portal import hooks, lifecycle
 from portal.credentials import SECRET_OVERLAP_CHOICES, callback_signing_key, new_client_secret
+from portal.locks import lock_own_app
 from portal.models import (
-    App, EarlyAccess, PlatformSettings, ProgressionRequest, RetiredAppRef, ReviewCheck, ReviewStage, Stage,
+    App,
+    EarlyAccess,
+    PlatformSettings,
+    ProgressionRequest,
+    RetiredAppRef,
+    ReviewCheck,
+    ReviewStage,
+    Stage,
 )
 from portal.selectors import platform_settings
 from portal.validation import parse_redirect_uris, validate_icon, validate_outgoing_url
@@ -38,13 +46,6 @@ def _developer_profile(user) -> DeveloperProfile:
     return profile
 
 
-def _lock_own_app(app: App, actor) -> App:
-    locked = App.objects.select_for_update().filter(pk=app.pk, user=actor).first()
-    if locked is None:
-        raise PermissionDenied("This is not your app.")
-    return locked
-
-
 def _apply_fields(app: App, fields: dict) -> None:
     unknown = set(fields) - set(APP_FIELDS) - {"redirect_uris", "icon"}
     if unknown:
@@ -57,18 +58,18 @@ def _apply_fields(app: App, fields: dict) -> None:
                 try:
                     validate_outgoing_url(value, purpose=name.replace("_", " "))
                 except ValidationError as exc:
-                    raise ValidationError({name: exc.messages})
+                    raise ValidationError({name: exc.messages}) from exc
             setattr(app, name, value)
     if "redirect_uris" in fields:
         try:
             app.redirect_uris = " ".join(parse_redirect_uris(fields["redirect_uris"]))
         except ValidationError as exc:
-            raise ValidationError({"redirect_uris": exc.messages})
+            raise ValidationError({"redirect_uris": exc.messages}) from exc
     if fields.get("icon"):
         try:
             validate_icon(fields["icon"])
         except ValidationError as exc:
-            raise ValidationError({"icon": exc.messages})
+            raise ValidationError({"icon": exc.messages}) from exc
         app.icon = fields["icon"]
 
 
@@ -97,7 +98,7 @@ def app_register(*, actor, app_ref: str, **fields) -> tuple[App, str]:
         with transaction.atomic():
             app.save()
     except IntegrityError:
-        raise ValidationError({"app_ref": "That app reference is already taken."})
+        raise ValidationError({"app_ref": "That app reference is already taken."}) from None
     data = {"client_type": app.client_type}
     if retired is not None:
         retired.delete()  # its developer takes it back: the history was theirs
@@ -109,7 +110,7 @@ def app_register(*, actor, app_ref: str, **fields) -> tuple[App, str]:
 @transaction.atomic
 def app_update(*, app: App, actor, **fields) -> App:
     """Edit an app's details (the app reference never changes)."""
-    app = _lock_own_app(app, actor)
+    app = lock_own_app(app, actor)
     before = {name: getattr(app, name) for name in (*APP_FIELDS, "redirect_uris")}
     _apply_fields(app, fields)
     # Compare with the stored type: a public app's client_secret is not empty (the field hashes
@@ -129,13 +130,14 @@ def app_update(*, app: App, actor, **fields) -> App:
 def app_delete(*, app: App, actor) -> None:
     """Delete an app: only while in development and never installed. Its reference stays reserved for
     its developer (``RetiredAppRef``): nobody else can register it and inherit its history."""
-    app = _lock_own_app(app, actor)
+    app = lock_own_app(app, actor)
     if app.stage != Stage.IN_DEVELOPMENT or app.is_suspended:
         raise ValidationError("Only apps in development can be deleted.")
     if app.installations.exists():
         raise ValidationError("This app has been installed in an account, so it cannot be deleted.")
     audit_record(actor=actor, verb="app.deleted", target=app, app_ref=app.client_id, data={"name": app.name})
-    RetiredAppRef.objects.update_or_create(app_ref=app.client_id, defaults={"user": actor, "retired_at": timezone.now()})
+    RetiredAppRef.objects.update_or_create(app_ref=app.client_id,
+                                           defaults={"user": actor, "retired_at": timezone.now()})
     app.delete()
 
 
@@ -145,7 +147,7 @@ def app_rotate_secret(*, app: App, actor, overlap_seconds: int = 0) -> str:
     (``overlap_seconds=0``) or keeps working beside the new one for 1 or 24 hours, so that the app can
     be redeployed without downtime; a secret still overlapping from an earlier rotation ends now.
     Raises ValidationError for a public client or an overlap that is not offered."""
-    app = _lock_own_app(app, actor)
+    app = lock_own_app(app, actor)
     if app.client_type != App.CLIENT_CONFIDENTIAL:
         raise ValidationError("Public clients have no secret to rotate.")
     if overlap_seconds not in SECRET_OVERLAP_CHOICES:
@@ -163,14 +165,15 @@ def app_rotate_secret(*, app: App, actor, overlap_seconds: int = 0) -> str:
     app.save(update_fields=["client_secret", "previous_client_secret", "previous_secret_expires_at",
                             "callback_signing_key", "secret_rotated_at", "updated"])
     audit_record(actor=actor, verb="app.secret_rotated", target=app, app_ref=app.client_id,
-                 data={"old_secret_expires_at": app.previous_secret_expires_at.isoformat() if overlap_seconds else None})
+                 data={"old_secret_expires_at":
+                       app.previous_secret_expires_at.isoformat() if overlap_seconds else None})
     return secret
 
 
 @transaction.atomic
 def early_access_add(*, app: App, account_code: str, actor) -> EarlyAccess:
     """Give an account early access to the app (the account must exist; a per-app cap applies)."""
-    app = _lock_own_app(app, actor)
+    app = lock_own_app(app, actor)
     code = (account_code or "").strip().lower()
     account = Account.objects.filter(code=code).first()
     if account is None:
@@ -188,7 +191,7 @@ def early_access_add(*, app: App, account_code: str, actor) -> EarlyAccess:
 
 @transaction.atomic
 def early_access_remove(*, grant: EarlyAccess, actor) -> None:
-    app = _lock_own_app(grant.app, actor)
+    app = lock_own_app(grant.app, actor)
     grant = EarlyAccess.objects.select_related("account").filter(pk=grant.pk, app=app).first()
     if grant is None:
         raise ValidationError("That account no longer has early access.")
@@ -204,7 +207,7 @@ def progression_request_submit(*, app: App, actor, message: str) -> ProgressionR
     Refused (nothing created) when: the actor is not the app's developer or not a partner; intake is
     closed (with the platform's message); the app is suspended or already released; a request is
     already pending; or the message is empty."""
-    app = _lock_own_app(app, actor)
+    app = lock_own_app(app, actor)
     profile = _developer_profile(actor)
     if not profile.is_partner:
         raise PermissionDenied("Only partners can request lifecycle progression. Apply to become a partner first.")
@@ -240,7 +243,7 @@ def _lock_pending(request: ProgressionRequest) -> ProgressionRequest:
 @transaction.atomic
 def progression_request_withdraw(*, request: ProgressionRequest, actor) -> ProgressionRequest:
     """The developer withdraws their pending request."""
-    _lock_own_app(request.app, actor)
+    lock_own_app(request.app, actor)
     request = _lock_pending(request)
     request.status, request.decided_at = ProgressionRequest.Status.WITHDRAWN, timezone.now()
     request.save(update_fields=["status", "decided_at"])
@@ -248,15 +251,11 @@ def progression_request_withdraw(*, request: ProgressionRequest, actor) -> Progr
     return request
 
 
-def _require_reviewer(actor) -> None:
-    if not is_reviewer(actor):
-        raise PermissionDenied("Only reviewers can do this.")
-
-
 @transaction.atomic
-def review_check_set(*, request: ProgressionRequest, stage_key: str, checked: bool, actor, note: str = "") -> ReviewCheck:
+def review_check_set(*, request: ProgressionRequest, stage_key: str, checked: bool, actor,
+                     note: str = "") -> ReviewCheck:
     """A reviewer ticks (or unticks) one review stage of a pending request."""
-    _require_reviewer(actor)
+    require_reviewer(actor)
     request = _lock_pending(request)
     check = request.checks.select_related("stage").filter(stage__key=stage_key).first()
     if check is None:
@@ -273,7 +272,7 @@ def review_check_set(*, request: ProgressionRequest, stage_key: str, checked: bo
 def progression_request_approve(*, request: ProgressionRequest, actor, note: str = "") -> ProgressionRequest:
     """A reviewer approves a pending request once every required review stage is ticked; the app
     moves to the requested stage through the lifecycle transition."""
-    _require_reviewer(actor)
+    require_reviewer(actor)
     request = _lock_pending(request)
     missing = [check.stage.label for check in request.checks.select_related("stage") if not check.is_checked]
     if missing:
@@ -296,7 +295,7 @@ def progression_request_approve(*, request: ProgressionRequest, actor, note: str
 @transaction.atomic
 def progression_request_reject(*, request: ProgressionRequest, actor, note: str) -> ProgressionRequest:
     """A reviewer rejects a pending request; the note is required and sent to the developer."""
-    _require_reviewer(actor)
+    require_reviewer(actor)
     request = _lock_pending(request)
     if not (note or "").strip():
         raise ValidationError({"note": "Say why the request is rejected; the developer will read it."})
@@ -335,7 +334,7 @@ SETTINGS_FIELDS = ("progression_intake_open", "intake_closed_message", "default_
 @transaction.atomic
 def platform_settings_update(*, actor, **fields) -> PlatformSettings:
     """Reviewers change platform settings; the change is audited with before and after values."""
-    _require_reviewer(actor)
+    require_reviewer(actor)
     unknown = set(fields) - set(SETTINGS_FIELDS)
     if unknown:
         raise ValueError(f"unknown settings: {sorted(unknown)}")

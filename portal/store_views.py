@@ -4,14 +4,14 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from accounts.refusals import reported_refusal
 from accounts.selectors import membership_or_404
-from accounts.refusals import refusal_text
 from portal import selectors
 from portal.installations import installation_turn_off, turn_on_redirect
 from portal.models import Installation, Stage
@@ -71,11 +71,9 @@ def store_turn_on(request, code, app_ref):
 def store_turn_off(request, code, app_ref):
     membership = membership_or_404(user=request.user, code=code)
     installation = get_object_or_404(Installation, account=membership.account, app__client_id=app_ref)
-    try:
+    with reported_refusal(request) as refusal:
         installation_turn_off(installation=installation, actor=request.user)
-    except (ValidationError, PermissionDenied) as error:
-        messages.error(request, refusal_text(error))
-    else:
+    if not refusal:
         messages.success(request, f"{installation.app.name} is off; its access was revoked.")
     return redirect("portal:connected_apps", code=code)
 

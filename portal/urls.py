@@ -16,11 +16,16 @@ urlpatterns = [
     path("apps/<int:pk>/early-access/", views.app_early_access, name="app_early_access"),
     path("apps/<int:pk>/early-access/<int:grant_id>/remove/", views.early_access_remove, name="early_access_remove"),
     path("apps/<int:pk>/progression/", views.progression_request, name="progression_request"),
-    path("apps/<int:pk>/progression/<int:request_id>/withdraw/", views.progression_withdraw, name="progression_withdraw"),
+    path(
+        "apps/<int:pk>/progression/<int:request_id>/withdraw/", views.progression_withdraw, name="progression_withdraw"
+    ),
     path("apps/<int:pk>/history/", views.app_history, name="app_history"),
     path("apps/<int:pk>/limits/", limit_views.app_limits, name="app_limits"),
-    path("apps/<int:pk>/limits/<int:request_id>/withdraw/", limit_views.limit_request_withdraw,
-         name="limit_request_withdraw"),
+    path(
+        "apps/<int:pk>/limits/<int:request_id>/withdraw/",
+        limit_views.limit_request_withdraw,
+        name="limit_request_withdraw",
+    ),
     path("store/<slug:code>/", store_views.store, name="store"),
     path("store/<slug:code>/connected/", store_views.connected_apps, name="connected_apps"),
     path("store/<slug:code>/apps/<slug:app_ref>/", store_views.store_app, name="store_app"),

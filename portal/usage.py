@@ -8,7 +8,6 @@ figures per (installation, minute), so running it twice for the same minute chan
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
 
 from django.db import transaction
 from django.db.models import Q
@@ -16,11 +15,11 @@ from django.utils import timezone
 
 from portal.charts import Chart, usage_chart
 from portal.limits import EffectiveLimit, installation_limits
+from portal.minutes import EPOCH, minute_of, minute_start
 from portal.models import Installation, UsageMinute
 
 WINDOW_HOURS = 24
 BUCKET_MINUTES = 15
-EPOCH = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
 
 
 @dataclass
@@ -55,19 +54,11 @@ class UsageSeries:
         return bool(self.calls or self.throttled)
 
 
-def epoch_minute(moment: datetime) -> int:
-    return int((moment - EPOCH).total_seconds() // 60)
-
-
-def minute_start(epoch_min: int) -> datetime:
-    return EPOCH + timedelta(minutes=epoch_min)
-
-
 def usage_window(*, now: datetime | None = None, hours: int = WINDOW_HOURS,
                  bucket_minutes: int = BUCKET_MINUTES) -> tuple[datetime, datetime]:
     """[start, end) of the last ``hours``, aligned to bucket boundaries so the last bucket holds now."""
     now = now or timezone.now()
-    end = (epoch_minute(now) // bucket_minutes + 1) * bucket_minutes
+    end = (minute_of(now) // bucket_minutes + 1) * bucket_minutes
     return minute_start(end - hours * 60), minute_start(end)
 
 

@@ -2,10 +2,11 @@
 
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils.module_loading import import_string
+
+from portal.conf import portal_settings
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 ICON_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
@@ -55,7 +56,7 @@ def validate_icon(upload) -> None:
         return
     from PIL import Image, UnidentifiedImageError
 
-    max_bytes = settings.PORTAL["ICON_MAX_BYTES"]
+    max_bytes = portal_settings.ICON_MAX_BYTES
     if upload.size > max_bytes:
         raise ValidationError(f"The icon is too large ({upload.size // 1024} KB); the limit is {max_bytes // 1024} KB.")
     try:
@@ -63,12 +64,12 @@ def validate_icon(upload) -> None:
         image = Image.open(upload)
         image.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise ValidationError("The icon must be a PNG, JPEG, GIF or WebP image.")
+        raise ValidationError("The icon must be a PNG, JPEG, GIF or WebP image.") from None
     finally:
         upload.seek(0)
     if image.format not in ICON_FORMATS:
         raise ValidationError("The icon must be a PNG, JPEG, GIF or WebP image.")
-    max_pixels = settings.PORTAL["ICON_MAX_PIXELS"]
+    max_pixels = portal_settings.ICON_MAX_PIXELS
     width, height = image.size
     if width > max_pixels or height > max_pixels:
         raise ValidationError(f"The icon must be at most {max_pixels}×{max_pixels} pixels.")

@@ -3,32 +3,29 @@ selector, and render; services enforce permissions again."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import developer_required, reviewer_required
 from accounts.models import PartnerApplication
-from accounts.refusals import apply_refusal, refusal_text
+from accounts.refusals import reported_refusal
 from accounts.roles import is_reviewer
 from portal import hooks, lifecycle, limits, selectors, services, usage
 from portal.credentials import SECRET_OVERLAP_CHOICES
 from portal.forms import (
-    AppForm, AuditFilterForm, DecisionForm, EarlyAccessForm, PlatformSettingsForm, ProgressionRequestForm,
-    ReviewCheckForm, SuspensionForm,
+    AppForm,
+    AuditFilterForm,
+    DecisionForm,
+    EarlyAccessForm,
+    PlatformSettingsForm,
+    ProgressionRequestForm,
+    ReviewCheckForm,
+    SuspensionForm,
 )
 from portal.models import App, EarlyAccess, ProgressionRequest, Stage
 
 STAGE_ORDER = [(stage.value, stage.label) for stage in Stage]
-
-
-def _report(request, error: Exception, form=None) -> None:
-    """Show a service refusal: on the form's fields where it names them, else as a message."""
-    if isinstance(error, ValidationError) and hasattr(error, "error_dict") and form is not None:
-        apply_refusal(form, error)
-    else:
-        messages.error(request, refusal_text(error))
 
 
 def landing(request):
@@ -65,13 +62,11 @@ def dashboard(request):
 def app_create(request):
     form = AppForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with reported_refusal(request, form) as refusal:
             app, secret = services.app_register(
                 actor=request.user, app_ref=form.cleaned_data["app_ref"], **form.service_fields()
             )
-        except (ValidationError, PermissionDenied) as error:
-            _report(request, error, form)
-        else:
+        if not refusal:
             request.session[f"new-secret:{app.pk}"] = secret
             messages.success(request, f"{app.name} is registered. Copy your client secret now.")
             return redirect("portal:app_credentials", pk=app.pk)
@@ -115,11 +110,9 @@ def app_edit(request, pk):
     initial["redirect_uris"] = "\n".join(app.redirect_uri_list)
     form = AppForm(request.POST or None, request.FILES or None, initial=initial, editing=True)
     if request.method == "POST" and form.is_valid():
-        try:
+        with reported_refusal(request, form) as refusal:
             services.app_update(app=app, actor=request.user, **form.service_fields())
-        except (ValidationError, PermissionDenied) as error:
-            _report(request, error, form)
-        else:
+        if not refusal:
             messages.success(request, "Changes saved.")
             return redirect("portal:app_detail", pk=app.pk)
     return _app_page(request, app, "portal/app_form.html", form=form, editing=True)
@@ -129,10 +122,9 @@ def app_edit(request, pk):
 def app_delete(request, pk):
     app = selectors.app_of_developer(user=request.user, pk=pk)
     if request.method == "POST":
-        try:
+        with reported_refusal(request) as refusal:
             services.app_delete(app=app, actor=request.user)
-        except (ValidationError, PermissionDenied) as error:
-            _report(request, error)
+        if refusal:
             return redirect("portal:app_detail", pk=app.pk)
         messages.success(request, f"{app.name} was deleted.")
         return redirect("portal:dashboard")
@@ -158,11 +150,9 @@ def app_rotate_secret(request, pk):
     if request.POST.get("confirm") != "yes":
         messages.error(request, "Tick the confirmation box to rotate the secret.")
         return redirect("portal:app_credentials", pk=app.pk)
-    try:
+    with reported_refusal(request) as refusal:
         secret = services.app_rotate_secret(app=app, actor=request.user, overlap_seconds=overlap)
-    except (ValidationError, PermissionDenied) as error:
-        _report(request, error)
-    else:
+    if not refusal:
         request.session[f"new-secret:{app.pk}"] = secret
         messages.success(request, "A new client secret was issued; the old one stops working "
                          f"{SECRET_OVERLAP_CHOICES[overlap]}.")
@@ -174,11 +164,10 @@ def app_early_access(request, pk):
     app = selectors.app_of_developer(user=request.user, pk=pk)
     form = EarlyAccessForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            grant = services.early_access_add(app=app, account_code=form.cleaned_data["account_code"], actor=request.user)
-        except (ValidationError, PermissionDenied) as error:
-            _report(request, error, form)
-        else:
+        with reported_refusal(request, form) as refusal:
+            grant = services.early_access_add(app=app, account_code=form.cleaned_data["account_code"],
+                                              actor=request.user)
+        if not refusal:
             messages.success(request, f"{grant.account.code} now has early access.")
             return redirect("portal:app_early_access", pk=app.pk)
     return _app_page(
@@ -192,11 +181,9 @@ def app_early_access(request, pk):
 def early_access_remove(request, pk, grant_id):
     app = selectors.app_of_developer(user=request.user, pk=pk)
     grant = get_object_or_404(EarlyAccess.objects.select_related("account", "app"), pk=grant_id, app=app)
-    try:
+    with reported_refusal(request) as refusal:
         services.early_access_remove(grant=grant, actor=request.user)
-    except (ValidationError, PermissionDenied) as error:
-        _report(request, error)
-    else:
+    if not refusal:
         messages.success(request, f"{grant.account.code} no longer has early access.")
     return redirect("portal:app_early_access", pk=app.pk)
 
@@ -209,12 +196,11 @@ def progression_request(request, pk):
     if not form.is_valid():
         messages.error(request, "Write a message for the reviewer.")
         return redirect("portal:app_detail", pk=app.pk)
-    try:
+    with reported_refusal(request) as refusal:
         created = services.progression_request_submit(app=app, actor=request.user, message=form.cleaned_data["message"])
-    except (ValidationError, PermissionDenied) as error:
-        _report(request, error)
-    else:
-        messages.success(request, f"Your request to move to {created.get_to_stage_display().lower()} is in the review queue.")
+    if not refusal:
+        messages.success(request, f"Your request to move to {created.get_to_stage_display().lower()} "
+                                  "is in the review queue.")
     return redirect("portal:app_detail", pk=app.pk)
 
 
@@ -223,11 +209,9 @@ def progression_request(request, pk):
 def progression_withdraw(request, pk, request_id):
     app = selectors.app_of_developer(user=request.user, pk=pk)
     progression = get_object_or_404(ProgressionRequest, pk=request_id, app=app)
-    try:
+    with reported_refusal(request) as refusal:
         services.progression_request_withdraw(request=progression, actor=request.user)
-    except (ValidationError, PermissionDenied) as error:
-        _report(request, error)
-    else:
+    if not refusal:
         messages.success(request, "Your request was withdrawn.")
     return redirect("portal:app_detail", pk=app.pk)
 
@@ -276,12 +260,10 @@ def review_check(request, pk):
     progression = get_object_or_404(ProgressionRequest, pk=pk)
     form = ReviewCheckForm(request.POST)
     if form.is_valid():
-        try:
+        with reported_refusal(request):
             services.review_check_set(request=progression, stage_key=form.cleaned_data["stage_key"],
                                       checked=form.cleaned_data["checked"], actor=request.user,
                                       note=form.cleaned_data["note"])
-        except (ValidationError, PermissionDenied) as error:
-            _report(request, error)
     else:
         messages.error(request, "That review stage could not be updated.")
     return redirect("portal:review_request", pk=pk)
@@ -296,13 +278,12 @@ def review_decide(request, pk):
         messages.error(request, "Choose approve or reject.")
         return redirect("portal:review_request", pk=pk)
     decision, note = form.cleaned_data["decision"], form.cleaned_data["note"]
-    try:
+    with reported_refusal(request) as refusal:
         if decision == "approve":
             services.progression_request_approve(request=progression, actor=request.user, note=note)
         else:
             services.progression_request_reject(request=progression, actor=request.user, note=note)
-    except (ValidationError, PermissionDenied) as error:
-        _report(request, error)
+    if refusal:
         return redirect("portal:review_request", pk=pk)
     verb = "approved" if decision == "approve" else "rejected"
     messages.success(request, f"{progression.app.name}: request {verb}. The developer has been told.")
@@ -343,15 +324,13 @@ def review_app_suspension(request, pk):
     app = get_object_or_404(App, pk=pk)
     form = SuspensionForm(request.POST)
     if form.is_valid():
-        try:
+        with reported_refusal(request):
             if form.cleaned_data["action"] == "suspend":
                 services.app_suspend(app=app, actor=request.user, reason=form.cleaned_data["reason"])
                 messages.success(request, f"{app.name} is suspended.")
             else:
                 services.app_unsuspend(app=app, actor=request.user)
                 messages.success(request, f"{app.name} is no longer suspended.")
-        except (ValidationError, PermissionDenied) as error:
-            _report(request, error)
     return redirect("portal:review_app", pk=pk)
 
 
@@ -360,11 +339,9 @@ def platform_settings_edit(request):
     row = selectors.platform_settings()
     form = PlatformSettingsForm(request.POST or None, instance=row)
     if request.method == "POST" and form.is_valid():
-        try:
+        with reported_refusal(request, form) as refusal:
             services.platform_settings_update(actor=request.user, **form.cleaned_data)
-        except (ValidationError, PermissionDenied) as error:
-            _report(request, error, form)
-        else:
+        if not refusal:
             messages.success(request, "Platform settings saved.")
             return redirect("portal:platform_settings")
     return render(request, "portal/platform_settings.html", review_context(form=form, row=row))

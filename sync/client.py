@@ -24,14 +24,14 @@ from email.utils import parsedate_to_datetime
 
 import redis
 import requests
-from django.conf import settings
 from django.utils import timezone
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
 from integrations import egress
-from sync.models import Connection
 from integrations.ratelimit import PacedReserver
 from sync import crypto, tokens
+from sync.conf import sync_settings
+from sync.models import Connection
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +41,6 @@ REFRESH_LOCK_WAIT_S = 15
 # OAuth errors after which only the account can help (re-authorise): the grant or the client is gone.
 REAUTH_ERRORS = (oauth_errors.InvalidGrantError, oauth_errors.InvalidClientError,
                  oauth_errors.UnauthorizedClientError)
-
-
-def sync_settings() -> dict:
-    return settings.SYNC_ENGINE
 
 
 class SyncProblem(Exception):
@@ -125,7 +121,7 @@ def _int_header(response: requests.Response, name: str) -> int | None:
 def operator_origins(connection: Connection) -> tuple[str, ...]:
     """What the egress guard lets this connection reach beyond public addresses: a managed connection calls
     the built-in platform (the operator's own, perhaps on a private network); an external one nothing."""
-    return (sync_settings()["PLATFORM_URL"],) if connection.kind == Connection.Kind.MANAGED else ()
+    return (sync_settings.PLATFORM_URL,) if connection.kind == Connection.Kind.MANAGED else ()
 
 
 class SyncClient:
@@ -196,13 +192,12 @@ class SyncClient:
         calls, window_s = self._limit
         # A little under the limit: a share of it, and at least the jitter allowance per window (a call
         # that reaches the server late must not put the next one inside the server's window).
-        cfg = sync_settings()
-        return calls, max(window_s / float(cfg["PACE_FACTOR"]), window_s + float(cfg["PACE_JITTER_SECONDS"]))
+        return calls, max(window_s / sync_settings.PACE_FACTOR, window_s + sync_settings.PACE_JITTER_SECONDS)
 
     def _take_slot(self) -> None:
         calls, paced_window = self._pace()
         reservation = self.reserver.reserve(self.connection.pool_name, limit=calls, window_s=paced_window,
-                                            max_wait_s=float(sync_settings()["MAX_SLOT_WAIT_SECONDS"]))
+                                            max_wait_s=sync_settings.MAX_SLOT_WAIT_SECONDS)
         if not reservation.reserved:
             raise PoolBusy(reservation.wait_s)
         if reservation.wait_s > 0:
@@ -237,7 +232,7 @@ class SyncClient:
         self.calls += 1
         try:
             return self._session.get(url, params=params, headers=headers,
-                                     timeout=sync_settings()["HTTP_TIMEOUT_SECONDS"])
+                                     timeout=sync_settings.HTTP_TIMEOUT_SECONDS)
         except egress.Refused as error:
             raise RemoteRejected(f"Not sent: {error}") from error
         except requests.RequestException as error:
@@ -256,7 +251,7 @@ class SyncClient:
     # --- Tokens ---------------------------------------------------------------------------------
 
     def _token_is_fresh(self, connection: Connection) -> bool:
-        margin = timedelta(seconds=sync_settings()["REFRESH_MARGIN_SECONDS"])
+        margin = timedelta(seconds=sync_settings.REFRESH_MARGIN_SECONDS)
         return bool(connection.access_token_encrypted and connection.token_expires_at
                     and connection.token_expires_at - margin > timezone.now())
 

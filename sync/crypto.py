@@ -12,6 +12,8 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
+from sync.conf import sync_settings
+
 
 class SecretUnreadable(Exception):
     """A stored secret cannot be decrypted with the configured keys."""
@@ -26,7 +28,7 @@ def _fernet(keys: tuple[str, ...], secret_key: str) -> MultiFernet:
 
 
 def _box() -> MultiFernet:
-    return _fernet(tuple(settings.SYNC_ENGINE.get("TOKEN_KEYS") or ()), settings.SECRET_KEY)
+    return _fernet(sync_settings.TOKEN_KEYS, settings.SECRET_KEY)
 
 
 def encrypt(plain: str) -> str:

@@ -13,8 +13,8 @@ from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from sync.webhooks import SIGNATURE_HEADER
 from portal.models import App
+from sync.webhooks import SIGNATURE_HEADER
 
 MAX_AGE_SECONDS = 300
 

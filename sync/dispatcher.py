@@ -15,13 +15,12 @@ import logging
 from datetime import timedelta
 
 from celery import current_app
-from django.db import connection as db_connection
-from django.db import transaction
+from django.db import connection as db_connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from sync.conf import sync_settings
 from sync.models import Connection, SyncStream
-from sync.client import sync_settings
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ def in_flight_count(now) -> int:
 
 
 def _enqueue(leased: list[tuple[int, int]]) -> None:
-    queue = sync_settings()["QUEUE"]
+    queue = sync_settings.QUEUE
     for stream_id, epoch in leased:
         current_app.signature(SLICE_TASK, args=(stream_id, epoch)).apply_async(queue=queue)
 
@@ -80,10 +79,10 @@ def dispatch_once(*, redis_client=None, wait_s: float = 1.0) -> int:
 
 def _dispatch() -> int:
     now = timezone.now()
-    free = int(sync_settings()["MAX_IN_FLIGHT"]) - in_flight_count(now)
+    free = sync_settings.MAX_IN_FLIGHT - in_flight_count(now)
     if free <= 0:
         return 0
-    lease_until = now + timedelta(seconds=sync_settings()["LEASE_SECONDS"])
+    lease_until = now + timedelta(seconds=sync_settings.LEASE_SECONDS)
     leased: list[tuple[int, int]] = []
     with transaction.atomic():
         candidates = runnable_streams(now)

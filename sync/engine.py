@@ -26,12 +26,12 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from sync.models import ChangeEvent, Connection, SyncRecord, SyncRun, SyncStream
 from integrations.redis_client import worker_redis
 from integrations.resources import RESOURCES
-from sync import client as sync_client
-from sync import services
-from sync.client import SyncClient, sync_settings
+from sync import client as sync_client, services
+from sync.client import SyncClient
+from sync.conf import sync_settings
+from sync.models import ChangeEvent, Connection, SyncRecord, SyncRun, SyncStream
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def _start_run(stream: SyncStream, epoch: int) -> SyncRun | None:
     if not cursor:
         since = None
         if not full:
-            since = (stream.watermark - timedelta(seconds=sync_settings()["OVERLAP_SECONDS"]))
+            since = (stream.watermark - timedelta(seconds=sync_settings.OVERLAP_SECONDS))
             since = since.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         cursor = {"since": since, "offset": 0}
     with transaction.atomic():
@@ -158,7 +158,7 @@ def _flush_counters(run: SyncRun, client: SyncClient, *, errors: int = 0, error:
 def _checkpoint(stream: SyncStream, epoch: int, run: SyncRun, client: SyncClient, resource, rows, cursor,
                 *, emit_events: bool) -> tuple[int, int] | None:
     """Upsert one page and advance the cursor, atomically; None if the stream was re-dispatched."""
-    lease = timezone.now() + timedelta(seconds=sync_settings()["LEASE_SECONDS"])
+    lease = timezone.now() + timedelta(seconds=sync_settings.LEASE_SECONDS)
     with transaction.atomic():
         if not _fenced(stream, epoch).update(cursor=cursor, lease_expires_at=lease, failures=0, last_error=""):
             return None
@@ -196,8 +196,7 @@ def _release(stream: SyncStream, epoch: int, *, delay_s: float = 0.0, **changes)
 
 def backoff_delay(failures: int) -> float:
     """Capped exponential backoff with full jitter (0 .. min(cap, base·2^failures))."""
-    cfg = sync_settings()
-    return random.uniform(0, min(float(cfg["BACKOFF_CAP_SECONDS"]), float(cfg["BACKOFF_BASE_SECONDS"]) * 2 ** failures))
+    return random.uniform(0, min(sync_settings.BACKOFF_CAP_SECONDS, sync_settings.BACKOFF_BASE_SECONDS * 2 ** failures))
 
 
 def _fail_or_retry(stream: SyncStream, epoch: int, run: SyncRun, client: SyncClient, problem: Exception) -> str:
@@ -207,7 +206,7 @@ def _fail_or_retry(stream: SyncStream, epoch: int, run: SyncRun, client: SyncCli
     message = str(problem)[:500]
     with transaction.atomic():
         _flush_counters(run, client, errors=1, error=message)
-        if failures >= sync_settings()["MAX_FAILURES"]:
+        if failures >= sync_settings.MAX_FAILURES:
             SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.FAILED, finished_at=timezone.now())
             _release(stream, epoch, delay_s=_interval(stream.connection), failures=0, last_error=message,
                      current_run=None)
@@ -249,18 +248,21 @@ def run_slice(*, stream_id: int, epoch: int, redis_client: redis.Redis | None = 
 def _pages(stream: SyncStream, epoch: int, run: SyncRun, client: SyncClient, resource, *,
            emit_events: bool) -> SliceResult:
     """Read, upsert and checkpoint pages until the slice's bounds, the end of the run, or a problem."""
-    cfg = sync_settings()
-    deadline = time.monotonic() + cfg["SLICE_MAX_SECONDS"]
+    deadline = time.monotonic() + sync_settings.SLICE_MAX_SECONDS
     result = SliceResult("more")
-    while result.pages < cfg["SLICE_MAX_PAGES"] and time.monotonic() < deadline:
+    while result.pages < sync_settings.SLICE_MAX_PAGES and time.monotonic() < deadline:
         try:
-            page = client.search(resource, since=stream.cursor.get("since"), offset=int(stream.cursor.get("offset") or 0),
-                                 page_size=cfg["PAGE_SIZE"])
+            page = client.search(
+                resource,
+                since=stream.cursor.get("since"),
+                offset=int(stream.cursor.get("offset") or 0),
+                page_size=sync_settings.PAGE_SIZE,
+            )
         except sync_client.PoolBusy as busy:
             # Runnable again a little before the slot, so that the next slice (dispatched within a tick)
             # waits for it in its worker instead of missing it: a missed slot of a paced pool is lost.
             _flush_counters(run, client)
-            lead = max(0.0, float(cfg["MAX_SLOT_WAIT_SECONDS"]) - 0.25)
+            lead = max(0.0, sync_settings.MAX_SLOT_WAIT_SECONDS - 0.25)
             _release(stream, epoch, delay_s=busy.wait_s - lead)
             result.outcome = "waiting"
             return result

@@ -14,6 +14,7 @@ from integrations.models import Delivery, DeliveryAttempt
 from integrations.ratelimit import installation_pool_name
 from portal.models import Installation
 
+
 class SyncResource(models.TextChoices):
     PRODUCT = "product", "Products"
     ORDER = "order", "Orders"
@@ -240,7 +241,8 @@ class ChangeEvent(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     payload = models.JSONField()
     created_at = models.DateTimeField(default=timezone.now)
-    delivery = models.ForeignKey(WebhookDelivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    delivery = models.ForeignKey(WebhookDelivery, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="events")
 
     class Meta:
         db_table = "integrations_changeevent"

@@ -14,11 +14,11 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import Account, Membership
-from sync.models import Connection, SyncRecord, SyncRun, SyncSpec, WebhookAttempt, WebhookDelivery
-from sync.client import pool_limit
-from sync.services import is_account_manager
+from accounts.roles import is_account_manager
 from portal.limits import installation_limits
 from portal.models import App
+from sync.client import pool_limit
+from sync.models import Connection, SyncRecord, SyncRun, SyncSpec, WebhookAttempt, WebhookDelivery
 
 CALLS_WINDOW = timedelta(hours=1)
 RECENT_WINDOW = timedelta(hours=24)
@@ -102,7 +102,7 @@ def may_reauthorize(*, connection: Connection, user) -> bool:
     admin of the account for a managed one (the same rule as ``services.reauthorize_url``)."""
     if connection.kind == Connection.Kind.EXTERNAL:
         return connection.app.user_id == user.pk
-    return is_account_manager(account_code=connection.account_code, user=user)
+    return is_account_manager(user, account_code=connection.account_code)
 
 
 def streams_of(*, connection: Connection):

@@ -25,18 +25,17 @@ from django.utils import timezone
 from oauthlib.oauth2 import InsecureTransportError
 
 from accounts.audit import audit_record
-from accounts.models import Account, Membership
+from accounts.models import Account
 from accounts.notifications import notify
+from accounts.roles import account_managers, is_account_manager
 from integrations import deliveries, egress
-from sync.models import Connection, SyncResource, SyncRun, SyncSpec, SyncStream, WebhookDelivery
-from sync import crypto
-from sync import tokens
-from sync.client import sync_settings
 from portal.models import App, Installation
+from sync import crypto, tokens
+from sync.conf import sync_settings
+from sync.models import Connection, SyncResource, SyncRun, SyncSpec, SyncStream, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
-MANAGER_ROLES = (Membership.Role.OWNER, Membership.Role.ADMIN)
 MIN_INTERVAL_SECONDS = 60
 MAX_INTERVAL_SECONDS = 7 * 24 * 3600
 STATE_MAX_AGE_SECONDS = 15 * 60
@@ -54,16 +53,11 @@ def _require_developer(app: App, actor) -> None:
         raise PermissionDenied("Only the app's developer can do this.")
 
 
-def is_account_manager(*, account_code: str, user) -> bool:
-    return Membership.objects.filter(account__code=account_code, user=user, role__in=MANAGER_ROLES).exists()
-
-
 def can_manage_connection(*, connection: Connection, user) -> bool:
     """The app's developer, or an owner/admin of the account of a managed connection."""
     if connection.app.user_id == getattr(user, "pk", None):
         return True
-    return connection.kind == Connection.Kind.MANAGED and is_account_manager(account_code=connection.account_code,
-                                                                             user=user)
+    return connection.kind == Connection.Kind.MANAGED and is_account_manager(user, account_code=connection.account_code)
 
 
 def _require_manager(connection: Connection, actor) -> None:
@@ -87,13 +81,14 @@ def _lock_to_act(connection: Connection, actor, *, status: str, refusal: str) ->
 
 
 def _locked(connection: Connection) -> Connection:
-    return Connection.objects.select_for_update(of=("self",)).select_related("app", "installation").get(pk=connection.pk)
+    locked = Connection.objects.select_for_update(of=("self",)).select_related("app", "installation")
+    return locked.get(pk=connection.pk)
 
 
 # --- URLs of the built-in platform -------------------------------------------------------------------------
 
 def platform_url() -> str:
-    return sync_settings()["PLATFORM_URL"]
+    return sync_settings.PLATFORM_URL
 
 
 def callback_uri() -> str:
@@ -244,7 +239,7 @@ def managed_connection_complete(*, state: str, code: str, actor) -> Connection:
                     .filter(app=app, account__code=data.get("account"), is_enabled=True).first())
     if app is None or installation is None:
         raise ValidationError("The app is not turned on in this account.")
-    if not is_account_manager(account_code=installation.account.code, user=actor):
+    if not is_account_manager(actor, account=installation.account):
         raise PermissionDenied("Only owners and admins of this account can connect apps.")
     spec = SyncSpec.objects.filter(app=app, is_enabled=True).first()
     if spec is None:
@@ -378,7 +373,7 @@ def reauthorize_url(*, connection: Connection, actor) -> str:
     if connection.kind == Connection.Kind.EXTERNAL:
         _require_developer(connection.app, actor)
         return external_authorize_url(connection=connection, actor=actor)
-    if not is_account_manager(account_code=connection.account_code, user=actor):
+    if not is_account_manager(actor, account_code=connection.account_code):
         raise PermissionDenied("An owner or admin of the account must authorise the app again.")
     return managed_authorize_url(app=connection.app, account=connection.installation.account, user=actor)
 
@@ -407,8 +402,8 @@ def connection_needs_reauth(*, connection: Connection, reason: str) -> bool:
         link = reverse("sync:connection", args=[connection.pk])
         recipients = {connection.app.user}
         if connection.kind == Connection.Kind.MANAGED:
-            recipients |= {m.user for m in Membership.objects.select_related("user").filter(
-                account__code=connection.account_code, role__in=MANAGER_ROLES)}
+            managers = account_managers(account_code=connection.account_code).select_related("user")
+            recipients |= {m.user for m in managers}
         for user in recipients:
             notify(user=user, subject=subject, body=reason, link=link)
     return True
@@ -504,13 +499,13 @@ def managed_connection_provision(*, installation: Installation, actor) -> Connec
     """Connect an installation of a managed-sync app without the consent page: the authorization server
     issues the tokens in-process (as the token endpoint would after consent). For demo seeding and
     benchmarks, where the account is ours; requires the actor to manage the account."""
-    from oauthlib.common import generate_token
     from oauth2_provider.settings import oauth2_settings
+    from oauthlib.common import generate_token
 
     from integrations.models import AccessToken, RefreshToken
 
     installation = Installation.objects.select_related("app", "account").get(pk=installation.pk)
-    if not is_account_manager(account_code=installation.account.code, user=actor):
+    if not is_account_manager(actor, account=installation.account):
         raise PermissionDenied("Only owners and admins of this account can connect apps.")
     spec = SyncSpec.objects.filter(app=installation.app, is_enabled=True).first()
     if spec is None or not installation.is_enabled:

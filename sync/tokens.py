@@ -2,7 +2,7 @@
 
 Token requests are built and read by oauthlib's web-application client (the library under requests-oauthlib)
 and sent over a guarded egress session. Plain http is decided here, per request, by
-``SYNC_ENGINE["ALLOW_HTTP"]`` (demos, internal networks) -- never by oauthlib's process-wide
+``sync_settings.ALLOW_HTTP`` (demos, internal networks) -- never by oauthlib's process-wide
 ``OAUTHLIB_INSECURE_TRANSPORT`` switch, which would hold for every thread of a worker at once.
 
 Errors are oauthlib's (``InvalidGrantError`` …) for refusals from the endpoint, ``egress.Refused`` for a
@@ -12,13 +12,13 @@ destination the guard will not reach, ``requests.RequestException`` for transpor
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 from oauthlib.oauth2 import InsecureTransportError, WebApplicationClient
 
 from integrations import egress
 from sync import crypto
+from sync.conf import sync_settings
 from sync.models import Connection, SyncSpec
 
 USER_AGENT = "PartnerPortal-Sync/1.0"
@@ -29,7 +29,7 @@ class TokensChanged(Exception):
 
 
 def plain_http_allowed(url: str) -> bool:
-    return url.startswith("https://") or (url.startswith("http://") and bool(settings.SYNC_ENGINE.get("ALLOW_HTTP")))
+    return url.startswith("https://") or (url.startswith("http://") and sync_settings.ALLOW_HTTP)
 
 
 def client_secret_of(connection: Connection) -> str:
@@ -45,7 +45,7 @@ def _token_request(token_url: str, *, client_id: str, allow, body: str) -> dict:
         raise InsecureTransportError()
     session = egress.session(purpose="sync token endpoint", allow=allow)
     try:
-        response = session.post(token_url, data=body, timeout=settings.SYNC_ENGINE["HTTP_TIMEOUT_SECONDS"], headers={
+        response = session.post(token_url, data=body, timeout=sync_settings.HTTP_TIMEOUT_SECONDS, headers={
             "User-Agent": USER_AGENT, "Accept": "application/json",
             "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"})
     finally:

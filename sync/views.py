@@ -12,13 +12,13 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from accounts.refusals import apply_refusal, refusal_text
+from accounts.refusals import refusal_text, reported_refusal
 from accounts.selectors import membership_or_404
-from sync.models import SyncRun, SyncSpec
+from portal.selectors import app_of_developer
 from sync import selectors, services
 from sync.forms import ExternalConnectForm, SyncSpecForm
+from sync.models import SyncRun, SyncSpec
 from sync.webhooks import SIGNATURE_HEADER
-from portal.selectors import app_of_developer
 
 DELIVERIES_PER_PAGE = 25
 
@@ -29,7 +29,8 @@ def oauth_callback(request):
     code, state = request.GET.get("code", ""), request.GET.get("state", "")
     if request.GET.get("error"):
         return render(request, "integrations/oauth_error.html", {
-            "title": "Not connected", "detail": "The authorisation was declined, so nothing was connected."}, status=400)
+            "title": "Not connected",
+            "detail": "The authorisation was declined, so nothing was connected."}, status=400)
     if not code or not state:
         return render(request, "integrations/oauth_error.html", {
             "title": "Not connected", "detail": "The authorisation response is missing its code or state."}, status=400)
@@ -43,14 +44,6 @@ def oauth_callback(request):
 
 
 # --- Helpers -----------------------------------------------------------------------------------------------
-
-def _report(request, error, form=None) -> None:
-    """A service refusal on the form's fields where it names them, else as a message."""
-    if form is not None and isinstance(error, ValidationError) and hasattr(error, "error_dict"):
-        apply_refusal(form, error)
-    else:
-        messages.error(request, refusal_text(error))
-
 
 def _back(request, fallback: str):
     """Back to the page the button was on (a local ``next``), else ``fallback``."""
@@ -69,11 +62,9 @@ def app_sync(request, pk):
     spec = selectors.sync_spec_of(app=app)
     form = SyncSpecForm(request.POST or None, initial=SyncSpecForm.initial_from(spec))
     if request.method == "POST" and form.is_valid():
-        try:
+        with reported_refusal(request, form) as refusal:
             spec = services.sync_spec_save(app=app, actor=request.user, **form.cleaned_data)
-        except (ValidationError, PermissionDenied) as error:
-            _report(request, error, form)
-        else:
+        if not refusal:
             messages.success(request, "Managed sync is on: accounts that turn the app on are connected and synced."
                              if spec.is_enabled else "Managed sync settings saved; managed sync is off.")
             return redirect("sync:app_sync", pk=app.pk)
@@ -89,11 +80,9 @@ def external_connect(request, pk):
     app = app_of_developer(user=request.user, pk=pk)
     form = ExternalConnectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
+        with reported_refusal(request, form) as refusal:
             _, url = services.external_connection_start(app=app, actor=request.user, **form.cleaned_data)
-        except (ValidationError, PermissionDenied) as error:
-            _report(request, error, form)
-        else:
+        if not refusal:
             return redirect(url)
     return render(request, "sync/external_connect.html", {
         "app": app, "form": form, "callback_uri": services.callback_uri(), "nav_section": "apps"})
@@ -139,14 +128,12 @@ def connection_action(request, pk, action):
         raise Http404("No such action.")
     connection = selectors.connection_for(user=request.user, pk=pk)
     fallback = reverse("sync:connection", args=[connection.pk])
-    try:
+    with reported_refusal(request) as refusal:
         if action == "reauthorize":
             return redirect(services.reauthorize_url(connection=connection, actor=request.user))
         service, done = ACTIONS[action]
         service(connection=connection, actor=request.user)
-    except (ValidationError, PermissionDenied) as error:
-        messages.error(request, refusal_text(error))
-    else:
+    if not refusal:
         messages.success(request, done)
     return _back(request, fallback)
 
@@ -168,13 +155,13 @@ def webhooks(request, pk):
 def webhooks_resume(request, pk):
     app = app_of_developer(user=request.user, pk=pk)
     try:
-        services.webhook_resume(app=app, actor=request.user)
-    except (ValidationError, PermissionDenied) as error:
-        messages.error(request, refusal_text(error))
+        with reported_refusal(request) as refusal:
+            services.webhook_resume(app=app, actor=request.user)
     except SyncSpec.DoesNotExist:
         messages.error(request, "This app has no managed sync, so it has no webhooks to resume.")
     else:
-        messages.success(request, "Webhooks are on again; waiting deliveries go out now.")
+        if not refusal:
+            messages.success(request, "Webhooks are on again; waiting deliveries go out now.")
     return redirect("sync:webhooks", pk=app.pk)
 
 
@@ -200,11 +187,9 @@ def _pretty_json(text: str) -> str:
 def delivery_redeliver(request, pk, delivery_id):
     app = app_of_developer(user=request.user, pk=pk)
     delivery = selectors.delivery_of_app(app=app, pk=delivery_id)
-    try:
+    with reported_refusal(request) as refusal:
         services.webhook_redeliver(delivery=delivery, actor=request.user)
-    except (ValidationError, PermissionDenied) as error:
-        messages.error(request, refusal_text(error))
-    else:
+    if not refusal:
         spec = selectors.sync_spec_of(app=app)
         when = "once you resume the app's webhooks" if spec and spec.webhook_is_paused else "in a moment"
         messages.success(request, f"Delivery {delivery.pk} will be sent again {when}, newly signed.")

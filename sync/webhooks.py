@@ -27,7 +27,7 @@ from django.utils import timezone
 from accounts.audit import audit_record
 from accounts.notifications import notify
 from integrations import deliveries
-from sync.client import sync_settings
+from sync.conf import sync_settings
 from sync.models import ChangeEvent, Connection, SyncSpec, WebhookAttempt, WebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def _body(connection: Connection, events: list[ChangeEvent]) -> str:
 
 def batch_events(*, spec: SyncSpec) -> int:
     """Turn undelivered events of the app's connections into deliveries; returns how many were made."""
-    batch = int(sync_settings()["WEBHOOK_BATCH"])
+    batch = sync_settings.WEBHOOK_BATCH
     made = 0
     connection_ids = (ChangeEvent.objects.filter(connection__app_id=spec.app_id, delivery__isnull=True)
                       .values_list("connection_id", flat=True).distinct())
@@ -138,7 +138,7 @@ class Webhooks(deliveries.Kind):
         spec.webhook_failures = 0 if attempt.delivered else spec.webhook_failures + 1
         spec.save(update_fields=["webhook_failures"])
         if not attempt.delivered and spec.webhook_paused_at is None and \
-                spec.webhook_failures >= int(sync_settings()["WEBHOOK_PAUSE_AFTER_FAILURES"]):
+                spec.webhook_failures >= sync_settings.WEBHOOK_PAUSE_AFTER_FAILURES:
             _pause(spec, attempt)
 
 

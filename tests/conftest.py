@@ -14,7 +14,10 @@ def _test_settings(settings, tmp_path):
     # Fast password hashing keeps factories cheap; the client-secret hasher stays as configured.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", "accounts.hashers.RandomSecretHasher"]
     settings.PORTAL = {**settings.PORTAL, "REQUIRE_MFA_FOR_REVIEWERS": False}
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,6 @@ Figures:
 import json
 import multiprocessing
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -100,9 +99,9 @@ def _setup_django(migrate: bool = True) -> None:
     # The token bench measures exchanges, not the token endpoint's rate limits (0 = no limit).
     os.environ.setdefault("OAUTH_TOKEN_LIMIT_PER_CLIENT", "0")
     os.environ.setdefault("OAUTH_TOKEN_LIMIT_PER_ADDRESS", "0")
-    import django
-
     import warnings
+
+    import django
 
     warnings.filterwarnings("ignore", message="No directory at")
     django.setup()
@@ -133,8 +132,9 @@ def _world():
     account = Account.objects.create(code="benchco", name="Bench Co")
     Membership.objects.create(account=account, user=owner, role=Membership.Role.OWNER)
     installation = installation_turn_on(app=App.objects.get(pk=app.pk), account=account, actor=owner)
-    access = AccessToken.objects.create(user=owner, application=app, token="bench-access-token", installation=installation,
-                                        expires=timezone.now() + timedelta(hours=1), scope="read write")
+    access = AccessToken.objects.create(user=owner, application=app, token="bench-access-token",
+                                        installation=installation, expires=timezone.now() + timedelta(hours=1),
+                                        scope="read write")
     RefreshToken.objects.create(user=owner, application=app, token="bench-refresh-0", access_token=access,
                                 installation=installation)
     return {"app": app, "secret": secret, "account": account, "installation": installation,
@@ -175,14 +175,23 @@ def bench_token_exchanges(world: dict, processes: int = 2, seconds: float = 4.0)
     from integrations.models import AccessToken
 
     for n, chain in enumerate(chains):
-        access = AccessToken.objects.create(user_id=world["owner_id"], application=world["app"], token=f"bench-chain-access-{n}",
-                                            installation=world["installation"], scope="read write",
-                                            expires=timezone.now() + timedelta(hours=1))
+        access = AccessToken.objects.create(
+            user_id=world["owner_id"],
+            application=world["app"],
+            token=f"bench-chain-access-{n}",
+            installation=world["installation"],
+            scope="read write",
+            expires=timezone.now() + timedelta(hours=1),
+        )
         RefreshToken.objects.filter(token=chain).update(access_token=access)
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    workers = [context.Process(target=_exchange_worker, args=(os.environ["DATABASE_URL"], world["secret"], chain, seconds, queue))
-               for chain in chains]
+    workers = [
+        context.Process(
+            target=_exchange_worker, args=(os.environ["DATABASE_URL"], world["secret"], chain, seconds, queue)
+        )
+        for chain in chains
+    ]
     for worker in workers:
         worker.start()
     total = sum(queue.get(timeout=seconds + 60) for _ in workers)

@@ -41,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -238,11 +238,11 @@ def add_products(account_ids: list[int], counts: list[int]) -> None:
 def build_world(args, codes: list[str], paused: set[str]) -> dict:
     """One app with managed sync, one owner of every account, an installation and a connection each."""
     from accounts.models import Account, DeveloperProfile, Membership, User
-    from sync.models import Connection
-    from sync.services import managed_connection_provision, sync_spec_save
     from portal import services
     from portal.installations import installation_turn_on
     from portal.models import App, Stage
+    from sync.models import Connection
+    from sync.services import managed_connection_provision, sync_spec_save
 
     developer = User.objects.create_user(email="bench-sync-dev@example.com", password="x")
     DeveloperProfile.objects.create(user=developer, dev_ref="bench-sync-dev", company="Bench", contact_name="Bench",
@@ -418,7 +418,7 @@ def finished_at(connection_ids) -> dict[int, float]:
 
 
 def mirror_check(world: dict, codes: list[str], all_codes: list[str]) -> dict:
-    from django.db.models import Count, Sum
+    from django.db.models import Sum
 
     from integrations.models import Product
     from sync.models import SyncRecord, SyncRun
@@ -558,15 +558,15 @@ def _run(args, workdir, interval, database_url, database, redis_url, started_at)
 
     # --- Processes ---
     access_log = workdir / "access.log"
-    server = spawn([PY, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(args.server_workers),
-                    "--threads", str(args.server_threads), "--logger-class", "bench_sync_gunicorn.BenchLogger",
-                    "--access-logfile", str(access_log), "--access-logformat", "%(e)s %(s)s %(m)s %(U)s",
-                    "--error-logfile", str(workdir / "server-error.log"), "--backlog", "2048"], env=env)
+    spawn([PY, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(args.server_workers),
+          "--threads", str(args.server_threads), "--logger-class", "bench_sync_gunicorn.BenchLogger",
+          "--access-logfile", str(access_log), "--access-logformat", "%(e)s %(s)s %(m)s %(U)s",
+          "--error-logfile", str(workdir / "server-error.log"), "--backlog", "2048"], env=env)
     wait_for_http(site_url + "/")
     workers = Workers(args, env, workdir)
     workers.start()
-    dispatcher = spawn([PY, str(Path(__file__).resolve()), "--dispatcher"], env=env,
-                       stdout=open(workdir / "dispatcher.log", "wb"))
+    spawn([PY, str(Path(__file__).resolve()), "--dispatcher"], env=env,
+          stdout=open(workdir / "dispatcher.log", "wb"))
     time.sleep(3)  # workers connect to the broker
     log(f"server {site_url} ({args.server_workers} workers x {args.server_threads} threads), {args.workers} sync "
         f"workers x {args.threads} threads, limit {args.limit}/{args.period} s, pace {args.pace_factor}, "

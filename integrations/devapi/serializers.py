@@ -10,7 +10,14 @@ from rest_framework import serializers
 
 from accounts.models import AuditEvent, DeveloperApiKey, DeveloperProfile
 from portal.models import (
-    App, EarlyAccess, Installation, ProgressionRequest, RateLimitIncreaseRequest, Stage, UsageMinute, app_ref_validator,
+    App,
+    EarlyAccess,
+    Installation,
+    ProgressionRequest,
+    RateLimitIncreaseRequest,
+    Stage,
+    UsageMinute,
+    app_ref_validator,
 )
 from portal.validation import parse_redirect_uris
 
@@ -151,7 +158,8 @@ class LimitSerializer(serializers.Serializer):
 class InstallationSerializer(serializers.ModelSerializer):
     account_code = serializers.CharField(source="account.code", read_only=True)
     account_name = serializers.CharField(source="account.name", read_only=True)
-    instance_id = serializers.CharField(read_only=True, help_text="The installation instance id sent in token responses.")
+    instance_id = serializers.CharField(read_only=True,
+                                        help_text="The installation instance id sent in token responses.")
     current_limit = serializers.SerializerMethodField()
 
     class Meta:
@@ -211,7 +219,7 @@ def _redirect_uris(values: list[str]) -> str:
     try:
         return " ".join(parse_redirect_uris(" ".join(values)))
     except DjangoValidationError as error:
-        raise serializers.ValidationError(error.messages)
+        raise serializers.ValidationError(error.messages) from error
 
 
 @extend_schema_field({
@@ -261,7 +269,8 @@ class AppCreateSerializer(AppUpdateSerializer):
     long_description = serializers.CharField(max_length=10000, allow_blank=True, required=False, default="",
                                              help_text="Markdown.")
     client_type = serializers.ChoiceField(choices=App.CLIENT_TYPES, default=App.CLIENT_CONFIDENTIAL)
-    install_callback_url = OptionalURLField(required=False, default="", help_text="Called when an account turns the app on.")
+    install_callback_url = OptionalURLField(required=False, default="",
+                                            help_text="Called when an account turns the app on.")
     uninstall_callback_url = OptionalURLField(required=False, default="",
                                               help_text="Called when an account turns the app off.")
     homepage_url = OptionalURLField(required=False, default="")
@@ -301,7 +310,7 @@ class UsageQuerySerializer(serializers.Serializer):
             until = data.get("until") or timezone.now()
             since = data.get("since") or until - USAGE_DEFAULT_RANGE
         except OverflowError:
-            raise serializers.ValidationError({"since": "That range is outside the calendar."})
+            raise serializers.ValidationError({"since": "That range is outside the calendar."}) from None
         if since >= until:
             raise serializers.ValidationError({"since": "since must be before until."})
         if until - since > USAGE_MAX_RANGE:

@@ -9,9 +9,7 @@ import pytest
 from integrations.management.commands.seed_api_data import seed_account
 from integrations.models import GoodsOutNote, Order, Product
 from tests.integrations import brightpearl_schemas as bp
-from tests.integrations.api_support import (  # noqa: F401
-    api_url, fresh_pools, make_staff_token, post_json, put_json, world,
-)
+from tests.integrations.api_support import api_url, fresh_pools, make_staff_token, post_json, put_json, world  # noqa: F401
 
 
 @pytest.fixture

@@ -15,7 +15,13 @@ from accounts.api_keys import api_key_create, api_key_revoke
 from accounts.audit import audit_record
 from accounts.models import AuditEvent, DeveloperApiKey
 from portal.models import (
-    App, EarlyAccess, Installation, PlatformSettings, ProgressionRequest, RateLimitIncreaseRequest, Stage, UsageMinute,
+    App,
+    EarlyAccess,
+    Installation,
+    PlatformSettings,
+    ProgressionRequest,
+    RateLimitIncreaseRequest,
+    UsageMinute,
 )
 from tests.factories import AccountFactory, AppFactory, DeveloperFactory, UserFactory
 

@@ -18,7 +18,14 @@ from portal.models import RateLimitIncreaseRequest
 from portal.selectors import platform_settings
 from tests.factories import AppFactory, DeveloperFactory, MembershipFactory, make_reviewer
 from tests.integrations.api_support import (  # noqa: F401
-    api_url, fresh_pools, issue_token, make_staff_token, put_json, seed_rows, set_default_limit, world,
+    api_url,
+    fresh_pools,
+    issue_token,
+    make_staff_token,
+    put_json,
+    seed_rows,
+    set_default_limit,
+    world,
 )
 
 SEARCH = "product-service/product-search"

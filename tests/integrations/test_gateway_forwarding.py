@@ -9,7 +9,13 @@ import pytest
 
 from integrations.models import Product
 from tests.integrations.api_support import (  # noqa: F401
-    api_url, fresh_pools, make_staff_token, post_json, seed_rows, set_default_limit, world,
+    api_url,
+    fresh_pools,
+    make_staff_token,
+    post_json,
+    seed_rows,
+    set_default_limit,
+    world,
 )
 
 

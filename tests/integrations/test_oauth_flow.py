@@ -12,8 +12,8 @@ from requests_oauthlib import OAuth2Session
 
 from integrations.models import AccessToken, Grant, RefreshToken
 from portal import installations, services
-from portal.models import App, Installation, Stage
-from tests.factories import AccountFactory, AppFactory, DeveloperFactory, MembershipFactory
+from portal.models import App, Installation
+from tests.factories import AccountFactory, DeveloperFactory, MembershipFactory
 
 REDIRECT = "https://app.example.com/callback"
 
@@ -78,8 +78,9 @@ def test_full_flow_with_a_real_oauth_client(client, world, live_server, settings
     assert "metaData" in called.json()["response"]
     assert called.headers["brightpearl-requests-remaining"]
     # when it refreshes, the refresh token rotates
-    refreshed = session.refresh_token(f"{live_server.url}/outerheaven/oauth/token", refresh_token=token["refresh_token"],
-                                      client_id="flow-app", client_secret=world["secret"])
+    refreshed = session.refresh_token(f"{live_server.url}/outerheaven/oauth/token",
+                                      refresh_token=token["refresh_token"], client_id="flow-app",
+                                      client_secret=world["secret"])
     assert refreshed["refresh_token"] != token["refresh_token"]
     replay_body = {"grant_type": "refresh_token", "refresh_token": token["refresh_token"], "client_id": "flow-app",
                    "client_secret": world["secret"], "account_code": "outerheaven"}
@@ -133,7 +134,8 @@ def test_denial_redirects_with_access_denied(client, world):
     assert not Installation.objects.exists()
 
 
-@pytest.mark.parametrize("case", ["unregistered_redirect", "unknown_account", "not_visible", "suspended", "unknown_app"])
+@pytest.mark.parametrize("case", ["unregistered_redirect", "unknown_account", "not_visible", "suspended",
+                                  "unknown_app"])
 def test_refusals_show_a_page_and_never_redirect(client, world, case):
     client.force_login(world["owner"])
     kwargs = {"account_code": "outerheaven"}

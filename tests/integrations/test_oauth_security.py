@@ -23,8 +23,17 @@ from portal import services
 from portal.models import App, Installation
 from portal.validation import parse_redirect_uris
 from tests.integrations.oauth_support import (  # noqa: F401 (fixtures)
-    REDIRECT, approve, code_from, connected, exchange, fresh_token_pools, plain_http_on_loopback, post_form,
-    redirect_query, refresh, world,
+    REDIRECT,
+    approve,
+    code_from,
+    connected,
+    exchange,
+    fresh_token_pools,
+    plain_http_on_loopback,
+    post_form,
+    redirect_query,
+    refresh,
+    world,
 )
 
 
@@ -170,7 +179,8 @@ def test_a_configured_resource_server_may_introspect_any_token(client, world, se
     assert answer.json()["active"] is True and answer.json()["client_id"] == "flow-app"
 
 
-@pytest.mark.parametrize("credentials", [{}, {"client_id": "flow-app", "client_secret": "wrong"}, {"client_id": "flow-app"}])
+@pytest.mark.parametrize("credentials", [
+    {}, {"client_id": "flow-app", "client_secret": "wrong"}, {"client_id": "flow-app"}])
 def test_introspection_needs_an_authenticated_confidential_client(client, world, credentials):
     body = connected(client, world)
     answer = post_form(client, reverse("integrations:introspect"), token=body["access_token"], **credentials)

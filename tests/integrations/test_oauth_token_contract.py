@@ -10,8 +10,17 @@ from integrations.models import AccessToken, Grant
 from integrations.oauth_views import AccountTokenView
 from portal.models import App, Installation
 from tests.integrations.oauth_support import (  # noqa: F401 (fixtures)
-    REDIRECT, approve, code_from, connected, exchange, fresh_token_pools, pkce_pair, plain_http_on_loopback,
-    post_form, refresh, world,
+    REDIRECT,
+    approve,
+    code_from,
+    connected,
+    exchange,
+    fresh_token_pools,
+    pkce_pair,
+    plain_http_on_loopback,
+    post_form,
+    refresh,
+    world,
 )
 
 UNKNOWN_CODE = {"error": "invalid_grant", "error_description": "The auth token has either expired or does not exist"}
@@ -104,7 +113,8 @@ def test_refresh_without_secret_needs_the_tokens_own_client(client, world):
     # given a token of flow-app and another confidential app
     first = connected(client, world)
     services_app = App.objects.create(client_id="other-app", name="Other", user=world["developer"],
-                                      client_type=App.CLIENT_CONFIDENTIAL, authorization_grant_type="authorization-code",
+                                      client_type=App.CLIENT_CONFIDENTIAL,
+                                      authorization_grant_type="authorization-code",
                                       redirect_uris=REDIRECT, client_secret="x" * 20)
     # when the other app presents it without a secret
     response = refresh(client, world, first["refresh_token"], client_id=services_app.client_id, client_secret=None)

@@ -287,7 +287,7 @@ def test_current_limits_cost_the_same_for_many_installations(world):
         return len(queries)
 
     few = count(list(Installation.objects.all()))
-    for n in range(10):
+    for _ in range(10):
         Installation.objects.create(app=world["app"], account=AccountFactory())
     assert count(list(Installation.objects.all())) == few
 

@@ -11,15 +11,7 @@ from PIL import Image
 
 from accounts.models import AuditEvent, Notification
 from portal import services
-from portal.models import (
-    App,
-    EarlyAccess,
-    Installation,
-    PlatformSettings,
-    ProgressionRequest,
-    ReviewCheck,
-    Stage,
-)
+from portal.models import App, EarlyAccess, Installation, PlatformSettings, ProgressionRequest, ReviewCheck, Stage
 from tests.factories import AccountFactory, AppFactory, DeveloperFactory, UserFactory, make_reviewer
 
 REVIEW_STAGES_FOR = {

@@ -49,7 +49,9 @@ def test_store_lists_visible_apps_and_staff_is_read_only(client):
     # and staff gets no Turn on button, and cannot start the flow
     page = client.get(reverse("portal:store_app", args=[membership.account.code, app.client_id])).content.decode()
     assert "Turn on" not in page
-    assert client.post(reverse("portal:store_turn_on", args=[membership.account.code, app.client_id])).status_code == 403
+    assert (
+        client.post(reverse("portal:store_turn_on", args=[membership.account.code, app.client_id])).status_code == 403
+    )
 
 
 def test_non_member_gets_404(client):
@@ -84,7 +86,9 @@ def test_turn_on_refuses_staff_and_invisible_apps():
 
     staff = MembershipFactory(role="staff")
     with pytest.raises(PermissionDenied):
-        installations.installation_turn_on(app=AppFactory(stage=Stage.RELEASED), account=staff.account, actor=staff.user)
+        installations.installation_turn_on(
+            app=AppFactory(stage=Stage.RELEASED), account=staff.account, actor=staff.user
+        )
     owner = MembershipFactory(role="owner")
     with pytest.raises(ValidationError):
         installations.installation_turn_on(app=AppFactory(stage=Stage.ALPHA), account=owner.account, actor=owner.user)

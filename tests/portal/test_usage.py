@@ -2,8 +2,7 @@
 SVG chart, and the pages that show them."""
 
 import re
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import datetime, timedelta, timezone as dt_timezone
 
 import pytest
 from django.db import connection

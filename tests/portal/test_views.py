@@ -102,7 +102,9 @@ def test_script_in_description_is_shown_escaped(client, developer):
 
 def test_closed_intake_disables_the_button_and_refuses(client, developer):
     # given closed intake and a developer's app
-    PlatformSettings.objects.filter(pk=1).update(progression_intake_open=False, intake_closed_message="Paused while we revise our processes.")
+    PlatformSettings.objects.filter(pk=1).update(
+        progression_intake_open=False, intake_closed_message="Paused while we revise our processes."
+    )
     app = AppFactory(user=developer)
     # when the app page is shown, then the button is disabled with the message
     html = client.get(reverse("portal:app_detail", args=[app.pk])).content.decode()
@@ -152,7 +154,9 @@ def test_reject_needs_a_note(client):
     developer = DeveloperFactory(partner=True).user
     request = services.progression_request_submit(app=AppFactory(user=developer), actor=developer, message="ready")
     client.force_login(make_reviewer())
-    response = client.post(reverse("portal:review_decide", args=[request.pk]), {"decision": "reject", "note": ""}, follow=True)
+    response = client.post(
+        reverse("portal:review_decide", args=[request.pk]), {"decision": "reject", "note": ""}, follow=True
+    )
     assert "Say why" in response.content.decode()
     assert ProgressionRequest.objects.get(pk=request.pk).status == ProgressionRequest.Status.PENDING
 
@@ -183,7 +187,9 @@ def test_audit_log_filters_by_app_and_actor(client):
 def test_early_access_page_adds_and_lists_who_added(client, developer):
     app = AppFactory(user=developer)
     AccountFactory(code="outerheaven")
-    response = client.post(reverse("portal:app_early_access", args=[app.pk]), {"account_code": "outerheaven"}, follow=True)
+    response = client.post(
+        reverse("portal:app_early_access", args=[app.pk]), {"account_code": "outerheaven"}, follow=True
+    )
     html = response.content.decode()
     assert "outerheaven" in html and developer.email in html
     response = client.post(reverse("portal:app_early_access", args=[app.pk]), {"account_code": "nope"})

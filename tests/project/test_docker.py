@@ -215,7 +215,8 @@ def test_dockerfile_copies_every_local_app_and_the_template_and_static_directori
     # given
     copied = {source.rstrip("/") for source in _copy_sources(DOCKER / "Dockerfile")}
     local_apps = [app.split(".")[0] for app in settings.INSTALLED_APPS if (ROOT / app.split(".")[0]).is_dir()]
-    directories = [Path(d) for t in settings.TEMPLATES for d in t["DIRS"]] + [Path(d) for d in settings.STATICFILES_DIRS]
+    directories = [Path(d) for t in settings.TEMPLATES for d in t["DIRS"]]
+    directories += [Path(d) for d in settings.STATICFILES_DIRS]
 
     # then
     assert set(local_apps) == {"accounts", "portal", "integrations", "sync"}

@@ -50,7 +50,9 @@ def test_production_settings_refuse_debug_by_default():
     assert "ImproperlyConfigured" in result.stderr
 
 
-@pytest.mark.parametrize("secret_key", [None, "insecure-dev-key-change-me", "short-key"], ids=["unset", "default", "short"])
+@pytest.mark.parametrize(
+    "secret_key", [None, "insecure-dev-key-change-me", "short-key"], ids=["unset", "default", "short"]
+)
 def test_production_settings_refuse_the_default_or_a_short_secret_key(secret_key):
     # given
     env = {"DEBUG": "0"}
@@ -129,7 +131,7 @@ def test_an_app_stores_its_client_secret_hashed_with_the_client_secret_hasher():
 
 
 ENV_READ = re.compile(
-    r"""(?:os\.environ\.get|os\.environ\.setdefault|os\.getenv|env\.setdefault|env_bool|env_int|env_list)\(\s*["']([A-Z][A-Z0-9_]*)["']"""
+    r"""(?:os\.environ\.get|os\.environ\.setdefault|os\.getenv|env\.setdefault|env_bool|env_int|env_float|env_list)\(\s*["']([A-Z][A-Z0-9_]*)["']"""
     r"""|os\.environ\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\]"""
 )
 
@@ -137,7 +139,12 @@ ENV_READ = re.compile(
 def test_operations_doc_documents_every_environment_variable_the_settings_read():
     # given
     read = set()
-    for module in ("config/settings.py", "config/settings_production.py", "config/devstack.py", "config/embedded_redis.py"):
+    for module in (
+        "config/settings.py",
+        "config/settings_production.py",
+        "config/devstack.py",
+        "config/embedded_redis.py",
+    ):
         for match in ENV_READ.finditer((ROOT / module).read_text()):
             read.add(match.group(1) or match.group(2))
 
@@ -147,7 +154,8 @@ def test_operations_doc_documents_every_environment_variable_the_settings_read()
 
     # then
     assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL"} <= read
-    assert not read - documented, f"add these to the Configuration table in docs/operations.md: {sorted(read - documented)}"
+    missing = sorted(read - documented)
+    assert not missing, f"add these to the Configuration table in docs/operations.md: {missing}"
 
 
 def test_check_deploy_under_the_production_settings_gives_no_warning():
@@ -171,7 +179,8 @@ def test_production_sends_hsts_and_silences_only_checks_it_explains():
     source = (ROOT / "config" / "settings_production.py").read_text()
     check = (
         "import django; django.setup(); from django.conf import settings; "
-        "print(settings.SECURE_HSTS_SECONDS, settings.SECURE_HSTS_INCLUDE_SUBDOMAINS, sorted(settings.SILENCED_SYSTEM_CHECKS))"
+        "print(settings.SECURE_HSTS_SECONDS, settings.SECURE_HSTS_INCLUDE_SUBDOMAINS, "
+        "sorted(settings.SILENCED_SYSTEM_CHECKS))"
     )
 
     # when

@@ -6,9 +6,9 @@ import os
 import pytest
 
 from integrations.models import Product
-from sync import services as sync_services
 from portal import installations, services
 from portal.models import App, PlatformSettings
+from sync import services as sync_services
 from tests.factories import AccountFactory, DeveloperFactory, MembershipFactory
 
 REDIRECT = "https://app.example.com/callback"

@@ -2,8 +2,8 @@
 
 import pytest
 
-from sync.models import Connection, SyncSpec
 from sync import crypto
+from sync.models import Connection, SyncSpec
 from tests.factories import AppFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,8 @@ def test_operators_see_connections_without_their_secrets(client):
         app=app, kind="external", account_code="outerheaven", client_id="admin-app",
         authorize_url="https://p.example/a", token_url="https://p.example/t",
         api_base_url="https://p.example/public-api/outerheaven",
-        access_token_encrypted=crypto.encrypt("access-secret-123"), refresh_token_encrypted=crypto.encrypt("refresh-456"))
+        access_token_encrypted=crypto.encrypt("access-secret-123"),
+        refresh_token_encrypted=crypto.encrypt("refresh-456"))
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
     # when they open the lists and the connection
     pages = [client.get(f"/admin/sync/{name}/") for name in

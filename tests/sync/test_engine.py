@@ -7,16 +7,16 @@ from datetime import timedelta
 
 import pytest
 import redis
+from django.conf import settings
 from django.db import connection as db_connection
 from django.utils import timezone
 
 from accounts.models import Notification
 from integrations.models import Product, RefreshToken
-from sync.models import ChangeEvent, Connection, SyncRecord, SyncRun, SyncStream
-from sync import client as sync_client
-from sync import engine, services as sync_services
+from sync import client as sync_client, engine, services as sync_services
 from sync.client import SyncClient
 from sync.dispatcher import _dispatch
+from sync.models import ChangeEvent, Connection, SyncRecord, SyncRun, SyncStream
 from tests.sync.conftest import redis_url, seed_products
 
 
@@ -156,7 +156,7 @@ def test_a_refused_refresh_needs_reauthorisation_and_reauthorising_resumes(conne
     connection, stream = connected["connection"], connected["connection"].streams.get()
     from django.test import override_settings
 
-    with override_settings(SYNC_ENGINE={**engine.sync_settings(), "SLICE_MAX_PAGES": 1}):
+    with override_settings(SYNC_ENGINE={**settings.SYNC_ENGINE, "SLICE_MAX_PAGES": 1}):
         assert engine.run_slice(stream_id=stream.pk, epoch=lease(stream)).outcome == "more"
     connected["installation"].refresh_tokens.update(revoked=timezone.now())
     Connection.objects.filter(pk=connection.pk).update(token_expires_at=timezone.now() - timedelta(seconds=1))
@@ -176,8 +176,9 @@ def test_a_refused_refresh_needs_reauthorisation_and_reauthorising_resumes(conne
     consent_url = sync_services.reauthorize_url(connection=connection, actor=connected["owner"])
     assert client.get(consent_url).status_code == 200
     back = client.post(consent_url, {"decision": "allow"})
-    assert back.status_code == 302 and back["Location"].startswith(connected["connection"].api_base_url.split("/public-api")[0])
-    landed = client.get(back["Location"].split(connected["connection"].api_base_url.split("/public-api")[0])[1])
+    origin = connected["connection"].api_base_url.split("/public-api")[0]
+    assert back.status_code == 302 and back["Location"].startswith(origin)
+    landed = client.get(back["Location"].split(origin)[1])
     # then the connection is active again and the same run resumes from its checkpoint to the end (the
     # portal dispatched it at once; Celery runs eagerly here)
     connection.refresh_from_db()
@@ -251,7 +252,7 @@ def test_turning_on_a_managed_sync_app_in_the_store_connects_the_account(platfor
     seed_products(account, 12)
     client.force_login(owner)
     # when the owner turns the app on and approves it on the consent page
-    consent = client.post(f"/store/outerheaven/apps/mirror-app/turn-on/")
+    consent = client.post("/store/outerheaven/apps/mirror-app/turn-on/")
     assert consent.status_code == 302 and "redirect_uri=" in consent["Location"]
     assert client.get(consent["Location"]).status_code == 200
     back = client.post(consent["Location"], {"decision": "allow"})

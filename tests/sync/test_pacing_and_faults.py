@@ -10,13 +10,12 @@ from django.test import Client
 from django.utils import timezone
 
 from integrations import api_views
-from sync.models import Connection, SyncRecord, SyncRun, SyncStream
 from integrations.ratelimit import SlidingLogLimiter
-from sync import client as sync_client
-from sync import engine, services as sync_services
+from portal.models import App
+from sync import client as sync_client, engine, services as sync_services
 from sync.client import SyncClient
 from sync.dispatcher import _dispatch
-from portal.models import App
+from sync.models import Connection, SyncRecord, SyncRun, SyncStream
 from tests.sync.conftest import redis_url, seed_products
 from tests.sync.test_engine import lease
 
@@ -101,7 +100,8 @@ def test_a_developer_connects_an_external_account_through_its_consent_page(conne
     # when the developer registers the account and is sent to the provider's consent page
     connection, consent_url = sync_services.external_connection_start(
         app=app, actor=developer, name="Outer Heaven (external)", account_code="outerheaven",
-        authorize_url=f"{platform.url}/oauth/authorize/outerheaven", token_url=f"{platform.url}/oauth/token/outerheaven",
+        authorize_url=f"{platform.url}/oauth/authorize/outerheaven",
+        token_url=f"{platform.url}/oauth/token/outerheaven",
         api_base_url=f"{platform.url}/public-api/outerheaven", client_id=app.client_id,
         client_secret=connected["secret"], rate_limit=600, rate_window_seconds=60)
     assert connection.status == "needs_reauth"

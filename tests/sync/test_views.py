@@ -12,10 +12,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditEvent, Membership
-from sync.models import Connection, SyncRecord, SyncRun, SyncSpec, WebhookAttempt, WebhookDelivery
-from sync import services as sync_services
 from portal import installations, services
 from portal.models import App
+from sync import services as sync_services
+from sync.models import Connection, SyncRecord, SyncRun, SyncSpec, WebhookAttempt, WebhookDelivery
 from tests.factories import AccountFactory, DeveloperFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

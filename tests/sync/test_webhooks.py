@@ -13,10 +13,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from accounts.models import Notification
-from sync.models import ChangeEvent, Connection, SyncSpec, WebhookDelivery
-from sync import services as sync_services
-from sync import webhooks
 from portal.credentials import callback_signing_key
+from sync import services as sync_services, webhooks
+from sync.models import ChangeEvent, Connection, SyncSpec, WebhookDelivery
 from tests.factories import AppFactory, DeveloperFactory
 
 pytestmark = pytest.mark.django_db

@@ -15,13 +15,13 @@ from django.db import connection as db_connection
 
 from integrations import gateway
 from integrations.models import Contact, Product
-from sync.models import SyncRecord, SyncRun, SyncStream
 from integrations.ratelimit import Decision
+from portal.models import PlatformSettings
 from sync import services as sync_services
 from sync.dispatcher import dispatch_once
-from portal.models import PlatformSettings
-from tests.sync.conftest import redis_url, seed_products
+from sync.models import SyncRecord, SyncRun, SyncStream
 from tests.integrations.test_ratelimit import most_in_any_window
+from tests.sync.conftest import redis_url, seed_products
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -32,7 +32,8 @@ def database_url() -> str:
         return f"sqlite:///{settings['NAME']}"
     user = settings.get("USER") or "postgres"
     password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
-    return f"postgres://{user}{password}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{settings['NAME']}"
+    host, port = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{settings['NAME']}"
 
 
 class Workers:

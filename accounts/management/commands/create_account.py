@@ -1,9 +1,9 @@
 """Create a platform account from the command line (a trusted operator: ``actor=None``)."""
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.conf import accounts_settings
 from accounts.services import account_create
 
 
@@ -11,7 +11,7 @@ class Command(BaseCommand):
     help = "Create a platform account, optionally with its first owner (an existing user)."
 
     def add_arguments(self, parser):
-        datacentres = [code for code, _label in settings.PORTAL["DATACENTRES"]]
+        datacentres = [code for code, _label in accounts_settings.DATACENTRES]
         parser.add_argument("code", help="Account code: lowercase letters, digits and hyphens, e.g. outerheaven.")
         parser.add_argument("--name", required=True, help="The account's display name.")
         parser.add_argument("--datacentre", default=datacentres[0],
@@ -20,7 +20,7 @@ class Command(BaseCommand):
                             help="Email address of an existing user who becomes the account's owner.")
 
     def handle(self, *args, code, name, datacentre, owner, **options):
-        datacentres = dict(settings.PORTAL["DATACENTRES"])
+        datacentres = dict(accounts_settings.DATACENTRES)
         if datacentre not in datacentres:
             raise CommandError(f"Unknown datacentre {datacentre!r}; choose one of {', '.join(datacentres)}.")
         try:

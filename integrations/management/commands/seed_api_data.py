@@ -26,7 +26,16 @@ from django.utils import timezone
 from accounts.models import Account
 from integrations import api_defaults as defaults
 from integrations.models import (
-    ApiLookup, Contact, GoodsOutNote, Order, OrderRow, PostalAddress, PriceList, Product, ProductPrice, ProductStock,
+    ApiLookup,
+    Contact,
+    GoodsOutNote,
+    Order,
+    OrderRow,
+    PostalAddress,
+    PriceList,
+    Product,
+    ProductPrice,
+    ProductStock,
 )
 
 BATCH_SIZE = 500

@@ -14,8 +14,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from accounts import api_keys
-from accounts import services as account_services
+from accounts import api_keys, services as account_services
+from accounts.conf import accounts_settings
 from accounts.models import Account, DeveloperApiKey, DeveloperProfile, User
 from accounts.tokens import hash_secret
 from portal import services
@@ -45,10 +45,11 @@ class Command(BaseCommand):
             reviewer = users["reviewer"]
             reviewer.is_staff = True
             reviewer.save(update_fields=["is_staff"])
-            reviewer.groups.add(Group.objects.get_or_create(name=settings.PORTAL["REVIEWERS_GROUP"])[0])
+            reviewer.groups.add(Group.objects.get_or_create(name=accounts_settings.REVIEWERS_GROUP)[0])
             profile = DeveloperProfile.objects.filter(user=users["developer"]).first() or (
                 account_services.developer_profile_create(
-                    user=users["developer"], dev_ref="demo-developer", company="Demo Apps Ltd", contact_name="Dana Developer",
+                    user=users["developer"], dev_ref="demo-developer", company="Demo Apps Ltd",
+                    contact_name="Dana Developer",
                 )
             )
             if not profile.is_partner:

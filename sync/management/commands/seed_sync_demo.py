@@ -11,10 +11,10 @@ from django.db import transaction
 from django.urls import reverse
 
 from accounts.models import Account, Membership, User
-from sync.models import Connection, SyncResource, SyncSpec
-from sync import services as sync_services
 from portal import installations, services
 from portal.models import App
+from sync import services as sync_services
+from sync.models import Connection, SyncResource, SyncSpec
 
 SYNC_APP_REF = "demo-stock-mirror"
 DEVELOPER_EMAIL = "developer@example.com"
