@@ -160,7 +160,9 @@ class PortalOAuth2Validator(OAuth2Validator):
     def validate_code(self, client_id, code, client, request, *args, **kwargs):
         # The row lock makes concurrent redemptions of one code wait for the first to commit; they
         # then see it redeemed. (SQLite serialises write transactions, which gives the same order.)
-        grant = (Grant.objects.select_for_update().select_related("installation__app", "installation__account")
+        # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the outer join to the installation.
+        grant = (Grant.objects.select_for_update(of=("self",))
+                 .select_related("installation__app", "installation__account")
                  .filter(code=code, application=client).first())
         if grant is None:
             raise errors.InvalidGrantError(description=UNKNOWN_CODE, request=request)

@@ -1,23 +1,23 @@
 """seed_api_data: thousands of records per account, quickly, once."""
 
-import time
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from integrations.models import Contact, Order, Product
 from tests.factories import AccountFactory
 
 
 @pytest.mark.django_db
-def test_seeds_each_account_quickly_and_only_once():
+def test_seeds_each_account_in_bulk_and_only_once():
     # given
     first, second = AccountFactory(code="outerheaven"), AccountFactory(code="topfurniture")
 
     # when
-    started = time.perf_counter()
-    call_command("seed_api_data", "outerheaven", "topfurniture")
-    elapsed = time.perf_counter() - started
+    with CaptureQueriesContext(connection) as seeding:
+        call_command("seed_api_data", "outerheaven", "topfurniture")
     call_command("seed_api_data", "outerheaven", "topfurniture")
 
     # then
@@ -25,7 +25,8 @@ def test_seeds_each_account_quickly_and_only_once():
         assert Product.objects.filter(account=account).count() == 2000
         assert Contact.objects.filter(account=account).count() == 1500
         assert Order.objects.filter(account=account).count() == 2500
-    assert elapsed < 10, f"seeding took {elapsed:.1f} s"
+    # in bulk: a few statements per batch, not one per record (speed itself is measured by benchmarks)
+    assert len(seeding.captured_queries) < 1000, len(seeding.captured_queries)
     # the orders' contacts are the account's own, and the dates vary
     assert not Order.objects.filter(account=first).exclude(contact__account=first).exists()
     assert Product.objects.filter(account=first).values("updated_on").distinct().count() > 1000
