@@ -3,13 +3,16 @@
 Slices run on the "sync" queue (CELERY_TASK_ROUTES); each is bounded (SLICE_MAX_PAGES / _SECONDS) and ends by
 dispatching again so that its worker place is refilled at once. No countdowns: a stream that must wait records
 next_run_at and the dispatcher (beat, every second) picks it up when due.
+
+The two beat ticks (dispatch every second, webhooks every two) log at INFO only when they did something;
+Celery's own "received"/"succeeded" lines for them are lowered to DEBUG by config.logs.QuietTicks.
 """
 
 import logging
 
 from celery import shared_task
 
-from sync import dispatcher, engine, webhooks
+from sync import dispatcher, engine, metrics, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +24,9 @@ def sync_slice(self, stream_id: int, epoch: int) -> str:
     except Exception:
         # The lease expires by itself and the stream is dispatched again from its checkpoint.
         logger.exception("sync slice of stream %s (epoch %s) failed", stream_id, epoch)
+        metrics.slice_count("error")
         return "error"
+    metrics.slice_count(result.outcome)
     if not self.request.is_eager:
         dispatcher.dispatch_once(wait_s=0)
     return result.outcome
@@ -30,10 +35,15 @@ def sync_slice(self, stream_id: int, epoch: int) -> str:
 @shared_task(ignore_result=True, expires=5)
 def sync_dispatch() -> int:
     """Beat, every second: lease runnable streams and enqueue their slices."""
-    return dispatcher.dispatch_once()
+    leased = dispatcher.dispatch_once()
+    logger.log(logging.INFO if leased else logging.DEBUG, "sync dispatch: %s slices enqueued", leased)
+    return leased
 
 
 @shared_task(ignore_result=True, expires=10)
 def deliver_webhooks() -> dict:
     """Beat, every two seconds: batch change events and send due webhook deliveries."""
-    return webhooks.deliver_due()
+    result = webhooks.deliver_due()
+    logger.log(logging.INFO if any(result.values()) else logging.DEBUG,
+               "webhooks: %(batched)s deliveries made, %(sent)s sent, %(failed)s failed", result)
+    return result
