@@ -307,3 +307,27 @@ def test_readyz_fails_when_the_database_is_down(client, monkeypatch):
     # then
     assert response.status_code == 503
     assert response.json()["checks"] == {"database": "error: OperationalError", "redis": "ok"}
+
+
+# --- The dashboard ------------------------------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_every_metric_the_grafana_dashboard_queries_is_in_a_scrape(client):
+    # given
+    import json
+    import re
+    from pathlib import Path
+
+    dashboard = json.loads((Path(__file__).resolve().parents[2] / "docs" / "grafana" /
+                            "partner-portal-dashboard.json").read_text())
+    queried = {name for panel in dashboard["panels"] for target in panel.get("targets", [])
+               for name in re.findall(r"\bportal_[a-z_]+", target["expr"])}
+
+    # when: the families a scrape declares (a labelled family with no series yet has no samples)
+    text = client.get("/metrics").content.decode()
+    declared = set(re.findall(r"^# TYPE (portal_[a-z_]+) ", text, re.MULTILINE))
+    scraped = {name + suffix for name in declared for suffix in ("", "_total", "_bucket", "_count", "_sum")}
+
+    # then
+    assert len(queried) >= 15
+    assert not queried - scraped, f"the dashboard queries metrics /metrics does not have: {sorted(queried - scraped)}"
