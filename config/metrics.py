@@ -39,6 +39,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from integrations import usage
+from integrations.redis_client import worker_redis
 from portal.models import CallbackAttempt, Installation
 from sync import dispatcher
 from sync import metrics as sync_metrics
@@ -192,8 +193,9 @@ class PortalCollector:
             yield from self._database(figures)
 
         try:
-            totals = usage.read_totals()
-            slices = sync_metrics.slice_counts()
+            client = worker_redis()  # patient timeouts: a big hash must not look like an outage
+            totals = usage.read_totals(client=client)
+            slices = sync_metrics.slice_counts(client=client)
         except (redis.RedisError, OSError) as error:
             logger.warning("metrics: Redis figures unavailable: %s: %s", type(error).__name__, error)
             up.add_metric(["redis"], 0)
