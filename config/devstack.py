@@ -28,7 +28,8 @@ def _banner(env: dict) -> None:
         print(f"  Demo logins (password: {data['password']}):")
         for role, email in data["users"].items():
             print(f"    {role:<10} {email}")
-        print(f"  Everything else (client id and secret, accounts): {credentials}")
+        print(f"  Everything else (client id and secret, API key, accounts): {credentials}")
+    print("  Operations: /healthz, /readyz and /metrics (open to this machine in demo mode)")
     print("  Emails are printed below. Stop with Ctrl-C.")
     print("=" * 72 + "\n", flush=True)
 
@@ -58,10 +59,36 @@ def main() -> int:
         commands = {
             "web": [python, "manage.py", "runserver", f"127.0.0.1:{env['PORT']}", "--noreload"],
             # Threads: the tasks wait on the network (API calls, paced sync slots, webhooks).
-            "worker": [python, "-m", "celery", "-A", "config", "worker", "-l", "info", "--pool", "threads",
-                       "--concurrency", "8", "-Q", "celery,sync", "--without-mingle", "--without-gossip"],
-            "beat": [python, "-m", "celery", "-A", "config", "beat", "-l", "info",
-                     "-s", str(BASE_DIR / ".run" / "celerybeat-schedule")],
+            "worker": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-l",
+                env.get("LOG_LEVEL", "info"),
+                "--pool",
+                "threads",
+                "--concurrency",
+                "8",
+                "-Q",
+                "celery,sync",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            "beat": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "beat",
+                "-l",
+                env.get("LOG_LEVEL", "info"),
+                "-s",
+                str(BASE_DIR / ".run" / "celerybeat-schedule"),
+            ],
         }
         children = {
             # Each child gets its own process group so that a terminal's Ctrl-C reaches us first and we

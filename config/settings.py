@@ -412,3 +412,28 @@ LOGGING = {
                 # runserver's request lines (query strings included) go through the same filter.
                 "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False}},
 }
+
+# --- Operations: metrics, health checks, log format (docs/operations-monitoring.md) ---------------------------
+# /metrics needs `Authorization: Bearer $METRICS_TOKEN`; unset, it answers loopback clients in demo mode only.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# The database figures of /metrics are computed at most this often (shared cache); 0 computes them every scrape.
+METRICS_DB_CACHE_SECONDS = env_int("METRICS_DB_CACHE_SECONDS", 10)
+# plain: human-readable lines; json: one JSON object a line with request id, account, app, user (or task).
+LOG_FORMAT = (os.environ.get("LOG_FORMAT") or "plain").strip().lower()
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be plain or json.")
+# /healthz and /readyz are answered first; then every request gets an id and its log context.
+MIDDLEWARE = ["config.health.HealthCheckMiddleware", "config.request_context.RequestContextMiddleware", *MIDDLEWARE]
+LOGGING["formatters"]["json"] = {"()": "config.logs.JsonFormatter"}
+LOGGING.setdefault("filters", {}).update({
+    "request_context": {"()": "config.logs.RequestContext"},
+    # Celery's INFO lines about the beat's tasks (every second or two) become DEBUG lines; the tasks log their
+    # own INFO line when they did something.
+    "quiet_ticks": {"()": "config.logs.QuietTicks",
+                    "tasks": sorted({entry["task"] for entry in CELERY_BEAT_SCHEDULE.values()})},
+})
+LOGGING["handlers"]["console"].setdefault("filters", []).append("request_context")
+if LOG_FORMAT == "json":
+    LOGGING["handlers"]["console"]["formatter"] = "json"
+for _logger in ("celery.beat", "celery.app.trace", "celery.worker.strategy"):
+    LOGGING["loggers"].setdefault(_logger, {}).setdefault("filters", []).append("quiet_ticks")

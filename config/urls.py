@@ -5,7 +5,13 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
+from config import health, metrics
+
 urlpatterns = [
+    # Operations (docs/operations-monitoring.md); config.health.HealthCheckMiddleware answers the first two early.
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/developer/", include("integrations.devapi.urls")),

@@ -9,6 +9,13 @@ cd "$(dirname "$0")/.."
 echo "start-web: applying migrations"
 python manage.py migrate --noinput
 
+# Multiprocess metrics (docs/operations-monitoring.md): every gunicorn worker writes its counters to files in
+# PROMETHEUS_MULTIPROC_DIR and /metrics sums them. Files of an earlier run would be summed too: start empty.
+if [[ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]]; then
+    rm -rf "${PROMETHEUS_MULTIPROC_DIR:?}"
+    mkdir -p "${PROMETHEUS_MULTIPROC_DIR}"
+fi
+
 echo "start-web: gunicorn on 0.0.0.0:${PORT:-8000} with ${WEB_CONCURRENCY:-3} workers"
 exec gunicorn config.wsgi:application \
     --bind "0.0.0.0:${PORT:-8000}" \

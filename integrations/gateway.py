@@ -50,7 +50,7 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts.client_ip import client_ip
 from accounts.models import Account, DeveloperProfile, StaffToken
 from accounts.tokens import staff_token_lookup
-from integrations import forwarding, usage
+from integrations import forwarding, metrics, usage
 from integrations.conf import integrations_settings
 from integrations.models import AccessToken
 from integrations.ratelimit import Decision, SlidingLogLimiter, installation_pool_name
@@ -400,6 +400,7 @@ def _admit(pool: Pool) -> Decision | None:
         return _limiter_for(api_redis()).hit(pool.name, limit=pool.limit, window_s=pool.window_s)
     except (redis.RedisError, OSError) as error:
         fail_open = integrations_settings.LIMITER_FAIL_OPEN
+        metrics.limiter_error(fail_open=fail_open)  # /metrics: portal_api_limiter_errors_total
         _log_limiter_error(error, fail_open=fail_open)
         if not fail_open:
             return None

@@ -16,6 +16,9 @@ The time of each installation's latest call is kept in the hash ``usage:last_cal
 (field = installation id, value = epoch seconds); :func:`read_last_calls` reads it. The hash
 ``usage:last_failed`` does the same for failed calls, so the rollup finds installations that only
 had those.
+Running totals that never expire, for monitoring, are kept in the hash ``usage:totals`` (fields
+``<installation id>:calls`` and ``<installation id>:throttled``), in the same round trip;
+:func:`read_totals` reads them (``/metrics`` sums them by app).
 
 Minutes are "epoch minutes": whole minutes since 1970-01-01T00:00Z, on Redis's clock when written
 by the gateway. :func:`minute_of` and :func:`minute_start` convert.
@@ -36,6 +39,7 @@ logger = logging.getLogger(__name__)
 COUNTER_TTL_SECONDS = 2 * 3600
 LAST_CALL_KEY = "usage:last_call"
 LAST_FAILED_KEY = "usage:last_failed"
+TOTALS_KEY = "usage:totals"
 
 
 @dataclass(frozen=True)
@@ -66,9 +70,11 @@ def record_call(*, installation_id: int, throttled: bool, at_us: int | None = No
     One pipelined round trip. Raises redis errors; the gateway catches and logs them."""
     at_seconds = at_us / 1_000_000 if at_us else time.time()
     key = minute_key(installation_id, minute_of(at_seconds))
+    field = "throttled" if throttled else "calls"
     pipe = (client or api_redis()).pipeline(transaction=False)
-    pipe.hincrby(key, "throttled" if throttled else "calls", 1)
+    pipe.hincrby(key, field, 1)
     pipe.expire(key, COUNTER_TTL_SECONDS)
+    pipe.hincrby(TOTALS_KEY, f"{installation_id}:{field}", 1)
     if not throttled:
         pipe.hset(LAST_CALL_KEY, str(installation_id), int(at_seconds))
     pipe.execute()
@@ -124,3 +130,15 @@ def read_last_calls(installation_ids, *, client: redis.Redis | None = None) -> d
         pk: datetime.fromtimestamp(int(value), tz=dt_timezone.utc)
         for pk, value in zip(ids, values) if value is not None
     }
+
+
+def read_totals(*, client: redis.Redis | None = None) -> dict[int, UsageCount]:
+    """Every installation's running totals since Redis started counting (``minute`` is 0): monotonic
+    counters for monitoring, not for billing (they restart from zero if Redis loses its data)."""
+    totals: dict[int, dict[str, int]] = {}
+    for field, value in (client or api_redis()).hgetall(TOTALS_KEY).items():
+        pk, _, kind = field.decode().partition(":")
+        if pk.isdigit() and kind in ("calls", "throttled"):
+            totals.setdefault(int(pk), {})[kind] = int(value)
+    return {pk: UsageCount(installation_id=pk, minute=0, calls=row.get("calls", 0), throttled=row.get("throttled", 0))
+            for pk, row in totals.items()}

@@ -4,13 +4,16 @@ Slices run on the "sync" queue (CELERY_TASK_ROUTES); each is bounded (SLICE_MAX_
 dispatching again so that its worker place is refilled at once. No countdowns: a stream that must wait records
 next_run_at and the dispatcher (beat, every second) picks it up when due. Webhooks go out with the other signed
 deliveries (integrations.tasks.deliver_due).
+
+The dispatcher's beat tick logs at INFO only when it did something; Celery's own "received"/"succeeded" lines
+for beat tasks are lowered to DEBUG by config.logs.QuietTicks.
 """
 
 import logging
 
 from celery import shared_task
 
-from sync import dispatcher, engine
+from sync import dispatcher, engine, metrics
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +25,9 @@ def sync_slice(self, stream_id: int, epoch: int) -> str:
     except Exception:
         # The lease expires by itself and the stream is dispatched again from its checkpoint.
         logger.exception("sync slice of stream %s (epoch %s) failed", stream_id, epoch)
+        metrics.slice_count("error")
         return "error"
+    metrics.slice_count(result.outcome)
     if not self.request.is_eager:
         dispatcher.dispatch_once(wait_s=0)
     return result.outcome
@@ -31,5 +36,7 @@ def sync_slice(self, stream_id: int, epoch: int) -> str:
 @shared_task(ignore_result=True, expires=5)
 def sync_dispatch() -> int:
     """Beat, every second: lease runnable streams and enqueue their slices."""
-    return dispatcher.dispatch_once()
+    leased = dispatcher.dispatch_once()
+    logger.log(logging.INFO if leased else logging.DEBUG, "sync dispatch: %s slices enqueued", leased)
+    return leased
 

@@ -241,3 +241,30 @@ def test_dockerfile_builds_a_production_image_that_runs_as_a_non_root_user():
     collectstatic = next(a for i, a in instructions if i == "RUN" and "collectstatic" in a)
     assert "SECRET_KEY=" in collectstatic and "DEBUG=0" in collectstatic
     assert not any(i == "ENV" and "SECRET_KEY" in a for i, a in instructions), "no secret key may stay in the image"
+
+
+def test_web_healthcheck_probes_readyz_which_the_portal_serves(client, db):
+    # given
+    probe = " ".join(_compose()["services"]["web"]["healthcheck"]["test"])
+
+    # when
+    path = re.search(r"http://127\.0\.0\.1:8000(/[\w/]*)", probe).group(1)
+    response = client.get(path, HTTP_HOST="127.0.0.1:8000")
+
+    # then
+    assert path == "/readyz"
+    assert response.status_code == 200
+    assert response.json()["status"] == "ready"
+
+
+def test_web_sums_its_workers_metrics_in_a_directory_that_start_web_empties():
+    # given
+    environment = _compose()["services"]["web"]["environment"]
+    script = _start_script("web").read_text()
+
+    # then
+    assert environment["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")
+    assert 'rm -rf "${PROMETHEUS_MULTIPROC_DIR:?}"' in script
+    for name in PROJECT_SERVICES:
+        assert "METRICS_TOKEN" in _compose()["services"][name]["environment"]
+        assert "LOG_FORMAT" in _compose()["services"][name]["environment"]

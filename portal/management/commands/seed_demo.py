@@ -1,7 +1,8 @@
 """Seed the demo: people, accounts, an app in development with early access, a pending request.
 
-Idempotent (running it again changes nothing and prints the same credentials) and refused unless
-DEBUG or DEMO_MODE is on. Writes `.demo/credentials.json` (git-ignored) with what a person needs.
+Idempotent (running it again changes nothing and keeps the same credentials) and refused unless
+DEBUG or DEMO_MODE is on. Writes `.demo/credentials.json` (git-ignored) with what a person needs; prints it
+only with ``-v 2``.
 """
 
 import json
@@ -84,7 +85,9 @@ class Command(BaseCommand):
         }
         credentials_path.parent.mkdir(exist_ok=True)
         credentials_path.write_text(json.dumps(data, indent=2) + "\n")
-        self.stdout.write(json.dumps(data, indent=2))
+        # The secrets stay in the file (git-ignored); `make run` prints the logins once. -v 2 prints them all.
+        if options["verbosity"] >= 2:
+            self.stdout.write(json.dumps(data, indent=2))
         self.stdout.write(self.style.SUCCESS(f"Demo data ready; credentials written to {credentials_path}"))
 
     def _user(self, email: str, name: str) -> User:
