@@ -135,7 +135,10 @@ PRODUCT_PRICE = obj({"productId": INT, "priceLists": array_of(obj({
     "priceListId": INT, "currencyCode": STR, "currencyId": INT,
     "quantityPrice": keyed(MONEY4)}))})
 STOCK = obj({"inStock": INT, "onHand": INT, "allocated": INT, "inTransit": INT})
-AVAILABILITY = keyed(obj({"total": STOCK, "warehouses": keyed(STOCK)}))
+# includeOptional=breakDownByLocation adds each warehouse's byLocation (location id → the same figures).
+WAREHOUSE_STOCK = obj({"inStock": INT, "onHand": INT, "allocated": INT, "inTransit": INT, "byLocation": keyed(STOCK)},
+                      required=["inStock", "onHand", "allocated", "inTransit"])
+AVAILABILITY = keyed(obj({"total": STOCK, "warehouses": keyed(WAREHOUSE_STOCK)}))
 GOODS_OUT = keyed(obj({
     "orderId": INT, "warehouseId": INT, "transfer": BOOL, "priority": BOOL,
     "status": obj({"shipped": BOOL, "packed": BOOL, "picked": BOOL, "printed": BOOL,
