@@ -233,13 +233,13 @@ def _seed_payments_and_notes(account, rng, orders: list, now) -> None:
     OrderNote.objects.bulk_create(notes, batch_size=BATCH_SIZE)
 
 
-def _seed_purchases(account, rng, now) -> None:
-    """A few purchase orders from suppliers, each received in full: goods-in notes and the goods movements
-    they made."""
-    suppliers = list(Contact.objects.filter(account=account, is_supplier=True)[:3])
+def _seed_purchases(account, rng, count: int, now) -> int:
+    """``count`` purchase orders from suppliers, each received in full: goods-in notes and the goods movements
+    they made. Returns how many were made."""
+    suppliers = list(Contact.objects.filter(account=account, is_supplier=True)[:count])
     products = list(Product.objects.filter(account=account, stock_tracked=True).values_list("id", "name", "sku")[:6])
     if not suppliers or not products:
-        return
+        return 0
     entries, movement_id = [], 0
     for n, supplier in enumerate(suppliers, start=1):
         placed_on = now - timedelta(days=30 * n)
@@ -273,9 +273,16 @@ def _seed_purchases(account, rng, now) -> None:
                                            "receivedOn": (placed_on + timedelta(days=5)).isoformat(
                                                timespec="milliseconds"), "transfer": False}))
     ApiLookup.objects.bulk_create(entries)
+    return len(suppliers)
 
 
 def _seed_orders(account, rng, count: int, now) -> int:
+    """``count`` orders: a few purchase orders (received through goods-in notes), the rest sales orders."""
+    purchases = min(3, count // 10)
+    if purchases and Contact.objects.filter(account=account, is_supplier=True).exists():
+        count -= purchases
+    else:
+        purchases = 0
     contacts = list(Contact.objects.filter(account=account, is_customer=True))
     addresses = {address.contact_id: address for address in PostalAddress.objects.filter(account=account)}
     products = list(Product.objects.filter(account=account).values_list("id", "name", "sku")[:500])
@@ -343,8 +350,7 @@ def _seed_orders(account, rng, count: int, now) -> int:
         ))
     GoodsOutNote.objects.bulk_create(notes, batch_size=BATCH_SIZE)
     _seed_payments_and_notes(account, rng, orders, now)
-    _seed_purchases(account, rng, now)
-    return len(orders)
+    return len(orders) + (_seed_purchases(account, rng, purchases, now) if purchases else 0)
 
 
 def seed_account(account: Account, *, products: int, contacts: int, orders: int) -> dict[str, int]:
