@@ -61,6 +61,24 @@ class ApiLookup(models.Model):
         ORDER_STATUS = "order_status", "Order status"
         TAX_CODE = "tax_code", "Tax code"
         SHIPPING_METHOD = "shipping_method", "Shipping method"
+        CONTACT_GROUP = "contact_group", "Contact group"
+        TAG = "tag", "Contact tag"
+        LEAD_SOURCE = "lead_source", "Lead source"
+        COMPANY = "company", "Company"
+        CURRENCY = "currency", "Currency"
+        NOMINAL_CODE = "nominal_code", "Nominal code"
+        PAYMENT_METHOD = "payment_method", "Payment method"
+        ACCOUNTING_PERIOD = "accounting_period", "Accounting period"
+        OPTION = "option", "Product option"
+        OPTION_VALUE = "option_value", "Product option value"
+        SEASON = "season", "Season"
+        COLLECTION = "collection", "Collection"
+        CHANNEL_BRAND = "channel_brand", "Channel brand"
+        LOCATION = "location", "Warehouse location"
+        ZONE = "zone", "Warehouse zone"
+        CUSTOM_FIELD = "custom_field", "Custom field definition"
+        GOODS_IN_NOTE = "goods_in_note", "Goods-in note"
+        GOODS_MOVEMENT = "goods_movement", "Goods movement"
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -270,6 +288,68 @@ class GoodsOutNote(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+
+class OrderNote(models.Model):
+    """A note on an order (``order-note-search``)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="notes")
+    text = models.TextField()
+    is_public = models.BooleanField(default=False)
+    contact_id = models.PositiveIntegerField(default=4)
+    file_id = models.PositiveIntegerField(null=True, blank=True)
+    added_on = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class CustomerPayment(models.Model):
+    """A payment received against a sales order (``accounting-service/customer-payment``)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    transaction_ref = models.CharField(max_length=64, blank=True)
+    transaction_code = models.CharField(max_length=64, blank=True)
+    payment_method_code = models.CharField(max_length=20)
+    payment_type = models.CharField(max_length=10, default="RECEIPT")  # RECEIPT | PAYMENT | AUTH | CAPTURE
+    order_id = models.PositiveIntegerField(db_index=True)
+    currency_id = models.PositiveIntegerField(default=1)
+    currency_code = models.CharField(max_length=3, default="GBP")
+    exchange_rate = models.DecimalField(max_digits=14, decimal_places=6, default=1)
+    amount_authorized = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    amount_paid = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    expires = models.DateTimeField(null=True, blank=True)
+    payment_date = models.DateTimeField()
+    journal_ref = models.CharField(max_length=200, blank=True)
+    journal_id = models.PositiveIntegerField(null=True, blank=True)
+    created_on = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class Webhook(models.Model):
+    """A webhook registered through ``integration-service/webhook``: kept per account and per the
+    installation (OAuth) or private app (staff/account token) that registered it; each caller sees and
+    deletes only its own."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    installation = models.ForeignKey(Installation, null=True, blank=True, on_delete=models.CASCADE,
+                                     related_name="webhooks")
+    app_ref = models.CharField(max_length=200, help_text="The brightpearl-app-ref of the registering caller.")
+    subscribe_to = models.CharField(max_length=200)
+    http_method = models.CharField(max_length=6)
+    uri_template = models.CharField(max_length=2000)
+    body_template = models.TextField(blank=True)
+    content_type = models.CharField(max_length=200, blank=True)
+    id_set_accepted = models.BooleanField(default=False)
+    quality_of_service = models.PositiveSmallIntegerField(default=0)
+    created_on = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["account", "app_ref"])]
 
 
 # --- Signed outbound deliveries (integrations/deliveries.py sends them) -----------------------------------

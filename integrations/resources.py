@@ -17,8 +17,10 @@ from integrations.errors import cannot_parse, not_found
 from integrations.models import (
     ApiLookup,
     Contact,
+    CustomerPayment,
     GoodsOutNote,
     Order,
+    OrderNote,
     OrderRow,
     PostalAddress,
     PriceList,
@@ -210,16 +212,158 @@ GOODS_OUT_SEARCH = SearchSpec(
 )
 
 
-def _lookup_search(name: str, kind: str, *extra: Column) -> SearchSpec:
-    return SearchSpec(name=name, columns=(Column("id", T.IDSET, "ref_id"), Column("name", T.SEARCH_STRING, "name"),
-                                          *extra),
-                      queryset=lambda account: ApiLookup.objects.filter(account=account, kind=kind))
+def _lookup_search(name: str, kind: str, *extra: Column, id_name: str = "id", name_name: str = "name") -> SearchSpec:
+    return SearchSpec(
+        name=name,
+        columns=(Column(id_name, T.IDSET, "ref_id"), Column(name_name, T.SEARCH_STRING, "name"), *extra),
+        queryset=lambda account: ApiLookup.objects.filter(account=account, kind=kind),
+        extra_fields=("document", "code"),
+    )
+
+
+def _computed(name: str, data_type: str, compute) -> Column:
+    return Column(name, data_type, None, filterable=False, sortable=False, compute=compute)
+
+
+def _code(values):
+    return values["code"]
+
+
+def _money_or_none(value):
+    return None if value is None else shapes.money(value)
+
+
+CUSTOMER_PAYMENT_SEARCH = SearchSpec(
+    name="customer-payment",
+    columns=(
+        Column("paymentId", T.IDSET, "id"),
+        Column("transactionRef", T.STRING, "transaction_ref"),
+        Column("transactionCode", T.STRING, "transaction_code"),
+        Column("paymentMethodCode", T.STRING, "payment_method_code"),
+        Column("paymentType", T.STRING, "payment_type"),
+        Column("orderId", T.IDSET, "order_id"),
+        Column("currencyId", T.INTEGER, "currency_id"),
+        Column("currencyCode", T.STRING, "currency_code"),
+        Column("amountAuthorized", T.STRING, "amount_authorized", filterable=False, convert=_money_or_none),
+        Column("amountPaid", T.STRING, "amount_paid", filterable=False, convert=_money_or_none),
+        Column("expires", T.PERIOD, "expires"),
+        Column("paymentDate", T.PERIOD, "payment_date"),
+        Column("createdOn", T.PERIOD, "created_on"),
+        Column("journalId", T.INTEGER, "journal_id"),
+    ),
+    queryset=lambda account: CustomerPayment.objects.filter(account=account),
+)
+
+ORDER_NOTE_SEARCH = SearchSpec(
+    name="order-note",
+    columns=(
+        Column("orderNoteId", T.IDSET, "id"),
+        Column("orderId", T.IDSET, "order__id"),
+        Column("contactId", T.INTEGER, "contact_id"),
+        Column("text", T.SEARCH_STRING, "text", free_text=True),
+        Column("isPublic", T.BOOLEAN, "is_public"),
+        Column("fileId", T.INTEGER, "file_id"),
+        Column("addedOn", T.PERIOD, "added_on"),
+    ),
+    queryset=lambda account: OrderNote.objects.filter(account=account),
+)
+
+COMPANY_SEARCH = _lookup_search("company", ApiLookup.Kind.COMPANY, id_name="companyId", name_name="companyName")
+
+CURRENCY_SEARCH = _lookup_search(
+    "currency",
+    ApiLookup.Kind.CURRENCY,
+    _computed("code", T.STRING, _code),
+    _computed("symbol", T.STRING, _doc("symbol", "")),
+    _computed("exchangeRate", T.STRING, _doc("exchangeRate", "1.000000")),
+    _computed("isDefault", T.BOOLEAN, lambda values: bool((values["document"] or {}).get("isDefault"))),
+    _computed("exchangeRateVarianceNominalCode", T.STRING, _doc("exchangeRateVarianceNominalCode", "4906")),
+    name_name="title",
+)
+
+GOODS_IN_SEARCH = _lookup_search(
+    "goods-in",
+    ApiLookup.Kind.GOODS_IN_NOTE,
+    _computed("purchaseOrderId", T.INTEGER, _doc("purchaseOrderId", 0)),
+    _computed("warehouseId", T.INTEGER, _doc("warehouseId", 1)),
+    _computed("receivedOn", T.PERIOD, _doc("receivedOn")),
+    _computed("receivedById", T.INTEGER, _doc("receivedById", 4)),
+    _computed("transfer", T.BOOLEAN, _doc("transfer", False)),
+    id_name="goodsInNoteId",
+    name_name="reference",
+)
+
+GOODS_MOVEMENT_SEARCH = _lookup_search(
+    "goods-movement",
+    ApiLookup.Kind.GOODS_MOVEMENT,
+    _computed("productId", T.INTEGER, _doc("productId", 0)),
+    _computed("quantity", T.INTEGER, _doc("quantity", 0)),
+    _computed("warehouseId", T.INTEGER, _doc("warehouseId", 1)),
+    _computed("locationId", T.INTEGER, _doc("locationId", 1)),
+    _computed("goodsNoteId", T.INTEGER, _doc("goodsNoteId", 0)),
+    _computed("goodsNoteTypeCode", T.STRING, _doc("goodsNoteTypeCode", "GI")),
+    _computed("createdOn", T.PERIOD, _doc("createdOn")),
+    id_name="goodsMovementId",
+    name_name="reference",
+)
+
+LOCATION_SEARCH = _lookup_search(
+    "location",
+    ApiLookup.Kind.LOCATION,
+    _computed("warehouseId", T.INTEGER, _doc("warehouseId", 0)),
+    _computed("zoneId", T.INTEGER, _doc("zoneId", 0)),
+    name_name="barcode",
+)
+
+ZONE_SEARCH = _lookup_search("zone", ApiLookup.Kind.ZONE, _computed("warehouseId", T.INTEGER, _doc("warehouseId", 0)))
+
+
+def _empty(account):
+    return ApiLookup.objects.none()
+
+
+JOURNAL_SEARCH = SearchSpec(
+    name="journal",
+    columns=(
+        Column("journalId", T.IDSET, "ref_id"),
+        Column("journalType", T.STRING, "code"),
+        Column("description", T.SEARCH_STRING, "name"),
+        _computed("contactId", T.INTEGER, _doc("contactId", 0)),
+        _computed("taxDate", T.PERIOD, _doc("taxDate")),
+        _computed("createdOn", T.PERIOD, _doc("createdOn")),
+    ),
+    queryset=_empty,
+    extra_fields=("document",),
+)
+
+SUPPLIER_PAYMENT_SEARCH = SearchSpec(
+    name="supplier-payment",
+    columns=tuple(column for column in CUSTOMER_PAYMENT_SEARCH.columns),
+    queryset=lambda account: CustomerPayment.objects.none(),
+)
+
+PURCHASE_ORDER_LC_SEARCH = SearchSpec(
+    name="purchase-order-lc",
+    columns=(
+        Column("purchaseOrderId", T.IDSET, "id"),
+        Column("landedCostStatus", T.STRING, "reference"),
+        Column("updatedOn", T.PERIOD, "updated_on"),
+    ),
+    queryset=lambda account: Order.objects.none(),
+)
 
 
 WAREHOUSE_SEARCH = _lookup_search(
-    "warehouse", ApiLookup.Kind.WAREHOUSE,
-    Column("typeDescription", T.STRING, None, filterable=False, sortable=False,
-           compute=_doc("typeDescription", "Warehouse")),
+    "warehouse",
+    ApiLookup.Kind.WAREHOUSE,
+    Column(
+        "typeDescription",
+        T.STRING,
+        None,
+        filterable=False,
+        sortable=False,
+        compute=_doc("typeDescription", "Warehouse"),
+    ),
     Column("addressId", T.INTEGER, None, filterable=False, sortable=False, compute=_doc("addressId", 0)),
 )
 LOOKUP_SEARCH_EXTRA = ("document",)
@@ -232,12 +376,46 @@ SEARCHES: dict[tuple[str, str], SearchSpec] = {
     ("contact-service", "contact-search"): CONTACT_SEARCH,
     ("warehouse-service", "goods-note/goods-out-search"): GOODS_OUT_SEARCH,
     ("warehouse-service", "warehouse-search"): SearchSpec(
-        name="warehouse", columns=WAREHOUSE_SEARCH.columns, queryset=WAREHOUSE_SEARCH.queryset,
-        extra_fields=LOOKUP_SEARCH_EXTRA),
+        name="warehouse",
+        columns=WAREHOUSE_SEARCH.columns,
+        queryset=WAREHOUSE_SEARCH.queryset,
+        extra_fields=LOOKUP_SEARCH_EXTRA,
+    ),
     ("product-service", "brand-search"): _lookup_search("brand", ApiLookup.Kind.BRAND),
     ("product-service", "channel-search"): _lookup_search("channel", ApiLookup.Kind.CHANNEL),
     ("product-service", "brightpearl-category-search"): _lookup_search("brightpearl-category", ApiLookup.Kind.CATEGORY),
     ("product-service", "product-type-search"): _lookup_search("product-type", ApiLookup.Kind.PRODUCT_TYPE),
+    ("product-service", "option-search"): _lookup_search("option", ApiLookup.Kind.OPTION),
+    ("product-service", "option-value-search"): _lookup_search(
+        "option-value",
+        ApiLookup.Kind.OPTION_VALUE,
+        _computed("optionId", T.INTEGER, _doc("optionId", 0)),
+        id_name="optionValueId",
+        name_name="optionValueName",
+    ),
+    ("product-service", "season-search"): _lookup_search("season", ApiLookup.Kind.SEASON),
+    ("product-service", "collection-search"): _lookup_search("collection", ApiLookup.Kind.COLLECTION),
+    ("product-service", "channel-brand-search"): _lookup_search("channel-brand", ApiLookup.Kind.CHANNEL_BRAND),
+    ("contact-service", "company-search"): COMPANY_SEARCH,
+    ("contact-service", "contact-group-search"): _lookup_search("contact-group", ApiLookup.Kind.CONTACT_GROUP),
+    ("contact-service", "lead-source-search"): _lookup_search("lead-source", ApiLookup.Kind.LEAD_SOURCE),
+    ("contact-service", "tag-search"): _lookup_search("tag", ApiLookup.Kind.TAG, id_name="tagId", name_name="tagName"),
+    ("accounting-service", "currency-search"): CURRENCY_SEARCH,
+    ("accounting-service", "nominal-code-search"): _lookup_search(
+        "nominal-code", ApiLookup.Kind.NOMINAL_CODE, _computed("code", T.STRING, _code)
+    ),
+    ("accounting-service", "payment-method-search"): _lookup_search(
+        "payment-method", ApiLookup.Kind.PAYMENT_METHOD, _computed("code", T.STRING, _code)
+    ),
+    ("accounting-service", "customer-payment-search"): CUSTOMER_PAYMENT_SEARCH,
+    ("accounting-service", "supplier-payment-search"): SUPPLIER_PAYMENT_SEARCH,
+    ("accounting-service", "journal-search"): JOURNAL_SEARCH,
+    ("order-service", "order-note-search"): ORDER_NOTE_SEARCH,
+    ("order-service", "purchase-order-lc-search"): PURCHASE_ORDER_LC_SEARCH,
+    ("warehouse-service", "goods-note/goods-in-search"): GOODS_IN_SEARCH,
+    ("warehouse-service", "goods-movement-search"): GOODS_MOVEMENT_SEARCH,
+    ("warehouse-service", "location-search"): LOCATION_SEARCH,
+    ("warehouse-service", "zone-search"): ZONE_SEARCH,
 }
 
 
@@ -268,13 +446,33 @@ RESOURCES: dict[str, Resource] = {
 
 # --- GET by ID set -------------------------------------------------------------------------------------
 
+
 def _custom_fields(include_optional: str) -> bool:
     return "customFields" in include_optional.split(",")
 
 
+def _null_custom_fields(include_optional: str) -> bool:
+    return "nullCustomFields" in include_optional.split(",")
+
+
+def _with_custom_fields(
+    records: list[dict], rows: list, *, account, record_kind: str, include_optional: str, key: str = "customFields"
+) -> list[dict]:
+    """Put each record's custom fields in (after the fact, keeping key order where the record had them)."""
+    if not _custom_fields(include_optional):
+        return records
+    with_nulls = _null_custom_fields(include_optional)
+    definitions = custom_field_definitions(account, CUSTOM_FIELD_SCOPES) if with_nulls else []
+    for record, row in zip(records, rows):
+        scoped = [entry for entry in definitions if (entry.document or {}).get("scope") in scopes_of(record_kind, row)]
+        record[key] = custom_field_values(row, scoped, with_nulls=with_nulls)
+    return records
+
+
 def order_status_names(account) -> dict[int, str]:
-    return dict(ApiLookup.objects.filter(account=account, kind=ApiLookup.Kind.ORDER_STATUS)
-                .values_list("ref_id", "name"))
+    return dict(
+        ApiLookup.objects.filter(account=account, kind=ApiLookup.Kind.ORDER_STATUS).values_list("ref_id", "name")
+    )
 
 
 def _tax_codes(account) -> dict[int, str]:
@@ -284,13 +482,15 @@ def _tax_codes(account) -> dict[int, str]:
 def products(*, account, id_set: str, include_optional: str = "") -> list[dict]:
     """Products by ID set; 404 CMNC-404 when none exists (unrecorded; the safe answer, §6)."""
     ranges = idsets.parse_for_get(id_set)
-    rows = Product.objects.filter(account=account).filter(idsets.q("id", ranges)).order_by("id")
+    rows = list(Product.objects.filter(account=account).filter(idsets.q("id", ranges)).order_by("id"))
     tax_codes = _tax_codes(account)
-    records = [shapes.product_record(product, tax_codes=tax_codes, custom_fields=_custom_fields(include_optional))
-               for product in rows]
+    records = [
+        shapes.product_record(product, tax_codes=tax_codes, custom_fields=_custom_fields(include_optional))
+        for product in rows
+    ]
     if not records:
         raise not_found("No products found")
-    return records
+    return _with_custom_fields(records, rows, account=account, record_kind="product", include_optional=include_optional)
 
 
 def _order_queryset(account, ranges, *types: str):
@@ -303,16 +503,23 @@ def orders(*, account, id_set: str, include_optional: str = "") -> list[dict]:
     """Orders by ID set; ``[]`` when none exists (as recorded)."""
     ranges = idsets.parse_for_get(id_set)
     statuses = order_status_names(account)
-    return [shapes.order_record(order, rows=list(order.rows.all()), statuses=statuses,
-                                custom_fields=_custom_fields(include_optional))
-            for order in _order_queryset(account, ranges)]
+    rows = list(_order_queryset(account, ranges))
+    records = [
+        shapes.order_record(
+            order, rows=list(order.rows.all()), statuses=statuses, custom_fields=_custom_fields(include_optional)
+        )
+        for order in rows
+    ]
+    return _with_custom_fields(records, rows, account=account, record_kind="order", include_optional=include_optional)
 
 
 def sales_orders(*, account, id_set: str, order_type: str = "SO") -> list[dict]:
     """The sales-order (or sales-credit) view by ID set; ``[]`` when none exists, like orders."""
     ranges = idsets.parse_for_get(id_set)
-    return [shapes.sales_order_record(order, rows=list(order.rows.all()))
-            for order in _order_queryset(account, ranges, order_type)]
+    return [
+        shapes.sales_order_record(order, rows=list(order.rows.all()))
+        for order in _order_queryset(account, ranges, order_type)
+    ]
 
 
 def _address_ids(contacts: list[Contact]) -> dict[int, dict[str, int]]:
@@ -330,15 +537,26 @@ def contacts(*, account, id_set: str, include_optional: str = "") -> list[dict]:
     if not rows:
         raise not_found("No Contact Found")
     addresses = _address_ids(rows)
-    return [shapes.contact_record(contact, address_ids=addresses.get(contact.pk, {}),
-                                  custom_fields=_custom_fields(include_optional)) for contact in rows]
+    records = [
+        shapes.contact_record(
+            contact, address_ids=addresses.get(contact.pk, {}), custom_fields=_custom_fields(include_optional)
+        )
+        for contact in rows
+    ]
+    return _with_custom_fields(records, rows, account=account, record_kind="contact", include_optional=include_optional)
 
 
 def contact_siblings(records: list[dict]) -> dict:
     """The ``pagination`` and ``sorting`` siblings of a contact GET (as recorded)."""
-    return {"pagination": {"morePagesAvailable": False, "resultsReturned": len(records), "firstResult": 1,
-                           "lastResult": len(records)},
-            "sorting": [{"field": "contactId", "direction": "ASC"}]}
+    return {
+        "pagination": {
+            "morePagesAvailable": False,
+            "resultsReturned": len(records),
+            "firstResult": 1,
+            "lastResult": len(records),
+        },
+        "sorting": [{"field": "contactId", "direction": "ASC"}],
+    }
 
 
 def postal_addresses(*, account, id_set: str) -> list[dict]:
@@ -365,8 +583,12 @@ def product_prices(*, account, id_set: str, price_list_ids: str | None = None) -
     """Prices of the products in the ID set (``*`` = all), optionally only in some price lists; 404
     CMNC-404 "No Product Prices Found" when no product of the set exists (as recorded)."""
     ranges = idsets.parse_for_get(id_set, allow_all=True)
-    product_ids = list(Product.objects.filter(account=account).filter(idsets.q("id", ranges))
-                       .order_by("id").values_list("id", flat=True))
+    product_ids = list(
+        Product.objects.filter(account=account)
+        .filter(idsets.q("id", ranges))
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
     prices = ProductPrice.objects.filter(product_id__in=product_ids).select_related("price_list")
     if price_list_ids:
         prices = prices.filter(idsets.q("price_list__id", idsets.parse(price_list_ids, name="price-list")))
@@ -378,18 +600,39 @@ def product_prices(*, account, id_set: str, price_list_ids: str | None = None) -
     return [shapes.product_price_record(product_id, by_product[product_id]) for product_id in product_ids]
 
 
-def availability(*, account, id_set: str) -> dict:
+def availability(*, account, id_set: str, by_location: bool = False) -> dict:
     """Stock per product and warehouse, an object keyed by product id; 404 CMNC-404 when no product of the
-    set exists (unrecorded; the safe answer)."""
+    set exists (unrecorded; the safe answer). ``by_location`` (``includeOptional=breakDownByLocation``) adds
+    each warehouse's ``byLocation``: the stock sits in the product's default location there."""
     ranges = idsets.parse_for_get(id_set)
-    product_ids = list(Product.objects.filter(account=account).filter(idsets.q("id", ranges))
-                       .order_by("id").values_list("id", flat=True))
-    if not product_ids:
+    products = {
+        pk: doc
+        for pk, doc in Product.objects.filter(account=account)
+        .filter(idsets.q("id", ranges))
+        .order_by("id")
+        .values_list("id", "document")
+    }
+    if not products:
         raise not_found("No Products Found")
     levels = defaultdict(list)
-    for level in ProductStock.objects.filter(product_id__in=product_ids).order_by("product_id", "warehouse_id"):
+    for level in ProductStock.objects.filter(product_id__in=list(products)).order_by("product_id", "warehouse_id"):
         levels[level.product_id].append(level)
-    return {str(product_id): shapes.availability_record(levels[product_id]) for product_id in product_ids}
+    first_location = {}
+    if by_location:
+        for entry in ApiLookup.objects.filter(account=account, kind=ApiLookup.Kind.LOCATION).order_by("ref_id"):
+            first_location.setdefault((entry.document or {}).get("warehouseId"), entry.ref_id)
+    result = {}
+    for product_id, doc in products.items():
+        locations = None
+        if by_location:
+            warehouses = (doc or {}).get("warehouses") or {}
+            locations = {
+                level.warehouse_id: (warehouses.get(str(level.warehouse_id)) or {}).get("defaultLocationId")
+                or first_location.get(level.warehouse_id, 0)
+                for level in levels[product_id]
+            }
+        result[str(product_id)] = shapes.availability_record(levels[product_id], locations=locations)
+    return result
 
 
 def goods_out_notes(*, account, order_ids: str, note_ids: str | None) -> dict:
@@ -412,19 +655,39 @@ LOOKUP_KINDS = {  # (service, resource) → lookup kind
     ("warehouse-service", "shipping-method"): ApiLookup.Kind.SHIPPING_METHOD,
     ("accounting-service", "tax-code"): ApiLookup.Kind.TAX_CODE,
     ("order-service", "order-status"): ApiLookup.Kind.ORDER_STATUS,
+    ("contact-service", "contact-group"): ApiLookup.Kind.CONTACT_GROUP,
+    ("contact-service", "tag"): ApiLookup.Kind.TAG,
+    ("contact-service", "lead-source"): ApiLookup.Kind.LEAD_SOURCE,
+    ("accounting-service", "currency"): ApiLookup.Kind.CURRENCY,
+    ("accounting-service", "exchange-rate"): ApiLookup.Kind.CURRENCY,
+    ("accounting-service", "nominal-code"): ApiLookup.Kind.NOMINAL_CODE,
+    ("accounting-service", "payment-method"): ApiLookup.Kind.PAYMENT_METHOD,
+    ("accounting-service", "accounting-period"): ApiLookup.Kind.ACCOUNTING_PERIOD,
+    ("product-service", "option"): ApiLookup.Kind.OPTION,
+    ("product-service", "option-value"): ApiLookup.Kind.OPTION_VALUE,
+    ("product-service", "season"): ApiLookup.Kind.SEASON,
+    ("product-service", "collection"): ApiLookup.Kind.COLLECTION,
+    ("product-service", "channel-brand"): ApiLookup.Kind.CHANNEL_BRAND,
 }
 
 FIXED_LOOKUPS = {  # (service, resource) → records (the same in every account)
-    ("order-service", "order-type"): [{"id": key, "code": code, "name": name, "description": name}
-                                      for key, (code, name) in defaults.ORDER_TYPES.items()],
-    ("order-service", "order-stock-status"): [{"id": key, "code": code, "name": name, "description": name}
-                                              for key, (code, name) in defaults.STOCK_STATUSES.items()],
-    ("order-service", "order-shipping-status"): [{"id": key, "code": code, "description": name}
-                                                 for key, (code, name) in defaults.SHIPPING_STATUSES.items()],
-    ("order-service", "order-allocation-status"): [{"id": key, "code": code, "description": name}
-                                                   for key, (code, name) in defaults.ALLOCATION_STATUSES.items()],
-    ("order-service", "order-payment-status"): [{"id": key, "name": name}
-                                                for key, name in defaults.PAYMENT_STATUSES.items()],
+    ("order-service", "order-type"): [
+        {"id": key, "code": code, "name": name, "description": name}
+        for key, (code, name) in defaults.ORDER_TYPES.items()
+    ],
+    ("order-service", "order-stock-status"): [
+        {"id": key, "code": code, "name": name, "description": name}
+        for key, (code, name) in defaults.STOCK_STATUSES.items()
+    ],
+    ("order-service", "order-shipping-status"): [
+        {"id": key, "code": code, "description": name} for key, (code, name) in defaults.SHIPPING_STATUSES.items()
+    ],
+    ("order-service", "order-allocation-status"): [
+        {"id": key, "code": code, "description": name} for key, (code, name) in defaults.ALLOCATION_STATUSES.items()
+    ],
+    ("order-service", "order-payment-status"): [
+        {"id": key, "name": name} for key, name in defaults.PAYMENT_STATUSES.items()
+    ],
 }
 
 
@@ -438,8 +701,93 @@ def lookup(*, account, service: str, resource: str, id_set: str | None) -> list[
         return [record for record in records if any(low <= record["id"] <= high for low, high in ranges)]
     kind = LOOKUP_KINDS[(service, resource)]
     rows = ApiLookup.objects.filter(account=account, kind=kind).filter(idsets.q("ref_id", ranges)).order_by("ref_id")
+    if kind == ApiLookup.Kind.TAG:  # keyed by tag id (as recorded)
+        return {str(entry.ref_id): shapes.tag_record(entry) for entry in rows}
+    if resource == "exchange-rate":
+        base = next((entry.code for entry in rows if (entry.document or {}).get("isDefault")), "GBP")
+        return [shapes.exchange_rate_record(entry, base) for entry in rows]
     build = shapes.order_status_record if kind == ApiLookup.Kind.ORDER_STATUS else shapes.lookup_record
     return [build(entry) for entry in rows]
+
+
+def locations(*, account, warehouse_id: str, id_set: str | None) -> list[dict]:
+    """``warehouse-service/warehouse/{id}/location[/{ids}]``: the warehouse's locations."""
+    warehouse = idsets.parse_for_get(warehouse_id, name="warehouse ID set")
+    wanted = {pk for low, high in warehouse for pk in range(low, min(high, low + 500) + 1)}
+    ranges = idsets.parse_for_get(id_set, allow_all=True) if id_set else idsets.ALL
+    rows = ApiLookup.objects.filter(account=account, kind=ApiLookup.Kind.LOCATION).filter(idsets.q("ref_id", ranges))
+    return [
+        shapes.lookup_record(entry)
+        for entry in rows.order_by("ref_id")
+        if (entry.document or {}).get("warehouseId") in wanted
+    ]
+
+
+def option_values(*, account, option_ids: str, id_set: str | None = None) -> list[dict]:
+    """``product-service/option/{ids}/value[/{ids}]``: the values of the options."""
+    options = idsets.parse_for_get(option_ids, name="option ID set", allow_all=True)
+    ranges = idsets.parse_for_get(id_set, allow_all=True) if id_set else idsets.ALL
+    rows = ApiLookup.objects.filter(account=account, kind=ApiLookup.Kind.OPTION_VALUE).filter(
+        idsets.q("ref_id", ranges)
+    )
+    return [
+        shapes.lookup_record(entry)
+        for entry in rows.order_by("ref_id")
+        if options is idsets.ALL
+        or any(low <= (entry.document or {}).get("optionId", 0) <= high for low, high in options)
+    ]
+
+
+def product_suppliers(*, account, id_set: str) -> dict:
+    """``product-service/product/{ids}/supplier``: supplier contact ids per product, keyed by product id
+    (the primary supplier first); 404 CMNC-404 when no product of the set exists."""
+    ranges = idsets.parse_for_get(id_set)
+    rows = Product.objects.filter(account=account).filter(idsets.q("id", ranges)).order_by("id")
+    result = {}
+    for product in rows:
+        suppliers = [product.primary_supplier_id] if product.primary_supplier_id else []
+        suppliers += [pk for pk in (product.document or {}).get("supplierIds", []) if pk not in suppliers]
+        result[str(product.pk)] = suppliers
+    if not result:
+        raise not_found("No products found")
+    return result
+
+
+# --- Custom fields -------------------------------------------------------------------------------------
+
+CUSTOM_FIELD_SCOPES = {"product", "sale", "purchase", "customer", "supplier"}
+
+
+def custom_field_definitions(account, scopes) -> list:
+    """The account's custom-field definitions of these scopes (ApiLookup entries), in id order."""
+    return [
+        entry
+        for entry in ApiLookup.objects.filter(account=account, kind=ApiLookup.Kind.CUSTOM_FIELD).order_by("ref_id")
+        if (entry.document or {}).get("scope") in scopes
+    ]
+
+
+def custom_field_metadata(*, account, scope: str) -> list[dict]:
+    """``…/custom-field-meta-data``: the definitions of one scope (§4.5)."""
+    return [shapes.custom_field_meta_record(entry) for entry in custom_field_definitions(account, {scope})]
+
+
+def scopes_of(record_kind: str, record) -> set[str]:
+    """The custom-field scopes that apply to a product, order or contact."""
+    if record_kind == "product":
+        return {"product"}
+    if record_kind == "order":
+        return {"purchase"} if record.order_type_code in ("PO", "PC") else {"sale"}
+    return {"supplier"} if record.is_supplier else {"customer"}
+
+
+def custom_field_values(record, definitions: list, *, with_nulls: bool) -> dict:
+    """A record's custom fields, code → value; every defined field (null where unset) ``with_nulls``."""
+    stored = dict((record.document or {}).get("customFields") or {})
+    if with_nulls:
+        for entry in definitions:
+            stored.setdefault(entry.code, None)
+    return stored
 
 
 # --- OPTIONS -------------------------------------------------------------------------------------------
@@ -463,8 +811,14 @@ def get_uris(*, account, resource: str, id_set: str | None) -> dict:
 
 def include_optional(params) -> str:
     value = params.get("includeOptional", "")
-    known = {"customFields", "nullCustomFields", "breakDownByLocation", "allocatedOrders", "allocatedTransfers",
-             "onOrder"}
+    known = {
+        "customFields",
+        "nullCustomFields",
+        "breakDownByLocation",
+        "allocatedOrders",
+        "allocatedTransfers",
+        "onOrder",
+    }
     unknown = [item for item in value.split(",") if item and item not in known]
     if unknown:
         raise cannot_parse("includeOptional", value, "STRING_SET", hint=f"known values: {', '.join(sorted(known))}")

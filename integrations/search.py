@@ -130,7 +130,7 @@ def filter_q(column: Column, value: str) -> Q:
     if not column.filterable or column.field is None:
         raise cannot_parse(column.name, value, column.data_type, hint=f"{column.name} cannot be filtered on")
     if column.data_type == DataType.IDSET:
-        return idsets.q(column.field, idsets.parse(value, name=column.name))
+        return idsets.q(column.field, idsets.parse(value, name=column.name, allow_all=True))
     if column.data_type in (DataType.PERIOD, DataType.DATETIME):
         return _period_q(column, value)
     if column.data_type == DataType.BOOLEAN:
@@ -141,9 +141,26 @@ def filter_q(column: Column, value: str) -> Q:
         if not re.fullmatch(r"-?\d{1,10}", value.strip()) or abs(int(value)) > MAX_INT:
             raise cannot_parse(column.name, value, DataType.INTEGER)
         return Q(**{column.field: int(value)})
+    if "*" in value:
+        return _wildcard_q(column.field, value)
     if column.data_type == DataType.SEARCH_STRING:
         return Q(**{f"{column.field}__icontains": value})
     return Q(**{f"{column.field}__iexact": value})
+
+
+def _wildcard_q(field: str, value: str) -> Q:
+    """``*`` in a text filter stands for any run of characters: ``Chair*`` starts with, ``*Chair`` ends with,
+    ``*Chair*`` contains, ``*`` alone matches everything."""
+    parts = value.split("*")
+    if not any(parts):
+        return Q()
+    if len(parts) == 2 and not parts[1]:
+        return Q(**{f"{field}__istartswith": parts[0]})
+    if len(parts) == 2 and not parts[0]:
+        return Q(**{f"{field}__iendswith": parts[1]})
+    if len(parts) == 3 and not parts[0] and not parts[2]:
+        return Q(**{f"{field}__icontains": parts[1]})
+    return Q(**{f"{field}__iregex": "^" + ".*".join(re.escape(part) for part in parts) + "$"})
 
 
 # --- The search ----------------------------------------------------------------------------------------
@@ -163,7 +180,8 @@ def _sorting(spec: SearchSpec, text: str | None) -> list[tuple[Column, str]]:
         return [(spec.id_column, "ASC")]
     entries = []
     for item in text.split(","):
-        name, dot, direction = item.strip().rpartition(".")
+        # ``col.DESC`` as documented; ``col|DESC`` as some clients write it.
+        name, dot, direction = item.strip().replace("|", ".").rpartition(".")
         if not dot:
             name, direction = direction, "ASC"
         direction = direction.upper()
@@ -188,6 +206,12 @@ def _cell(column: Column, values: dict):
         return column.constant
     value = values[column.field]
     return column.convert(value) if column.convert else _value(value)
+
+
+def meta_data(spec: SearchSpec) -> dict:
+    """``GET <resource>-search/meta-data``: the columns of the search (in order) and its default sorting."""
+    return {"columns": [column.meta() for column in spec.columns],
+            "sorting": [{"filterable": spec.id_column.meta(), "direction": "ASC"}]}
 
 
 def search(spec: SearchSpec, *, account, params) -> tuple[dict, dict]:

@@ -119,11 +119,17 @@ def _stock_figures(on_hand: int, allocated: int, in_transit: int) -> dict:
     return {"inStock": on_hand - allocated, "onHand": on_hand, "allocated": allocated, "inTransit": in_transit}
 
 
-def availability_record(levels: list) -> dict:
-    """``levels``: one product's ProductStock rows."""
+def availability_record(levels: list, *, locations: dict | None = None) -> dict:
+    """``levels``: one product's ProductStock rows; ``locations`` (warehouse id → location id) adds each
+    warehouse's ``byLocation`` breakdown."""
     total = [sum(getattr(level, name) for level in levels) for name in ("on_hand", "allocated", "in_transit")]
-    return {"total": _stock_figures(*total), "warehouses": {
-        str(level.warehouse_id): _stock_figures(level.on_hand, level.allocated, level.in_transit) for level in levels}}
+    warehouses = {}
+    for level in levels:
+        figures = _stock_figures(level.on_hand, level.allocated, level.in_transit)
+        if locations is not None:
+            figures["byLocation"] = {str(locations.get(level.warehouse_id, 0)): dict(figures)}
+        warehouses[str(level.warehouse_id)] = figures
+    return {"total": _stock_figures(*total), "warehouses": warehouses}
 
 
 # --- Orders --------------------------------------------------------------------------------------------
@@ -355,8 +361,11 @@ def order_status_record(entry) -> dict:
 
 
 def lookup_record(entry) -> dict:
-    """warehouse, brand, channel, category, product-type, shipping-method, tax-code: ``{id, name, …}``."""
+    """warehouse, brand, channel, category, product-type, shipping-method, tax-code: ``{id, name, …}``; the
+    other lookup kinds in :data:`LOOKUP_SHAPES`."""
     doc = entry.document or {}
+    if entry.kind in LOOKUP_SHAPES:
+        return LOOKUP_SHAPES[entry.kind](entry, doc)
     if entry.kind == "tax_code":
         return _drop_none({"id": entry.ref_id, "code": entry.code, "description": entry.name, "rate": doc.get("rate")})
     record = {"id": entry.ref_id, "name": entry.name}
@@ -369,3 +378,145 @@ def lookup_record(entry) -> dict:
     elif entry.kind == "channel":
         record.update(channelTypeId=doc.get("channelTypeId", 1))
     return record
+
+
+LOOKUP_SHAPES = {
+    # kind → (entry, document) -> record
+    "contact_group": lambda e, d: {"id": e.ref_id, "name": e.name, "description": d.get("description", "")},
+    "lead_source": lambda e, d: {
+        "id": e.ref_id,
+        "name": e.name,
+        "parentId": d.get("parentId", 0),
+        "isActive": bool(d.get("isActive", True)),
+    },
+    "company": lambda e, d: {"id": e.ref_id, "name": e.name},
+    "currency": lambda e, d: {
+        "id": e.ref_id,
+        "title": e.name,
+        "code": e.code,
+        "symbol": d.get("symbol", ""),
+        "exchangeRate": d.get("exchangeRate", "1.000000"),
+        "isDefault": bool(d.get("isDefault")),
+        "exchangeRateVarianceNominalCode": d.get("exchangeRateVarianceNominalCode", "4906"),
+    },
+    "nominal_code": lambda e, d: {
+        "id": e.ref_id,
+        "code": e.code,
+        "name": e.name,
+        "type": d.get("type", "ASSET"),
+        "bank": bool(d.get("bank")),
+        "expense": bool(d.get("expense")),
+        "discount": False,
+        "editable": True,
+        "active": True,
+    },
+    "payment_method": lambda e, d: {
+        "id": e.ref_id,
+        "code": e.code,
+        "name": e.name,
+        "bankAccountNominalCode": d.get("bankAccountNominalCode", "1200"),
+        "isActive": bool(d.get("isActive", True)),
+        "installedIntegrationInstanceId": 0,
+    },
+    "accounting_period": lambda e, d: {
+        "id": e.ref_id,
+        "startDate": d.get("startDate"),
+        "endDate": d.get("endDate"),
+        "closed": bool(d.get("closed")),
+    },
+    "option": lambda e, d: {"id": e.ref_id, "name": e.name},
+    "option_value": lambda e, d: {
+        "optionValueId": e.ref_id,
+        "optionValueName": e.name,
+        "optionId": d.get("optionId", 0),
+        "sortOrder": d.get("sortOrder", 0),
+    },
+    "season": lambda e, d: {"id": e.ref_id, "name": e.name, "code": e.code, "description": d.get("description", "")},
+    "collection": lambda e, d: {"id": e.ref_id, "name": e.name, "description": d.get("description", "")},
+    "channel_brand": lambda e, d: {"id": e.ref_id, "name": e.name},
+    "location": lambda e, d: {
+        "id": e.ref_id,
+        "warehouseId": d.get("warehouseId", 0),
+        "groupingA": d.get("groupingA", ""),
+        "groupingB": d.get("groupingB", ""),
+        "groupingC": d.get("groupingC", ""),
+        "groupingD": d.get("groupingD", ""),
+        "zoneId": d.get("zoneId", 0),
+    },
+    "zone": lambda e, d: {"id": e.ref_id, "name": e.name, "warehouseId": d.get("warehouseId", 0)},
+}
+
+
+def tag_record(entry) -> dict:
+    doc = entry.document or {}
+    return {
+        "tagId": entry.ref_id,
+        "tagName": entry.name,
+        "tagParentId": doc.get("tagParentId", 0),
+        "tagColor": doc.get("tagColor", "#cccccc"),
+    }
+
+
+def exchange_rate_record(entry, base: str) -> dict:
+    doc = entry.document or {}
+    return {
+        "currencyId": entry.ref_id,
+        "currencyCode": entry.code,
+        "baseCurrencyCode": base,
+        "rate": doc.get("exchangeRate", "1.000000"),
+    }
+
+
+def custom_field_meta_record(entry) -> dict:
+    """One custom-field definition (§4.5): SELECT fields list their options keyed by option id."""
+    doc = entry.document or {}
+    record = {
+        "id": entry.ref_id,
+        "code": entry.code,
+        "name": entry.name,
+        "customFieldType": doc.get("customFieldType", "TEXT"),
+        "required": bool(doc.get("required", False)),
+    }
+    if record["customFieldType"] == "SELECT":
+        record["options"] = {key: {"id": int(key), "value": value} for key, value in (doc.get("options") or {}).items()}
+    return record
+
+
+def customer_payment_row(payment) -> dict:
+    return {
+        "paymentId": payment.pk,
+        "transactionRef": payment.transaction_ref,
+        "transactionCode": payment.transaction_code,
+        "paymentMethodCode": payment.payment_method_code,
+        "paymentType": payment.payment_type,
+        "orderId": payment.order_id,
+    }
+
+
+def webhook_record(hook) -> dict:
+    return _drop_none(
+        {
+            "id": hook.pk,
+            "subscribeTo": hook.subscribe_to,
+            "httpMethod": hook.http_method,
+            "uriTemplate": hook.uri_template,
+            "bodyTemplate": hook.body_template or None,
+            "contentType": hook.content_type or None,
+            "idSetAccepted": hook.id_set_accepted,
+            "qualityOfService": hook.quality_of_service,
+        }
+    )
+
+
+def order_note_record(note) -> dict:
+    return _drop_none(
+        {
+            "id": note.pk,
+            "orderId": note.order_id,
+            "text": note.text,
+            "isPublic": note.is_public,
+            "contactId": note.contact_id,
+            "fileId": note.file_id,
+            "addedOn": timestamp(note.added_on),
+        }
+    )

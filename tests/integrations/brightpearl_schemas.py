@@ -135,7 +135,10 @@ PRODUCT_PRICE = obj({"productId": INT, "priceLists": array_of(obj({
     "priceListId": INT, "currencyCode": STR, "currencyId": INT,
     "quantityPrice": keyed(MONEY4)}))})
 STOCK = obj({"inStock": INT, "onHand": INT, "allocated": INT, "inTransit": INT})
-AVAILABILITY = keyed(obj({"total": STOCK, "warehouses": keyed(STOCK)}))
+# includeOptional=breakDownByLocation adds each warehouse's byLocation (location id → the same figures).
+WAREHOUSE_STOCK = obj({"inStock": INT, "onHand": INT, "allocated": INT, "inTransit": INT, "byLocation": keyed(STOCK)},
+                      required=["inStock", "onHand", "allocated", "inTransit"])
+AVAILABILITY = keyed(obj({"total": STOCK, "warehouses": keyed(WAREHOUSE_STOCK)}))
 GOODS_OUT = keyed(obj({
     "orderId": INT, "warehouseId": INT, "transfer": BOOL, "priority": BOOL,
     "status": obj({"shipped": BOOL, "packed": BOOL, "picked": BOOL, "printed": BOOL,
@@ -188,3 +191,34 @@ def check(schema: dict, document) -> None:
     problems = [f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
                 for error in Draft202012Validator(schema).iter_errors(document)]
     assert not problems, "\n".join(problems[:20])
+
+
+# --- Endpoints added for the rest of §1.2, §4.5 and §9 ----------------------------------------------------
+
+WEBHOOK = obj({"id": INT, "subscribeTo": STR, "httpMethod": {"enum": ["GET", "POST", "PUT", "DELETE"]},
+               "uriTemplate": STR, "bodyTemplate": STR, "contentType": STR, "idSetAccepted": BOOL,
+               "qualityOfService": {"enum": [0, 1]}},
+              required=["id", "subscribeTo", "httpMethod", "uriTemplate", "idSetAccepted", "qualityOfService"])
+CUSTOM_FIELD_META = obj({"id": INT, "code": {"type": "string", "pattern": "^PCF_"}, "name": STR,
+                         "customFieldType": {"enum": ["TEXT", "TEXT_AREA", "INTEGER", "DECIMAL", "DATE", "BOOLEAN",
+                                                      "SELECT"]},
+                         "required": BOOL, "options": keyed(obj({"id": INT, "value": STR}))},
+                        required=["id", "code", "name", "customFieldType", "required"])
+CUSTOM_FIELDS = obj({"response": {"type": "object", "propertyNames": {"pattern": "^PCF_"}}})
+TAG = keyed(obj({"tagId": INT, "tagName": STR, "tagParentId": INT, "tagColor": STR}))
+CURRENCY = obj({"id": INT, "title": STR, "code": STR, "symbol": STR, "exchangeRate": STR, "isDefault": BOOL,
+                "exchangeRateVarianceNominalCode": STR})
+NOMINAL_CODE = obj({"id": INT, "code": STR, "name": STR, "type": STR, "bank": BOOL, "expense": BOOL,
+                    "discount": BOOL, "editable": BOOL, "active": BOOL})
+PAYMENT_METHOD = obj({"id": INT, "code": STR, "name": STR, "bankAccountNominalCode": STR, "isActive": BOOL,
+                      "installedIntegrationInstanceId": INT})
+ACCOUNTING_PERIOD = obj({"id": INT, "startDate": STR, "endDate": STR, "closed": BOOL})
+EXCHANGE_RATE = obj({"currencyId": INT, "currencyCode": STR, "baseCurrencyCode": STR, "rate": STR})
+OPTION_VALUE = obj({"optionValueId": INT, "optionValueName": STR, "optionId": INT, "sortOrder": INT})
+LOCATION = obj({"id": INT, "warehouseId": INT, "groupingA": STR, "groupingB": STR, "groupingC": STR,
+                "groupingD": STR, "zoneId": INT})
+SEARCH_META_DATA = obj({"response": obj({"columns": array_of(COLUMN, minItems=1),
+                                         "sorting": array_of(obj({"filterable": COLUMN, "direction": STR}))})})
+MULTI_MESSAGE = obj({"response": obj({
+    "processedMessages": array_of(obj({"label": STR, "statusCode": INT, "body": {"type": "object"}})),
+    "unprocessedMessages": array_of(STR)})})

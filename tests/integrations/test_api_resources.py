@@ -264,9 +264,9 @@ def test_plus_offset_survives_form_decoding(client, world):
 
 def test_unknown_paths_and_methods_are_json_errors(client, world):
     unknown = client.get(api_url("acme", "warehouse-service/nothing"), **world.issued.headers())
-    wrong_method = client.delete(api_url("acme", "product-service/product/1"), **world.issued.headers())
+    wrong_method = client.patch(api_url("acme", "product-service/product/1"), **world.issued.headers())
 
     assert unknown.status_code == 404 and unknown.json()["errors"][0]["code"] == "CMNC-404"
-    assert wrong_method.status_code == 405 and wrong_method["Allow"] == "GET, PUT, OPTIONS"
+    assert wrong_method.status_code == 405 and wrong_method["Allow"] == "GET, PUT, DELETE, OPTIONS"
     for response in (unknown, wrong_method):
         assert "brightpearl-requests-remaining" in response

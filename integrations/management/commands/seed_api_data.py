@@ -2,11 +2,14 @@
 
     python manage.py seed_api_data outerheaven topfurniture [--products 2000 --contacts 1500 --orders 2500]
 
-Each account gets its lookup lists (warehouses, sales channels, brands, categories, order statuses, tax
-codes, shipping methods) and price lists, then products (identity, several sales channels with names and
-descriptions, categories, prices in every price list, stock in two warehouses), contacts (emails,
-telephones, postal addresses) and orders (customer, delivery and billing parties, order rows, totals,
-statuses, currencies; goods-out notes for shipped orders).
+Each account gets its lookup lists (warehouses and their locations, sales channels, brands, categories, order
+statuses, tax codes, shipping methods, contact groups, tags, lead sources, currencies, nominal codes, payment
+methods, accounting periods, options, seasons, collections, custom-field definitions) and price lists, then
+products (identity, several sales channels with names and descriptions, categories, prices in every price list,
+stock in two warehouses, custom fields, primary suppliers), contacts (emails, telephones, postal addresses, tags,
+custom fields) and orders (customer, delivery and billing parties, order rows, totals, statuses, currencies,
+custom fields; goods-out notes for shipped orders, customer payments for paid ones, notes on some), and a few
+purchase orders received through goods-in notes.
 
 Idempotent: a resource that already has rows in an account is left alone. Deterministic: the same
 account always gets the same records. Fast: bulk inserts in one transaction per account. Creation and
@@ -28,8 +31,10 @@ from integrations import api_defaults as defaults
 from integrations.models import (
     ApiLookup,
     Contact,
+    CustomerPayment,
     GoodsOutNote,
     Order,
+    OrderNote,
     OrderRow,
     PostalAddress,
     PriceList,
@@ -111,10 +116,24 @@ def _product(account, rng: random.Random, n: int, prefix: str, now) -> Product:
                   "dimensions": {"length": rng.randrange(10, 200), "height": rng.randrange(10, 200),
                                  "width": rng.randrange(10, 200), "volume": 0},
                   "taxable": True, "taxCodeId": 1, "salesChannels": channels,
+                  "customFields": _product_custom_fields(rng),
                   "warehouses": {"1": {"defaultLocationId": 1, "overflowLocationId": 2, "reorderLevel": 5,
                                        "reorderQuantity": 20}}},
         created_on=created_on, updated_on=updated_on,
     )
+
+
+MATERIALS = {"160": "Oak", "161": "Walnut", "162": "Steel"}
+DELIVERY_SLOTS = {"137": "Morning", "138": "Afternoon", "139": "Evening"}
+
+
+def _product_custom_fields(rng: random.Random) -> dict:
+    """Values of the product custom fields defined in api_defaults (some products have none)."""
+    if rng.random() < 0.3:
+        return {}
+    material = rng.choice(list(MATERIALS))
+    return {"PCF_CARE": rng.choice(["Wipe with a damp cloth", "Oil twice a year", "Dust only"]),
+            "PCF_ASSEMBLY": rng.random() < 0.5, "PCF_MATERIAL": {"id": int(material), "value": MATERIALS[material]}}
 
 
 def _address(account, rng: random.Random, contact=None, roles: str = "") -> PostalAddress:
@@ -172,21 +191,127 @@ def _seed_contacts(account, rng, count: int, now) -> int:
             company=rng.choice(COMPANIES), is_supplier=supplier, is_customer=not supplier,
             nominal_code=4000 if not supplier else 5000,
             document={"financialDetails": {"priceListId": 0, "creditLimit": 0, "creditTermDays": 30},
-                      "isReceiveEmailNewsletter": rng.random() < 0.3},
+                      "isReceiveEmailNewsletter": rng.random() < 0.3,
+                      "contactTags": ",".join(str(tag) for tag in sorted(rng.sample(range(1, 5), rng.randrange(0, 3)))),
+                      "assignment": {"staffOwnerContactId": 4, "leadSourceId": rng.randrange(1, 5),
+                                     "contactGroupId": 3 if supplier else rng.choice([1, 2])},
+                      "customFields": ({"PCF_LEADTIME": rng.randrange(2, 30)} if supplier else
+                                       {"PCF_CODAE": 1000000 + n, "PCF_ACCMGR": rng.choice(["Dana", "Riley", "Sam"])})},
             created_on=created_on, updated_on=updated_on,
         ))
     rows = Contact.objects.bulk_create(rows, batch_size=BATCH_SIZE)
     PostalAddress.objects.bulk_create([_address(account, rng, contact, "BIL,DEF,DEL") for contact in rows],
                                       batch_size=BATCH_SIZE)
+    # Products get primary suppliers (a few updates, one per supplier).
+    suppliers = [contact.pk for contact in rows if contact.is_supplier][:5]
+    product_ids = list(Product.objects.filter(account=account, primary_supplier_id__isnull=True)
+                       .values_list("id", flat=True))
+    for index, supplier_id in enumerate(suppliers):
+        Product.objects.filter(pk__in=product_ids[index::len(suppliers)]).update(primary_supplier_id=supplier_id)
     return len(rows)
 
 
+def _order_custom_fields(rng: random.Random, n: int) -> dict:
+    if rng.random() < 0.5:
+        return {}
+    slot = rng.choice(list(DELIVERY_SLOTS))
+    values = {"PCF_SLOT": {"id": int(slot), "value": DELIVERY_SLOTS[slot]}}
+    if rng.random() < 0.4:
+        values["PCF_MKTREF"] = f"MKT-{700000 + n}"
+    return values
+
+
+def _seed_payments_and_notes(account, rng, orders: list, now) -> None:
+    """Customer payments for paid orders, notes on some orders."""
+    methods = ["CARD", "CARD", "PAYPAL", "BANK"]
+    payments, notes = [], []
+    for order in orders:
+        if order.payment_status == "PAID":
+            payments.append(CustomerPayment(
+                account=account, transaction_ref=f"TXN-{order.pk:08d}", transaction_code=f"{rng.randrange(10**8):08d}",
+                payment_method_code=rng.choice(methods), payment_type="RECEIPT", order_id=order.pk,
+                currency_code=order.currency, currency_id={"GBP": 1, "EUR": 2, "USD": 3}.get(order.currency, 1),
+                amount_paid=order.total, payment_date=order.placed_on + timedelta(hours=1),
+                journal_ref=f"Payment for order #{order.pk}", created_on=order.placed_on + timedelta(hours=1)))
+        if rng.random() < 0.25:
+            notes.append(OrderNote(account=account, order=order, is_public=rng.random() < 0.3,
+                                   text=rng.choice(["Customer asked for a call before delivery.",
+                                                    "Leave with neighbour if out.", "Gift wrap requested.",
+                                                    "Checked stock by phone."]),
+                                   added_on=order.placed_on + timedelta(hours=2)))
+    CustomerPayment.objects.bulk_create(payments, batch_size=BATCH_SIZE)
+    OrderNote.objects.bulk_create(notes, batch_size=BATCH_SIZE)
+
+
+def _seed_purchases(account, rng, count: int, now) -> int:
+    """``count`` purchase orders from suppliers, each received in full: goods-in notes and the goods movements
+    they made. Returns how many were made."""
+    suppliers = list(Contact.objects.filter(account=account, is_supplier=True)[:count])
+    products = list(Product.objects.filter(account=account, stock_tracked=True).values_list("id", "name", "sku")[:6])
+    if not suppliers or not products:
+        return 0
+    entries, movement_id = [], 0
+    for n, supplier in enumerate(suppliers, start=1):
+        placed_on = now - timedelta(days=30 * n)
+        items = products[(n - 1) * 2:(n - 1) * 2 + 2] or products[:1]
+        net = Decimal(0)
+        order = Order.objects.create(
+            account=account, contact=supplier, order_type_code="PO", reference=f"PO-{n:05d}", order_status_id=9,
+            stock_status_code="POA", allocation_status_code="ANR", shipping_status_code="NST",
+            payment_status="NOT_APPLICABLE", placed_on=placed_on, tax_date=placed_on, warehouse_id=1,
+            document={"parties": {"customer": {"addressFullName": f"{supplier.first_name} {supplier.last_name}",
+                                               "companyName": supplier.company}}},
+            created_on=placed_on, updated_on=placed_on + timedelta(days=5))
+        for index, (product_id, name, sku) in enumerate(items, start=1):
+            cost = Decimal(rng.randrange(1000, 20000)) / 100
+            OrderRow.objects.create(order=order, sequence=index * 10, product_id=product_id, product_name=name,
+                                    product_sku=sku, quantity=20, unit_price=cost, item_cost=cost, tax_rate=20,
+                                    net=cost * 20, tax=(cost * 20 * TAX_RATE).quantize(Decimal("0.01")),
+                                    nominal_code="5000")
+            net += cost * 20
+            movement_id += 1
+            entries.append(ApiLookup(account=account, kind=ApiLookup.Kind.GOODS_MOVEMENT, ref_id=movement_id,
+                                     name=f"GIN-{n:05d}", document={
+                                         "productId": product_id, "quantity": 20, "warehouseId": 1, "locationId": 1,
+                                         "goodsNoteId": n, "goodsNoteTypeCode": "GI",
+                                         "createdOn": (placed_on + timedelta(days=5)).isoformat(
+                                             timespec="milliseconds")}))
+        order.net, order.tax = net, (net * TAX_RATE).quantize(Decimal("0.01"))
+        order.total = order.net + order.tax
+        order.save(update_fields=["net", "tax", "total"])
+        entries.append(
+            ApiLookup(
+                account=account,
+                kind=ApiLookup.Kind.GOODS_IN_NOTE,
+                ref_id=n,
+                name=f"GIN-{n:05d}",
+                document={
+                    "purchaseOrderId": order.pk,
+                    "warehouseId": 1,
+                    "receivedById": 4,
+                    "receivedOn": (placed_on + timedelta(days=5)).isoformat(timespec="milliseconds"),
+                    "transfer": False,
+                },
+            )
+        )
+    ApiLookup.objects.bulk_create(entries)
+    return len(suppliers)
+
+
 def _seed_orders(account, rng, count: int, now) -> int:
+    """``count`` orders: a few purchase orders (received through goods-in notes), the rest sales orders."""
+    purchases = min(3, count // 10)
+    if purchases and Contact.objects.filter(account=account, is_supplier=True).exists():
+        count -= purchases
+    else:
+        purchases = 0
     contacts = list(Contact.objects.filter(account=account, is_customer=True))
     addresses = {address.contact_id: address for address in PostalAddress.objects.filter(account=account)}
     products = list(Product.objects.filter(account=account).values_list("id", "name", "sku")[:500])
-    lists = {price_list.currency_code: price_list.pk for price_list in
-             PriceList.objects.filter(account=account, price_list_type="SELL").order_by("-id")}
+    lists = {
+        price_list.currency_code: price_list.pk
+        for price_list in PriceList.objects.filter(account=account, price_list_type="SELL").order_by("-id")
+    }
     orders, lines = [], []
     for n in range(1, count + 1):
         placed_on, updated_on = _times(rng, now)
@@ -197,35 +322,77 @@ def _seed_orders(account, rng, count: int, now) -> int:
         parties = {}
         if contact is not None:
             address = addresses.get(contact.pk) or _address(account, rng)
-            parties = {"customer": _party(contact, address), "billing": _party(contact, address),
-                       "delivery": _party(contact, address)}
-        items = [(rng.choice(products) if products else (None, "Delivery charge", ""), rng.randrange(1, 5),
-                  Decimal(rng.randrange(500, 90000)) / 100) for _ in range(rng.randrange(1, 4))]
+            parties = {
+                "customer": _party(contact, address),
+                "billing": _party(contact, address),
+                "delivery": _party(contact, address),
+            }
+        items = [
+            (
+                rng.choice(products) if products else (None, "Delivery charge", ""),
+                rng.randrange(1, 5),
+                Decimal(rng.randrange(500, 90000)) / 100,
+            )
+            for _ in range(rng.randrange(1, 4))
+        ]
         net = sum(quantity * price for _, quantity, price in items)
         tax = (net * TAX_RATE).quantize(Decimal("0.01"))
-        orders.append(Order(
-            account=account, contact=contact, order_type_code="SO", reference=f"SO-{n:06d}",
-            external_ref=f"WEB-{100000 + n}" if rng.random() < 0.6 else "", order_status_id=status_id,
-            stock_status_code=stock_code, allocation_status_code=allocation_code, shipping_status_code=shipping_code,
-            payment_status=payment, currency=currency, net=net, tax=tax, total=net + tax,
-            price_list_id=lists.get(currency) or lists.get("GBP"), warehouse_id=rng.choice([1, 1, 2]),
-            channel_id=rng.randrange(1, 4), staff_owner_id=4, placed_on=placed_on, tax_date=placed_on,
-            delivery_date=placed_on + timedelta(days=rng.randrange(2, 8)),
-            document={"parties": parties, "shippingMethodId": rng.choice([1, 2]), "priceModeCode": "EXC",
-                      "invoiceReference": f"INV-{n:06d}" if payment == "PAID" else ""},
-            created_on=placed_on, updated_on=updated_on,
-        ))
+        orders.append(
+            Order(
+                account=account,
+                contact=contact,
+                order_type_code="SO",
+                reference=f"SO-{n:06d}",
+                external_ref=f"WEB-{100000 + n}" if rng.random() < 0.6 else "",
+                order_status_id=status_id,
+                stock_status_code=stock_code,
+                allocation_status_code=allocation_code,
+                shipping_status_code=shipping_code,
+                payment_status=payment,
+                currency=currency,
+                net=net,
+                tax=tax,
+                total=net + tax,
+                price_list_id=lists.get(currency) or lists.get("GBP"),
+                warehouse_id=rng.choice([1, 1, 2]),
+                channel_id=rng.randrange(1, 4),
+                staff_owner_id=4,
+                placed_on=placed_on,
+                tax_date=placed_on,
+                delivery_date=placed_on + timedelta(days=rng.randrange(2, 8)),
+                document={
+                    "parties": parties,
+                    "shippingMethodId": rng.choice([1, 2]),
+                    "priceModeCode": "EXC",
+                    "invoiceReference": f"INV-{n:06d}" if payment == "PAID" else "",
+                    "customFields": _order_custom_fields(rng, n),
+                },
+                created_on=placed_on,
+                updated_on=updated_on,
+            )
+        )
         lines.append(items)
     orders = Order.objects.bulk_create(orders, batch_size=BATCH_SIZE)
     rows = []
     for order, items in zip(orders, lines):
         for index, ((product_id, name, sku), quantity, price) in enumerate(items, start=1):
             row_net = quantity * price
-            rows.append(OrderRow(order=order, sequence=index * 10, product_id=product_id, product_name=name,
-                                 product_sku=sku, quantity=quantity, unit_price=price,
-                                 item_cost=price * Decimal("0.45"),
-                                 tax_rate=Decimal("20"), tax_code="T", net=row_net,
-                                 tax=(row_net * TAX_RATE).quantize(Decimal("0.01"))))
+            rows.append(
+                OrderRow(
+                    order=order,
+                    sequence=index * 10,
+                    product_id=product_id,
+                    product_name=name,
+                    product_sku=sku,
+                    quantity=quantity,
+                    unit_price=price,
+                    item_cost=price * Decimal("0.45"),
+                    tax_rate=Decimal("20"),
+                    tax_code="T",
+                    net=row_net,
+                    tax=(row_net * TAX_RATE).quantize(Decimal("0.01")),
+                )
+            )
     rows = OrderRow.objects.bulk_create(rows, batch_size=BATCH_SIZE)
     by_order: dict[int, list[OrderRow]] = {}
     for row in rows:
@@ -235,19 +402,42 @@ def _seed_orders(account, rng, count: int, now) -> int:
         if order.shipping_status_code != "ASS":
             continue
         shipped_on = (order.placed_on + timedelta(days=1)).isoformat(timespec="milliseconds")
-        notes.append(GoodsOutNote(
-            account=account, order=order, warehouse_id=order.warehouse_id, shipped=True,
-            document={"status": {"picked": True, "packed": True, "printed": True, "shippedOn": shipped_on,
-                                 "pickedOn": shipped_on, "packedOn": shipped_on, "printedOn": shipped_on},
-                      "shippingMethodId": order.document["shippingMethodId"], "shippingReference": f"TRK{order.pk:08d}",
-                      "orderRows": {str(row.pk): [{"productId": row.product_id or 0, "quantity": int(row.quantity),
-                                                   "locationId": 1}] for row in by_order.get(order.pk, [])},
-                      "events": [{"occured": shipped_on, "eventOwnerId": 4, "eventCode": code}
-                                 for code in ("PRI", "PIC", "PAC", "SHW")]},
-            created_on=order.placed_on, updated_on=order.updated_on,
-        ))
+        notes.append(
+            GoodsOutNote(
+                account=account,
+                order=order,
+                warehouse_id=order.warehouse_id,
+                shipped=True,
+                document={
+                    "status": {
+                        "picked": True,
+                        "packed": True,
+                        "printed": True,
+                        "shippedOn": shipped_on,
+                        "pickedOn": shipped_on,
+                        "packedOn": shipped_on,
+                        "printedOn": shipped_on,
+                    },
+                    "shippingMethodId": order.document["shippingMethodId"],
+                    "shippingReference": f"TRK{order.pk:08d}",
+                    "orderRows": {
+                        str(row.pk): [
+                            {"productId": row.product_id or 0, "quantity": int(row.quantity), "locationId": 1}
+                        ]
+                        for row in by_order.get(order.pk, [])
+                    },
+                    "events": [
+                        {"occured": shipped_on, "eventOwnerId": 4, "eventCode": code}
+                        for code in ("PRI", "PIC", "PAC", "SHW")
+                    ],
+                },
+                created_on=order.placed_on,
+                updated_on=order.updated_on,
+            )
+        )
     GoodsOutNote.objects.bulk_create(notes, batch_size=BATCH_SIZE)
-    return len(orders)
+    _seed_payments_and_notes(account, rng, orders, now)
+    return len(orders) + (_seed_purchases(account, rng, purchases, now) if purchases else 0)
 
 
 def seed_account(account: Account, *, products: int, contacts: int, orders: int) -> dict[str, int]:
@@ -256,7 +446,7 @@ def seed_account(account: Account, *, products: int, contacts: int, orders: int)
     rng = random.Random(f"seed-api-data:{account.code}")
     now = timezone.now()
     created = {"products": 0, "contacts": 0, "orders": 0}
-    with transaction.atomic(), dates_as_given(Product, Contact, Order, GoodsOutNote):
+    with transaction.atomic(), dates_as_given(Product, Contact, Order, GoodsOutNote, CustomerPayment):
         defaults.ensure_reference_data(account.pk, lookup_model=ApiLookup, price_list_model=PriceList)
         if products and not Product.objects.filter(account=account).exists():
             created["products"] = _seed_products(account, rng, products, now)
