@@ -10,6 +10,7 @@ for beat tasks are lowered to DEBUG by config.logs.QuietTicks.
 """
 
 import logging
+from contextvars import ContextVar
 
 from celery import shared_task
 
@@ -17,9 +18,15 @@ from sync import dispatcher, engine, metrics
 
 logger = logging.getLogger(__name__)
 
-@shared_task(acks_late=True, ignore_result=True, bind=True)
-def sync_slice(self, stream_id: int, epoch: int) -> str:
-    """One slice of one stream under the lease of ``epoch`` (a stale epoch does nothing)."""
+# Set while a slice's closing dispatch runs: a slice started from it (tasks run in place when they are eager)
+# does not dispatch again itself, so dispatches never nest.
+_refilling: ContextVar[bool] = ContextVar("sync_refilling", default=False)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sync_slice(stream_id: int, epoch: int) -> str:
+    """One slice of one stream under the lease of ``epoch`` (a stale epoch does nothing); then a dispatch, so
+    that the worker's place is refilled at once."""
     try:
         result = engine.run_slice(stream_id=stream_id, epoch=epoch)
     except Exception:
@@ -28,8 +35,12 @@ def sync_slice(self, stream_id: int, epoch: int) -> str:
         metrics.slice_count("error")
         return "error"
     metrics.slice_count(result.outcome)
-    if not self.request.is_eager:
-        dispatcher.dispatch_once(wait_s=0)
+    if not _refilling.get():
+        token = _refilling.set(True)
+        try:
+            dispatcher.dispatch_once(wait_s=0)
+        finally:
+            _refilling.reset(token)
     return result.outcome
 
 
