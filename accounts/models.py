@@ -83,7 +83,25 @@ class DeveloperProfile(models.Model):
         return self.partner_status == self.PartnerStatus.APPROVED
 
 
-class PartnerApplication(models.Model):
+class ReviewedRequest(models.Model):
+    """What every request a reviewer decides shares (partner applications here; progression and rate-limit
+    increase requests in the portal): who decided, when, and the note the requester is sent."""
+
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_decided(self) -> bool:
+        return self.decided_at is not None
+
+
+class PartnerApplication(ReviewedRequest):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         APPROVED = "approved", "Approved"
@@ -98,11 +116,6 @@ class PartnerApplication(models.Model):
     agreement_accepted_at = models.DateTimeField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     submitted_at = models.DateTimeField(auto_now_add=True)
-    reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decision_note = models.TextField(blank=True)
 
     class Meta:
         ordering = ["submitted_at", "id"]

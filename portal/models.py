@@ -5,7 +5,7 @@ from django.db import models
 from django.utils import timezone
 from oauth2_provider.models import AbstractApplication, ApplicationManager
 
-from accounts.models import Account
+from accounts.models import Account, ReviewedRequest
 
 app_ref_validator = RegexValidator(
     r"^[a-z0-9](?:[a-z0-9-]{1,48}[a-z0-9])$",
@@ -162,7 +162,7 @@ class ReviewStage(models.Model):
         return self.label
 
 
-class ProgressionRequest(models.Model):
+class ProgressionRequest(ReviewedRequest):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         APPROVED = "approved", "Approved"
@@ -176,11 +176,6 @@ class ProgressionRequest(models.Model):
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     message = models.TextField(max_length=5000)
     submitted_at = models.DateTimeField(default=timezone.now)
-    reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decision_note = models.TextField(blank=True)
 
     class Meta:
         ordering = ["submitted_at", "id"]
@@ -237,7 +232,7 @@ class Installation(models.Model):
         return str(self.pk)
 
 
-class RateLimitIncreaseRequest(models.Model):
+class RateLimitIncreaseRequest(ReviewedRequest):
     """A developer asks for more API calls per minute, for all installations or one account."""
 
     class Status(models.TextChoices):
@@ -272,11 +267,6 @@ class RateLimitIncreaseRequest(models.Model):
     granted_until = models.DateTimeField(null=True, blank=True)
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     submitted_at = models.DateTimeField(default=timezone.now)
-    reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decision_note = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-submitted_at", "-id"]
