@@ -10,9 +10,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from accounts.confirmation import confirm_first
 from accounts.selectors import membership_or_404
 from accounts.refusals import refusal_text
-from portal import selectors
+from portal import confirmations, selectors
 from portal.installations import installation_turn_off, turn_on_redirect
 from portal.models import Installation, Stage
 from portal.usage import installations_usage
@@ -67,6 +68,7 @@ def store_turn_on(request, code, app_ref):
 
 
 @login_required
+@confirm_first(confirmations.store_turn_off)
 @require_POST
 def store_turn_off(request, code, app_ref):
     membership = membership_or_404(user=request.user, code=code)

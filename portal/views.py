@@ -8,11 +8,12 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.confirmation import confirm_first
 from accounts.decorators import developer_required, reviewer_required
 from accounts.models import PartnerApplication
 from accounts.refusals import apply_refusal, refusal_text
 from accounts.roles import is_reviewer
-from portal import lifecycle, limits, selectors, services, usage
+from portal import confirmations, lifecycle, limits, selectors, services, usage
 from portal.credentials import SECRET_OVERLAP_CHOICES
 from portal.forms import (
     AppForm, AuditFilterForm, DecisionForm, EarlyAccessForm, PlatformSettingsForm, ProgressionRequestForm,
@@ -126,6 +127,7 @@ def app_edit(request, pk):
 
 
 @developer_required
+@confirm_first(confirmations.app_delete)
 def app_delete(request, pk):
     app = selectors.app_of_developer(user=request.user, pk=pk)
     if request.method == "POST":
@@ -148,6 +150,7 @@ def app_credentials(request, pk):
 
 
 @developer_required
+@confirm_first(confirmations.app_rotate_secret)
 @require_POST
 def app_rotate_secret(request, pk):
     app = selectors.app_of_developer(user=request.user, pk=pk)
@@ -188,6 +191,7 @@ def app_early_access(request, pk):
 
 
 @developer_required
+@confirm_first(confirmations.early_access_remove)
 @require_POST
 def early_access_remove(request, pk, grant_id):
     app = selectors.app_of_developer(user=request.user, pk=pk)
@@ -338,6 +342,7 @@ def review_app(request, pk):
 
 
 @reviewer_required
+@confirm_first(confirmations.review_app_suspension)
 @require_POST
 def review_app_suspension(request, pk):
     app = get_object_or_404(App, pk=pk)

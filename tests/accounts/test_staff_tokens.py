@@ -463,12 +463,12 @@ def test_revoking_and_deleting_through_the_page(client):
     token, _ = _token(private_app, actor=owner)
     client.force_login(owner)
 
-    response = client.post(reverse("accounts:staff_token_revoke", args=[account.code, token.pk]))
+    response = client.post(reverse("accounts:staff_token_revoke", args=[account.code, token.pk]), {"confirm": "yes"})
     assert response.status_code == 302
     token.refresh_from_db()
     assert token.revoked_at is not None
 
-    response = client.post(reverse("accounts:private_app_delete", args=[account.code, private_app.pk]))
+    response = client.post(reverse("accounts:private_app_delete", args=[account.code, private_app.pk]), {"confirm": "yes"})
     assert response.status_code == 302
     assert not PrivateApp.objects.exists()
 
@@ -496,7 +496,7 @@ def test_staff_members_see_the_list_read_only_and_cannot_create(client):
     }, follow=True)
     assert StaffToken.objects.count() == 1
     assert "Only owners and admins" in response.content.decode()
-    client.post(reverse("accounts:staff_token_revoke", args=[account.code, token.pk]))
+    client.post(reverse("accounts:staff_token_revoke", args=[account.code, token.pk]), {"confirm": "yes"})
     token.refresh_from_db()
     assert token.revoked_at is None
 
@@ -510,8 +510,8 @@ def test_non_members_get_404s(client):
 
     # then every page and action of that account is a 404, and nothing changes
     assert client.get(_page(account.code)).status_code == 404
-    assert client.post(reverse("accounts:staff_token_revoke", args=[account.code, token.pk])).status_code == 404
-    assert client.post(reverse("accounts:private_app_delete", args=[account.code, private_app.pk])).status_code == 404
+    assert client.post(reverse("accounts:staff_token_revoke", args=[account.code, token.pk]), {"confirm": "yes"}).status_code == 404
+    assert client.post(reverse("accounts:private_app_delete", args=[account.code, private_app.pk]), {"confirm": "yes"}).status_code == 404
     assert client.post(reverse("accounts:staff_token_create", args=[account.code]), {
         "private_app": private_app.pk, "name": "x"}).status_code == 404
     token.refresh_from_db()
@@ -526,7 +526,7 @@ def test_a_token_of_another_account_is_a_404_from_your_own_account(client):
     client.force_login(owner)
 
     # when they try to revoke it through their own account's URL, then it is not found
-    assert client.post(reverse("accounts:staff_token_revoke", args=[mine.code, token.pk])).status_code == 404
+    assert client.post(reverse("accounts:staff_token_revoke", args=[mine.code, token.pk]), {"confirm": "yes"}).status_code == 404
     token.refresh_from_db()
     assert token.revoked_at is None
 
