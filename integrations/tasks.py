@@ -12,6 +12,7 @@ from celery import shared_task
 
 from integrations import callbacks, usage
 from integrations.redis_client import worker_redis
+from portal import owner_notices
 from portal.models import Installation
 from portal.usage import usage_minutes_record
 
@@ -97,6 +98,9 @@ def _deliver(installation_id: int, kind: str, retries: int) -> str:
         return "no url"
     if callbacks.callback_succeeded(attempt):
         return "delivered"
+    if attempt.refused or retries >= CALLBACK_MAX_RETRIES:
+        if kind == callbacks.Kind.INSTALL:
+            owner_notices.tell_owners_install_callback_failing(installation=installation, attempts=retries + 1)
     if attempt.refused:
         return "refused"
     if retries >= CALLBACK_MAX_RETRIES:

@@ -33,6 +33,7 @@ def store(request, code):
     return render(request, "portal/store.html", {
         "account": account, "membership": membership, "apps": list(apps), "enabled": enabled,
         "q": query, "stage": stage, "stages": [(s.value, s.label) for s in Stage], "nav_section": "accounts",
+        "suspended": selectors.suspended_apps_on_account(account=account),
     })
 
 
@@ -40,7 +41,7 @@ def store(request, code):
 def store_app(request, code, app_ref):
     membership = membership_or_404(user=request.user, code=code)
     account = membership.account
-    app = get_object_or_404(selectors.apps_visible_to_account(account=account), client_id=app_ref)
+    app = selectors.app_for_account_page(account=account, app_ref=app_ref)
     installation = Installation.objects.filter(app=app, account=account).first()
     return render(request, "portal/store_app.html", {
         "account": account, "membership": membership, "app": app, "installation": installation,
