@@ -11,3 +11,7 @@ class SyncConfig(AppConfig):
         from sync import listeners, tasks  # noqa: F401
 
         listeners.register()
+
+        from sync import audit_phrases
+
+        audit_phrases.register()
