@@ -41,6 +41,8 @@ DEMO_MODE = env_bool("DEMO_MODE", default=DEBUG)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:%s" % os.environ.get("PORT", "8000")).rstrip("/")
+# The name emails and pages sign with (allauth's emails read it through accounts.adapter).
+PORTAL_NAME = os.environ.get("PORTAL_NAME", "Partner Portal")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -74,6 +76,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # The portal's 404 and 403 pages also with DEBUG on in demo mode.
+    "config.error_pages.StyledErrorPagesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
