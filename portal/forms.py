@@ -105,7 +105,33 @@ class PlatformSettingsForm(forms.ModelForm):
         widgets = {"intake_closed_message": forms.Textarea(attrs={"rows": 3})}
 
 
+AUDIT_ACTIONS = [
+    ("", "Any action"),
+    ("app.", "Apps: registered, edited, promoted, suspended, deleted"),
+    ("installation.", "Apps turned on or off in accounts"),
+    ("early_access.", "Early access"),
+    ("progression.", "Progression requests and review checks"),
+    ("limit_", "Rate-limit requests and grants"),
+    ("account.", "Accounts and members"),
+    ("staff_token.", "Staff tokens"),
+    ("private_app.", "Private apps"),
+    ("api_key.", "Developer API keys"),
+    ("developer.", "Developer profiles"),
+    ("partner.", "Partner applications"),
+    ("sync.", "Sync connections and webhooks"),
+    ("platform_settings.", "Platform settings"),
+]
+
+
 class AuditFilterForm(forms.Form):
-    app_ref = forms.CharField(required=False, label="App reference")
-    actor = forms.CharField(required=False, label="Actor email")
-    verb = forms.CharField(required=False, label="Action starts with", help_text="e.g. progression.")
+    app_ref = forms.CharField(required=False, label="App reference", max_length=50)
+    actor = forms.CharField(required=False, label="Actor email", max_length=254)
+    action = forms.ChoiceField(required=False, label="Action", choices=AUDIT_ACTIONS)
+    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(required=False, label="To (inclusive)", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("since") and cleaned.get("until") and cleaned["since"] > cleaned["until"]:
+            self.add_error("until", "Choose a date on or after the “From” date.")
+        return cleaned

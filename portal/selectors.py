@@ -74,8 +74,13 @@ def progression_requests_of(*, app: App) -> QuerySet[ProgressionRequest]:
     return app.progression_requests.select_related("submitted_by", "reviewer").order_by("-submitted_at", "-id")
 
 
-def audit_log(*, app_ref: str = "", actor_email: str = "", verb: str = "") -> QuerySet[AuditEvent]:
+def audit_log(*, app_ref: str = "", actor_email: str = "", verb: str = "", since=None, until=None) -> QuerySet[AuditEvent]:
+    """Audit events, newest first; ``since`` and ``until`` are dates (both days included, local time)."""
     events = AuditEvent.objects.select_related("actor").order_by("-created_at", "-id")
+    if since:
+        events = events.filter(created_at__date__gte=since)
+    if until:
+        events = events.filter(created_at__date__lte=until)
     if app_ref:
         events = events.filter(app_ref=app_ref)
     if actor_email:

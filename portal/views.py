@@ -13,7 +13,7 @@ from accounts.decorators import developer_required, reviewer_required
 from accounts.models import PartnerApplication
 from accounts.refusals import apply_refusal, refusal_text
 from accounts.roles import is_reviewer
-from portal import confirmations, lifecycle, limits, selectors, services, usage
+from portal import audit_csv, confirmations, lifecycle, limits, selectors, services, usage
 from portal.credentials import SECRET_OVERLAP_CHOICES
 from portal.forms import (
     AppForm, AuditFilterForm, DecisionForm, EarlyAccessForm, PlatformSettingsForm, ProgressionRequestForm,
@@ -379,7 +379,20 @@ def platform_settings_edit(request):
 def audit_log(request):
     form = AuditFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
-    events = selectors.audit_log(app_ref=filters.get("app_ref", ""), actor_email=filters.get("actor", ""),
-                                 verb=filters.get("verb", ""))
+    events = _audit_events(filters)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     return render(request, "portal/audit_log.html", review_context(form=form, events=page))
+
+
+def _audit_events(filters: dict):
+    return selectors.audit_log(app_ref=filters.get("app_ref", ""), actor_email=filters.get("actor", ""),
+                               verb=filters.get("action", ""), since=filters.get("since"),
+                               until=filters.get("until"))
+
+
+@reviewer_required
+def audit_log_export(request):
+    """The filtered audit log as CSV (every matching event, not one page)."""
+    form = AuditFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    return audit_csv.audit_csv_response(_audit_events(filters))
