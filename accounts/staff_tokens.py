@@ -134,6 +134,8 @@ def staff_token_create(*, private_app: PrivateApp, name: str, actor: User, membe
     _require_manager(account, actor)
     name = _required_text(name, field="name", label="token", max_length=100)
     user = _member_of(account, member=member, member_email=member_email)
+    if StaffToken.objects.filter(private_app__account=account, name__iexact=name, revoked_at__isnull=True).exists():
+        raise ValidationError({"name": f"{account.code} already has a staff token named “{name}”; choose another name."})
     if expires_at is not None:
         if timezone.is_naive(expires_at):
             raise ValidationError({"expires_at": "Give the expiry with a time zone."})

@@ -1,7 +1,7 @@
 from django import forms
 
 from portal.models import App, PlatformSettings
-from portal.validation import parse_redirect_uris, validate_icon
+from portal.validation import URL_MAX_LENGTH, number_in_range, parse_redirect_uris, validate_app_url, validate_icon
 
 
 class AppForm(forms.Form):
@@ -29,17 +29,42 @@ class AppForm(forms.Form):
         label="Redirect URIs", widget=forms.Textarea(attrs={"rows": 3}),
         help_text="One per line, matched exactly. https only (http is allowed for localhost).",
     )
-    install_callback_url = forms.URLField(required=False, assume_scheme="https", label="Install callback URL", help_text="Called when an account turns the app on.")
-    uninstall_callback_url = forms.URLField(required=False, assume_scheme="https", label="Uninstall callback URL", help_text="Called when an account turns the app off.")
+    install_callback_url = forms.URLField(required=False, assume_scheme="https", label="Install callback URL", help_text="Called when an account turns the app on. https, up to 200 characters.")
+    uninstall_callback_url = forms.URLField(required=False, assume_scheme="https", label="Uninstall callback URL", help_text="Called when an account turns the app off. https, up to 200 characters.")
     homepage_url = forms.URLField(required=False, assume_scheme="https", label="Homepage URL")
     support_url = forms.URLField(required=False, assume_scheme="https", label="Support URL")
     privacy_url = forms.URLField(required=False, assume_scheme="https", label="Privacy policy URL")
+
+    URL_FIELDS = ("install_callback_url", "uninstall_callback_url", "homepage_url", "support_url", "privacy_url")
 
     def __init__(self, *args, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         if editing:
             del self.fields["app_ref"]
             self.fields["icon"].help_text += " Leave empty to keep the current icon."
+        for name in self.URL_FIELDS:
+            # Django's URLField would refuse an over-long URL only after the scheme check; say the length first.
+            self.fields[name].widget.attrs["maxlength"] = URL_MAX_LENGTH
+
+    def _clean_url(self, name):
+        value = self.cleaned_data.get(name, "")
+        validate_app_url(value)
+        return value
+
+    def clean_install_callback_url(self):
+        return self._clean_url("install_callback_url")
+
+    def clean_uninstall_callback_url(self):
+        return self._clean_url("uninstall_callback_url")
+
+    def clean_homepage_url(self):
+        return self._clean_url("homepage_url")
+
+    def clean_support_url(self):
+        return self._clean_url("support_url")
+
+    def clean_privacy_url(self):
+        return self._clean_url("privacy_url")
 
     def clean_app_ref(self):
         value = self.cleaned_data["app_ref"].strip()
@@ -103,6 +128,14 @@ class PlatformSettingsForm(forms.ModelForm):
         labels = {"progression_intake_open": "Progression intake is open",
                   "intake_closed_message": "Message shown while intake is closed"}
         widgets = {"intake_closed_message": forms.Textarea(attrs={"rows": 3})}
+
+    RANGES = {"default_instance_limit": (1, 1_000_000), "limit_period_seconds": (1, 86_400),
+              "staff_token_limit": (1, 1_000_000), "early_access_cap": (1, 1_000)}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, (low, high) in self.RANGES.items():
+            number_in_range(self.fields[name], low, high)
 
 
 AUDIT_ACTIONS = [

@@ -19,7 +19,7 @@ from portal import hooks, lifecycle, owner_notices
 from portal.credentials import SECRET_OVERLAP_CHOICES, callback_signing_key, new_client_secret
 from portal.models import App, EarlyAccess, PlatformSettings, ProgressionRequest, ReviewCheck, ReviewStage, Stage
 from portal.selectors import platform_settings
-from portal.validation import parse_redirect_uris, validate_icon, validate_outgoing_url
+from portal.validation import parse_redirect_uris, validate_app_url, validate_icon, validate_outgoing_url
 
 APP_FIELDS = (
     "name", "short_description", "long_description", "install_callback_url", "uninstall_callback_url",
@@ -51,6 +51,11 @@ def _apply_fields(app: App, fields: dict) -> None:
         if name in fields:
             value = fields[name]
             value = value.strip() if isinstance(value, str) else value
+            if name.endswith("_url") and value:
+                try:
+                    validate_app_url(value)
+                except ValidationError as exc:
+                    raise ValidationError({name: exc.messages})
             if name in CALLBACK_FIELDS and value and value != getattr(app, name):
                 try:
                     validate_outgoing_url(value, purpose=name.replace("_", " "))

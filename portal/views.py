@@ -89,15 +89,23 @@ def _app_page(request, app: App, template: str, **context):
 @developer_required
 def app_detail(request, pk):
     app = selectors.app_of_developer(user=request.user, pk=pk)
+    return _app_detail_page(request, app)
+
+
+def _app_detail_page(request, app: App, progression_form=None, status: int = 200):
+    """The app's overview; with a progression form that came back with errors, that form (what was typed
+    stays in it)."""
     intake = selectors.platform_settings()
-    return _app_page(
+    response = _app_page(
         request, app, "portal/app_detail.html",
         next_stage=lifecycle.next_stage(app.stage), intake=intake,
-        progression_form=ProgressionRequestForm(),
+        progression_form=progression_form or ProgressionRequestForm(),
         is_partner=request.user.developer_profile.is_partner,
         requests=selectors.progression_requests_of(app=app)[:10],
         **_usage_context(app),
     )
+    response.status_code = status
+    return response
 
 
 def _usage_context(app: App) -> dict:
@@ -211,8 +219,7 @@ def progression_request(request, pk):
     app = selectors.app_of_developer(user=request.user, pk=pk)
     form = ProgressionRequestForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Write a message for the reviewer.")
-        return redirect("portal:app_detail", pk=app.pk)
+        return _app_detail_page(request, app, progression_form=form, status=400)
     try:
         created = services.progression_request_submit(app=app, actor=request.user, message=form.cleaned_data["message"])
     except (ValidationError, PermissionDenied) as error:
@@ -264,14 +271,18 @@ def review_queue(request):
 
 @reviewer_required
 def review_request(request, pk):
+    return _review_request_page(request, pk)
+
+
+def _review_request_page(request, pk, decision_form=None, status: int = 200):
     progression = selectors.progression_request_for_review(pk=pk)
     checks = list(progression.checks.all())
     return render(request, "portal/review_request.html", review_context(
         progression=progression, app=progression.app, checks=checks,
         all_checked=all(check.is_checked for check in checks),
         history=selectors.app_history(app=progression.app)[:30],
-        decision_form=DecisionForm(), stages=STAGE_ORDER,
-    ))
+        decision_form=decision_form or DecisionForm(), stages=STAGE_ORDER,
+    ), status=status)
 
 
 @reviewer_required
@@ -287,7 +298,9 @@ def review_check(request, pk):
         except (ValidationError, PermissionDenied) as error:
             _report(request, error)
     else:
-        messages.error(request, "That review stage could not be updated.")
+        errors = [f"{form.fields[name].label or name.capitalize()}: {error}" for name, field_errors in form.errors.items()
+                  if name != "stage_key" for error in field_errors]
+        messages.error(request, "That review stage could not be updated. " + " ".join(errors))
     return redirect("portal:review_request", pk=pk)
 
 
@@ -297,8 +310,9 @@ def review_decide(request, pk):
     progression = get_object_or_404(ProgressionRequest.objects.select_related("app"), pk=pk)
     form = DecisionForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose approve or reject.")
-        return redirect("portal:review_request", pk=pk)
+        if "decision" in form.errors:
+            messages.error(request, "Choose approve or reject.")
+        return _review_request_page(request, pk, decision_form=form, status=400)
     decision, note = form.cleaned_data["decision"], form.cleaned_data["note"]
     try:
         if decision == "approve":
@@ -334,11 +348,15 @@ def review_apps(request):
 
 @reviewer_required
 def review_app(request, pk):
+    return _review_app_page(request, pk)
+
+
+def _review_app_page(request, pk, form=None, status: int = 200):
     app = get_object_or_404(App.objects.select_related("user__developer_profile"), pk=pk)
     return render(request, "portal/review_app.html", review_context(
-        app=app, form=SuspensionForm(), history=selectors.app_history(app=app)[:50],
+        app=app, form=form or SuspensionForm(), history=selectors.app_history(app=app)[:50],
         requests=selectors.progression_requests_of(app=app)[:20], stages=STAGE_ORDER,
-    ))
+    ), status=status)
 
 
 @reviewer_required
@@ -357,6 +375,8 @@ def review_app_suspension(request, pk):
                 messages.success(request, f"{app.name} is no longer suspended.")
         except (ValidationError, PermissionDenied) as error:
             _report(request, error)
+    else:
+        return _review_app_page(request, pk, form=form, status=400)
     return redirect("portal:review_app", pk=pk)
 
 

@@ -1,5 +1,6 @@
 """Private apps and staff tokens: the services, the gateway's lookup, and the account's staff-tokens page."""
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -24,11 +25,16 @@ def _private_app(account, actor=None, suffix="scripts", name="Nightly scripts") 
     return services.private_app_create(account=account, name=name, identifier=f"{account.code}_{suffix}", actor=actor)
 
 
+_token_names = itertools.count(1)
+
+
 def _token(private_app, *, actor=None, member=None, **kwargs):
+    """A staff token; each gets its own name (names are unique among an account's live tokens)."""
     account = private_app.account
     actor = actor or Membership.objects.filter(account=account, role=Membership.Role.OWNER).first().user
-    return services.staff_token_create(private_app=private_app, member=member or actor,
-                                       name=kwargs.pop("name", "Stock export"), actor=actor, **kwargs)
+    name = kwargs.pop("name", None) or f"Stock export {next(_token_names)}"
+    return services.staff_token_create(private_app=private_app, member=member or actor, name=name, actor=actor,
+                                       **kwargs)
 
 
 # --- private_app_create -----------------------------------------------------------------------------------------
