@@ -48,9 +48,9 @@ def app_rotate_secret(request, pk) -> Confirmation:
         title=f"Rotate the client secret of {app.name}?",
         consequences=[
             "A new client secret is issued and shown once, on the next page.",
-            "The old secret stops working when you choose below. Every server that uses it "
-            f"(token requests for {plural(accounts, 'account')} where {app.name} is on) must be updated by then; "
-            "with “at once”, every token request with the old secret fails now.",
+            "The old secret stops working when you choose below: every server that uses it must be updated by "
+            "then; with “at once”, every token request with the old secret fails now"
+            + (f" ({app.name} is on in {plural(accounts, 'account')})." if accounts else "."),
             "Access tokens already issued keep working until they expire.",
         ],
         action="Rotate client secret",
@@ -103,7 +103,7 @@ def review_app_suspension(request, pk) -> Confirmation | None:
                                          and form.cleaned_data["reason"].strip()):
         return None
     installations = app.installations.filter(is_enabled=True).count()
-    reason = form.cleaned_data["reason"] if form.is_bound and form.is_valid() else ""
+    reason = form.cleaned_data["reason"].strip().rstrip(".") if form.is_bound and form.is_valid() else ""
     return Confirmation(
         title=f"Suspend {app.name}?",
         consequences=[
