@@ -84,8 +84,7 @@ def validate_app_url(url: str) -> None:
         raise ValidationError(f"Keep the URL to {URL_MAX_LENGTH} characters; this one has {len(url):,}.")
     scheme = urlsplit(url).scheme.lower()
     if scheme != "https" and not (scheme == "http" and http_allowed()):
-        allowed = "https (or http in this demo)" if http_allowed() else "https"
-        raise ValidationError(f"“{shown(url)}” must use {allowed}.")
+        raise ValidationError("Use an https URL.")
 
 
 def number_in_range(field, low: int, high: int) -> None:

@@ -60,7 +60,7 @@ def test_app_urls_need_https_unless_demo_mode_allows_http(settings, field):
     # when an http URL is given, then it is refused like a redirect URI would be
     form = AppForm({**VALID, field: "http://shop.example.com/hook"})
     assert not form.is_valid()
-    assert "must use https" in form.errors[field][0]
+    assert "Use an https URL" in form.errors[field][0]
 
     # and in demo mode it is accepted
     settings.PORTAL = {**settings.PORTAL, "EGRESS_ALLOW_PRIVATE": True}
