@@ -30,6 +30,8 @@ def api_key_create(*, user: User, name: str, actor: User) -> tuple[DeveloperApiK
         raise ValidationError({"name": "Give the key a name, for example what uses it."})
     if len(name) > 100:
         raise ValidationError({"name": "Keep the name to 100 characters."})
+    if DeveloperApiKey.objects.filter(user=user, name__iexact=name, revoked_at__isnull=True).exists():
+        raise ValidationError({"name": f"You already have a key named “{name}”; choose another name."})
     raw = new_secret(API_KEY_KIND)
     key = DeveloperApiKey.objects.create(user=user, name=name, key_hash=hash_secret(raw), prefix=raw[:PREFIX_LENGTH])
     audit_record(actor=actor, verb="api_key.created", target=key, data={"name": name, "prefix": key.prefix})

@@ -134,6 +134,9 @@ def staff_token_create(*, private_app: PrivateApp, name: str, actor: User, membe
     _require_manager(account, actor)
     name = _required_text(name, field="name", label="token", max_length=100)
     user = _member_of(account, member=member, member_email=member_email)
+    if StaffToken.objects.filter(private_app__account=account, name__iexact=name, revoked_at__isnull=True).exists():
+        raise ValidationError(
+            {"name": f"{account.code} already has a staff token named “{name}”; choose another name."})
     if expires_at is not None:
         if timezone.is_naive(expires_at):
             raise ValidationError({"expires_at": "Give the expiry with a time zone."})
@@ -141,13 +144,27 @@ def staff_token_create(*, private_app: PrivateApp, name: str, actor: User, membe
             raise ValidationError({"expires_at": "The expiry must be in the future."})
     raw = new_secret(STAFF_TOKEN_KIND)
     token = StaffToken.objects.create(
-        private_app=private_app, member=user, name=name, token_hash=hash_secret(raw), prefix=raw[:PREFIX_LENGTH],
-        created_by=actor, expires_at=expires_at,
+        private_app=private_app,
+        member=user,
+        name=name,
+        token_hash=hash_secret(raw),
+        prefix=raw[:PREFIX_LENGTH],
+        created_by=actor,
+        expires_at=expires_at,
     )
-    audit_record(actor=actor, verb="staff_token.created", target=token, data={
-        "account": account.code, "identifier": private_app.identifier, "prefix": token.prefix, "name": name,
-        "member": user.email, "expires_at": expires_at.isoformat() if expires_at else None,
-    })
+    audit_record(
+        actor=actor,
+        verb="staff_token.created",
+        target=token,
+        data={
+            "account": account.code,
+            "identifier": private_app.identifier,
+            "prefix": token.prefix,
+            "name": name,
+            "member": user.email,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
+    )
     return token, raw
 
 
@@ -162,9 +179,16 @@ def staff_token_revoke(*, token: StaffToken, actor: User) -> StaffToken:
         raise ValidationError("This staff token is already revoked.")
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
-    audit_record(actor=actor, verb="staff_token.revoked", target=token, data={
-        "account": account.code, "identifier": token.private_app.identifier, "prefix": token.prefix,
-    })
+    audit_record(
+        actor=actor,
+        verb="staff_token.revoked",
+        target=token,
+        data={
+            "account": account.code,
+            "identifier": token.private_app.identifier,
+            "prefix": token.prefix,
+        },
+    )
     return token
 
 
@@ -176,15 +200,26 @@ def staff_tokens_revoke_for_member(*, account: Account, member: User, actor: Use
         raise RuntimeError("staff_tokens_revoke_for_member must run inside the caller's transaction")
     now = timezone.now()
     revoked = []
-    tokens = (StaffToken.objects.select_for_update().select_related("private_app")
-              .filter(private_app__account=account, member=member, revoked_at__isnull=True).order_by("pk"))
+    tokens = (
+        StaffToken.objects.select_for_update()
+        .select_related("private_app")
+        .filter(private_app__account=account, member=member, revoked_at__isnull=True)
+        .order_by("pk")
+    )
     for token in tokens:
         token.revoked_at = now
         token.save(update_fields=["revoked_at"])
-        audit_record(actor=actor, verb="staff_token.revoked", target=token, data={
-            "account": account.code, "identifier": token.private_app.identifier, "prefix": token.prefix,
-            "reason": reason,
-        })
+        audit_record(
+            actor=actor,
+            verb="staff_token.revoked",
+            target=token,
+            data={
+                "account": account.code,
+                "identifier": token.private_app.identifier,
+                "prefix": token.prefix,
+                "reason": reason,
+            },
+        )
         revoked.append(token.prefix)
     return revoked
 
@@ -203,13 +238,16 @@ def private_apps_of_account(*, account: Account) -> list[PrivateApp]:
     queries whatever the number of apps and tokens."""
     tokens = StaffToken.objects.select_related("member", "created_by").order_by("-created_at", "-id")
     private_apps = list(
-        PrivateApp.objects.filter(account=account).select_related("created_by")
-        .prefetch_related(Prefetch("staff_tokens", queryset=tokens)).order_by("identifier")
+        PrivateApp.objects.filter(account=account)
+        .select_related("created_by")
+        .prefetch_related(Prefetch("staff_tokens", queryset=tokens))
+        .order_by("identifier")
     )
     now = timezone.now()
     for private_app in private_apps:
         for token in private_app.staff_tokens.all():
             token.status = staff_token_status(token, now)
         private_app.active_token_count = sum(
-            token.status == StaffTokenStatus.ACTIVE for token in private_app.staff_tokens.all())
+            token.status == StaffTokenStatus.ACTIVE for token in private_app.staff_tokens.all()
+        )
     return private_apps

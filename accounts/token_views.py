@@ -14,7 +14,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 
-from accounts import api_keys as api_key_services, staff_tokens as staff_token_services
+from accounts import api_keys as api_key_services, confirmations, staff_tokens as staff_token_services
+from accounts.confirmation import confirm_first
 from accounts.decorators import developer_required
 from accounts.models import DeveloperApiKey, Membership, PrivateApp, StaffToken
 from accounts.refusals import apply_refusal, refusal_messages, reported_refusal
@@ -96,6 +97,7 @@ def private_app_create(request, code):
 
 
 @login_required
+@confirm_first(confirmations.private_app_delete)
 @require_POST
 def private_app_delete(request, code, app_id):
     membership = membership_or_404(user=request.user, code=code)
@@ -132,6 +134,7 @@ def staff_token_create(request, code):
 
 
 @login_required
+@confirm_first(confirmations.staff_token_revoke)
 @require_POST
 def staff_token_revoke(request, code, token_id):
     membership = membership_or_404(user=request.user, code=code)
@@ -183,6 +186,7 @@ def api_keys(request):
 
 
 @developer_required
+@confirm_first(confirmations.api_key_revoke)
 @require_POST
 def api_key_revoke(request, key_id):
     key = get_object_or_404(DeveloperApiKey, pk=key_id, user=request.user)

@@ -13,8 +13,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from accounts import services
+from accounts import confirmations, services
 from accounts.conf import accounts_settings
+from accounts.confirmation import confirm_first
 from accounts.decorators import developer_required, reviewer_required
 from accounts.forms import (
     DeveloperContactForm,
@@ -172,6 +173,7 @@ def member_add(request, code):
 
 
 @login_required
+@confirm_first(confirmations.member_remove)
 @require_POST
 def member_remove(request, code, membership_id):
     own = membership_or_404(user=request.user, code=code)

@@ -51,6 +51,8 @@ DEMO_MODE = env_bool("DEMO_MODE", default=DEBUG)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:%s" % os.environ.get("PORT", "8000")).rstrip("/")
+# The name emails and pages sign with (allauth's emails read it through accounts.adapter).
+PORTAL_NAME = os.environ.get("PORTAL_NAME", "Partner Portal")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -87,6 +89,8 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     # Redis down: a clear 503 page instead of a 500 (sign-in's rate limits live in the cache).
     "config.middleware.ServiceUnavailableMiddleware",
+    # The portal's 404 and 403 pages also with DEBUG on in demo mode.
+    "config.error_pages.StyledErrorPagesMiddleware",
 ]
 
 # Content-Security-Policy of every page (config.middleware.ContentSecurityPolicyMiddleware). Scripts and
@@ -197,6 +201,7 @@ ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
 ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Partner Portal"
+ACCOUNT_ADAPTER = "accounts.adapter.PortalAccountAdapter"
 MFA_ADAPTER = "accounts.adapter.PortalMFAAdapter"
 # Fernet keys (comma-separated, newest first) that encrypt TOTP secrets and recovery-code seeds at rest;
 # when unset, one is derived from SECRET_KEY (set real keys to rotate SECRET_KEY without losing MFA).

@@ -22,6 +22,7 @@ from django.db import transaction
 
 from integrations import deliveries
 from integrations.models import CallbackAttempt, CallbackDelivery
+from portal import owner_notices
 from portal.models import Installation
 
 Kind = CallbackDelivery.Kind
@@ -80,6 +81,12 @@ class Callbacks(deliveries.Kind):
         delivery.url = url[:500]  # the app's current URL, if it changed since
         return deliveries.Request("GET", signed_callback_url(url=url, installation=installation,
                                                              timestamp=int(time.time())))
+
+    def attempted(self, delivery: CallbackDelivery, attempt) -> None:
+        # An install callback that gave up: the app may not know it was turned on, so the owners are told.
+        if delivery.status == CallbackDelivery.Status.FAILED and delivery.kind == CallbackDelivery.Kind.INSTALL:
+            owner_notices.tell_owners_install_callback_failing(installation=delivery.installation,
+                                                               attempts=delivery.attempts)
 
 
 CALLBACKS = Callbacks()

@@ -13,9 +13,6 @@ class IntegrationsSettings(AppSettings):
     DEFAULTS = {
         # Host returned as api_domain in token responses: the host of SITE_URL unless set.
         "API_DOMAIN": Computed(lambda: urlsplit(settings.SITE_URL).netloc),
-        # Outgoing requests to URLs users gave (callbacks, webhooks, external sync connections) may reach
-        # loopback and private addresses and plain http URLs: only sensible for local demos (egress.py).
-        "EGRESS_ALLOW_PRIVATE": Computed(lambda: settings.DEMO_MODE),
         # Caps of such a request: connect/read timeout, total time, size of the answer.
         "EGRESS_TIMEOUT_SECONDS": 10,
         "EGRESS_MAX_SECONDS": 30,
@@ -45,7 +42,6 @@ class IntegrationsSettings(AppSettings):
     }
     COERCE = {
         "API_DOMAIN": lambda value: value or urlsplit(settings.SITE_URL).netloc,
-        "EGRESS_ALLOW_PRIVATE": bool,
         "EGRESS_TIMEOUT_SECONDS": float,
         "EGRESS_MAX_SECONDS": float,
         "EGRESS_MAX_BYTES": int,

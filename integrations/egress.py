@@ -23,7 +23,7 @@ would come back to the developer in a log or an error message. So, for each requ
 A refusal raises :class:`Refused` (a ``requests.RequestException``) before anything is sent; its message
 is fit to show the developer and never names an address a name resolved to.
 
-The allowance: ``integrations_settings.EGRESS_ALLOW_PRIVATE`` (env ``EGRESS_ALLOW_PRIVATE``, formerly
+The allowance: ``portal_settings.EGRESS_ALLOW_PRIVATE`` (env ``EGRESS_ALLOW_PRIVATE``, formerly
 ``CALLBACKS_TO_PRIVATE_ADDRESSES``; on by default only in demo mode) lets every caller reach private
 addresses and plain http URLs, for local demos. Callers that talk to the operator's own services pass
 those origins in ``allow`` (the forwarding gateway its upstream, managed sync the built-in platform):
@@ -45,6 +45,7 @@ from requests.models import PreparedRequest
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
 from integrations.conf import integrations_settings
+from portal.conf import portal_settings
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class ResponseTooLarge(requests.RequestException):
 
 
 def private_allowed() -> bool:
-    return integrations_settings.EGRESS_ALLOW_PRIVATE
+    return portal_settings.EGRESS_ALLOW_PRIVATE
 
 
 @dataclass(frozen=True)

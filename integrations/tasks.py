@@ -80,8 +80,12 @@ def rollup_usage() -> dict:
 @shared_task(acks_late=True, ignore_result=True, expires=10)
 def deliver_due() -> dict:
     """Beat, every two seconds (CELERY_BEAT_SCHEDULE["deliveries"]): one pass over every kind of delivery
-    (install/uninstall callbacks, webhooks), bounded in deliveries and seconds."""
-    return deliveries.deliver_due()
+    (install/uninstall callbacks, webhooks), bounded in deliveries and seconds. Logs at INFO only when it did
+    something."""
+    result = deliveries.deliver_due()
+    worked = any(value for figures in result.values() for value in figures.values())
+    logger.log(logging.INFO if worked else logging.DEBUG, "deliveries: %s", result)
+    return result
 
 
 @shared_task(acks_late=True, ignore_result=True)

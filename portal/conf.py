@@ -1,6 +1,8 @@
 """Settings of the portal app: its keys of ``settings.PORTAL``, with their defaults (see ``accounts/conf.py``)."""
 
-from accounts.conf import AppSettings
+from django.conf import settings
+
+from accounts.conf import AppSettings, Computed
 
 
 class PortalSettings(AppSettings):
@@ -9,8 +11,12 @@ class PortalSettings(AppSettings):
         # Largest accepted app icon, in bytes, and its largest side in pixels.
         "ICON_MAX_BYTES": 512 * 1024,
         "ICON_MAX_PIXELS": 1024,
+        # Requests to URLs users give (callbacks, webhooks, external sync connections) may reach loopback and
+        # private addresses, and app URLs may be plain http: only sensible for local demos. The portal's forms
+        # and the egress guard (integrations/egress.py) both follow it.
+        "EGRESS_ALLOW_PRIVATE": Computed(lambda: settings.DEMO_MODE),
     }
-    COERCE = {"ICON_MAX_BYTES": int, "ICON_MAX_PIXELS": int}
+    COERCE = {"ICON_MAX_BYTES": int, "ICON_MAX_PIXELS": int, "EGRESS_ALLOW_PRIVATE": bool}
 
 
 portal_settings = PortalSettings()

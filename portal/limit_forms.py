@@ -3,6 +3,7 @@
 from django import forms
 
 from portal.models import RateLimitIncreaseRequest
+from portal.validation import number_in_range
 
 ALL_INSTALLATIONS = ""
 MAX_LIMIT = 1_000_000
@@ -37,6 +38,8 @@ class LimitRequestForm(forms.Form):
         self.fields["scope"].choices = [(ALL_INSTALLATIONS, "All installations of this app"),
                                         *[(code, f"Only {code}") for code in self.accounts]]
         self.fields["scope"].help_text = "One account: one that has turned the app on or has early access."
+        number_in_range(self.fields["calls_per_period"], 1, 10**9)
+        number_in_range(self.fields["requested_limit"], 1, MAX_LIMIT)
         if default_limit:
             self.fields["requested_limit"].help_text = f"The default is {default_limit:,} calls per minute."
 
@@ -56,6 +59,10 @@ class LimitApproveForm(forms.Form):
     )
     note = forms.CharField(label="Note to the developer (optional)", required=False, max_length=2000,
                            widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        number_in_range(self.fields["granted_limit"], 1, MAX_LIMIT)
 
 
 class LimitRejectForm(forms.Form):

@@ -326,3 +326,40 @@ def limit_grant_end(*, limit_request: RateLimitIncreaseRequest, actor, note: str
     notify(user=app.user, subject=f"{app.name}: the raised rate limit for {_scope(limit_request)} has ended",
            body=note, link=_limits_link(app))
     return limit_request
+
+
+def limit_steps(*, installations, start: datetime, end: datetime) -> dict[int, list[tuple[datetime, int, bool]]]:
+    """The limit each installation had over [start, end): ``(from, calls per minute, raised)`` in time order,
+    one entry per change (a grant beginning or ending), the first at ``start``. Charts draw it as a step line.
+    Grants are read from the requests' decisions; the default is today's platform setting."""
+    row = platform_settings()
+    default = default_limit_per_minute(row)
+    installations = list(installations)
+    grants = list(RateLimitIncreaseRequest.objects.filter(
+        app_id__in={i.app_id for i in installations}, status=Status.APPROVED, decided_at__lt=end,
+    ).filter(Q(granted_until__isnull=True) | Q(granted_until__gt=start)))
+    steps = {}
+    for installation in installations:
+        mine = [g for g in grants
+                if g.app_id == installation.app_id and g.account_id in (None, installation.account_id)]
+        moments = sorted(
+            {
+                start,
+                *[g.decided_at for g in mine if start < g.decided_at < end],
+                *[g.granted_until for g in mine if g.granted_until and start < g.granted_until < end],
+            }
+        )
+        changes: list[tuple[datetime, int, bool]] = []
+        for moment in moments:
+            live = [
+                g.granted_limit
+                for g in mine
+                if g.decided_at <= moment
+                and (g.granted_until is None or g.granted_until > moment)
+                and _per_period(g.granted_limit, row.limit_period_seconds) > row.default_instance_limit
+            ]
+            per_minute, raised = (max(live), True) if live else (default, False)
+            if not changes or changes[-1][1:] != (per_minute, raised):
+                changes.append((moment, per_minute, raised))
+        steps[installation.pk] = changes
+    return steps

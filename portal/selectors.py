@@ -75,8 +75,15 @@ def progression_requests_of(*, app: App) -> QuerySet[ProgressionRequest]:
     return app.progression_requests.select_related("submitted_by", "reviewer").order_by("-submitted_at", "-id")
 
 
-def audit_log(*, app_ref: str = "", actor_email: str = "", verb: str = "") -> QuerySet[AuditEvent]:
+def audit_log(
+    *, app_ref: str = "", actor_email: str = "", verb: str = "", since=None, until=None
+) -> QuerySet[AuditEvent]:
+    """Audit events, newest first; ``since`` and ``until`` are dates (both days included, local time)."""
     events = AuditEvent.objects.select_related("actor").order_by("-created_at", "-id")
+    if since:
+        events = events.filter(created_at__date__gte=since)
+    if until:
+        events = events.filter(created_at__date__lte=until)
     if app_ref:
         events = events.filter(app_ref=app_ref)
     if actor_email:
@@ -109,3 +116,26 @@ def apps_visible_to_account(*, account) -> QuerySet[App]:
 
 def app_visible_to_account(*, app: App, account) -> bool:
     return apps_visible_to_account(account=account).filter(pk=app.pk).exists()
+
+
+def app_for_account_page(*, account, app_ref: str) -> App:
+    """An app's page in an account's store: any app the store shows, and also an app that is on in the
+    account but no longer listed (suspended, or its early access ended), so the owner can see why."""
+    visible = apps_visible_to_account(account=account).filter(client_id=app_ref).first()
+    if visible is not None:
+        return visible
+    return get_object_or_404(
+        App.objects.filter(installations__account=account, installations__is_enabled=True).select_related(
+            "user__developer_profile"
+        ),
+        client_id=app_ref,
+    )
+
+
+def suspended_apps_on_account(*, account) -> list[Installation]:
+    """Installations that are on in the account while their app is suspended (their tokens do not work)."""
+    return list(
+        Installation.objects.filter(account=account, is_enabled=True, app__suspended_at__isnull=False)
+        .select_related("app")
+        .order_by("app__name")
+    )

@@ -15,7 +15,7 @@ from accounts.audit import audit_record
 from accounts.models import Account, DeveloperProfile
 from accounts.notifications import notify
 from accounts.roles import require_reviewer
-from portal import hooks, lifecycle
+from portal import hooks, lifecycle, owner_notices
 from portal.credentials import SECRET_OVERLAP_CHOICES, callback_signing_key, new_client_secret
 from portal.locks import lock_own_app
 from portal.models import (
@@ -29,7 +29,7 @@ from portal.models import (
     Stage,
 )
 from portal.selectors import platform_settings
-from portal.validation import parse_redirect_uris, validate_icon, validate_outgoing_url
+from portal.validation import parse_redirect_uris, validate_app_url, validate_icon, validate_outgoing_url
 
 APP_FIELDS = (
     "name", "short_description", "long_description", "install_callback_url", "uninstall_callback_url",
@@ -54,6 +54,11 @@ def _apply_fields(app: App, fields: dict) -> None:
         if name in fields:
             value = fields[name]
             value = value.strip() if isinstance(value, str) else value
+            if name.endswith("_url") and value:
+                try:
+                    validate_app_url(value)
+                except ValidationError as exc:
+                    raise ValidationError({name: exc.messages}) from None
             if name in CALLBACK_FIELDS and value and value != getattr(app, name):
                 try:
                     validate_outgoing_url(value, purpose=name.replace("_", " "))
@@ -186,6 +191,7 @@ def early_access_add(*, app: App, account_code: str, actor) -> EarlyAccess:
     grant = EarlyAccess.objects.create(app=app, account=account, added_by=actor)
     audit_record(actor=actor, verb="early_access.added", target=grant, app_ref=app.client_id,
                  data={"account": account.code})
+    owner_notices.tell_owners_early_access(app=app, account=account, developer=actor)
     return grant
 
 
@@ -319,12 +325,17 @@ def app_suspend(*, app: App, actor, reason: str) -> App:
     revoked = hooks.tell(hooks.APP_SUSPENDED, app=app, reason="The app was suspended.")
     if any(revoked.values()):
         audit_record(actor=actor, verb="app.tokens_revoked", target=app, app_ref=app.client_id, data=revoked)
+    owner_notices.tell_owners_app_suspended(app=app)
     return app
 
 
+@transaction.atomic
 def app_unsuspend(*, app: App, actor) -> App:
-    """A reviewer lifts a suspension; the app returns to the stage it had."""
-    return lifecycle.apply_transition(app=app, to_state=App.objects.get(pk=app.pk).stage, actor=actor)
+    """A reviewer lifts a suspension; the app returns to the stage it had. The owners of the accounts
+    where it is on are told."""
+    app = lifecycle.apply_transition(app=app, to_state=App.objects.get(pk=app.pk).stage, actor=actor)
+    owner_notices.tell_owners_app_unsuspended(app=app)
+    return app
 
 
 SETTINGS_FIELDS = ("progression_intake_open", "intake_closed_message", "default_instance_limit",

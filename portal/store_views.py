@@ -10,9 +10,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from accounts.confirmation import confirm_first
 from accounts.refusals import reported_refusal
 from accounts.selectors import membership_or_404
-from portal import selectors
+from portal import confirmations, selectors
 from portal.installations import installation_turn_off, turn_on_redirect
 from portal.models import Installation, Stage
 from portal.usage import installations_usage
@@ -32,6 +33,7 @@ def store(request, code):
     return render(request, "portal/store.html", {
         "account": account, "membership": membership, "apps": list(apps), "enabled": enabled,
         "q": query, "stage": stage, "stages": [(s.value, s.label) for s in Stage], "nav_section": "accounts",
+        "suspended": selectors.suspended_apps_on_account(account=account),
     })
 
 
@@ -39,7 +41,7 @@ def store(request, code):
 def store_app(request, code, app_ref):
     membership = membership_or_404(user=request.user, code=code)
     account = membership.account
-    app = get_object_or_404(selectors.apps_visible_to_account(account=account), client_id=app_ref)
+    app = selectors.app_for_account_page(account=account, app_ref=app_ref)
     installation = Installation.objects.filter(app=app, account=account).first()
     return render(request, "portal/store_app.html", {
         "account": account, "membership": membership, "app": app, "installation": installation,
@@ -67,6 +69,7 @@ def store_turn_on(request, code, app_ref):
 
 
 @login_required
+@confirm_first(confirmations.store_turn_off)
 @require_POST
 def store_turn_off(request, code, app_ref):
     membership = membership_or_404(user=request.user, code=code)

@@ -43,4 +43,5 @@ urlpatterns = [
     path("review/apps/<int:pk>/suspension/", views.review_app_suspension, name="review_app_suspension"),
     path("review/settings/", views.platform_settings_edit, name="platform_settings"),
     path("review/audit/", views.audit_log, name="audit_log"),
+    path("review/audit/export.csv", views.audit_log_export, name="audit_log_export"),
 ]

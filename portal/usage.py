@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal.charts import Chart, usage_chart
-from portal.limits import EffectiveLimit, installation_limits
+from portal.limits import EffectiveLimit, installation_limits, limit_steps
 from portal.minutes import EPOCH, minute_of, minute_start
 from portal.models import Installation, UsageMinute
 
@@ -159,6 +159,8 @@ def installations_usage(*, installations, now: datetime | None = None, label=Non
     now = now or timezone.now()
     limits = installation_limits(installations=installations, now=now)
     series = usage_series_of(installations=installations, now=now)
+    window = next(iter(series.values()), None)
+    steps = limit_steps(installations=installations, start=window.start, end=window.end) if window else {}
     label = label or (lambda installation: installation.account.code)
     rows = UsageRows()
     for installation in installations:
@@ -167,7 +169,8 @@ def installations_usage(*, installations, now: datetime | None = None, label=Non
             installation=installation, limit=limit, series=series[installation.pk],
             chart=usage_chart(series[installation.pk], limit_per_minute=limit.per_minute,
                               label=label(installation), chart_id=f"usage-{installation.pk}", width=chart_width,
-                              requested_per_minute=(requested or {}).get(installation.pk)),
+                              requested_per_minute=(requested or {}).get(installation.pk),
+                              limit_steps=steps.get(installation.pk), limit_is_default=limit.is_default),
         ))
     return rows
 

@@ -7,11 +7,12 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.confirmation import confirm_first
 from accounts.decorators import developer_required, reviewer_required
 from accounts.models import PartnerApplication
 from accounts.refusals import reported_refusal
 from accounts.roles import is_reviewer
-from portal import hooks, lifecycle, limits, selectors, services, usage
+from portal import audit_csv, confirmations, hooks, lifecycle, limits, selectors, services, usage
 from portal.credentials import SECRET_OVERLAP_CHOICES
 from portal.forms import (
     AppForm,
@@ -83,15 +84,23 @@ def _app_page(request, app: App, template: str, **context):
 @developer_required
 def app_detail(request, pk):
     app = selectors.app_of_developer(user=request.user, pk=pk)
+    return _app_detail_page(request, app)
+
+
+def _app_detail_page(request, app: App, progression_form=None, status: int = 200):
+    """The app's overview; with a progression form that came back with errors, that form (what was typed
+    stays in it)."""
     intake = selectors.platform_settings()
-    return _app_page(
+    response = _app_page(
         request, app, "portal/app_detail.html",
         next_stage=lifecycle.next_stage(app.stage), intake=intake,
-        progression_form=ProgressionRequestForm(),
+        progression_form=progression_form or ProgressionRequestForm(),
         is_partner=request.user.developer_profile.is_partner,
         requests=selectors.progression_requests_of(app=app)[:10],
         **_usage_context(app),
     )
+    response.status_code = status
+    return response
 
 
 def _usage_context(app: App) -> dict:
@@ -119,6 +128,7 @@ def app_edit(request, pk):
 
 
 @developer_required
+@confirm_first(confirmations.app_delete)
 def app_delete(request, pk):
     app = selectors.app_of_developer(user=request.user, pk=pk)
     if request.method == "POST":
@@ -140,6 +150,7 @@ def app_credentials(request, pk):
 
 
 @developer_required
+@confirm_first(confirmations.app_rotate_secret)
 @require_POST
 def app_rotate_secret(request, pk):
     app = selectors.app_of_developer(user=request.user, pk=pk)
@@ -177,6 +188,7 @@ def app_early_access(request, pk):
 
 
 @developer_required
+@confirm_first(confirmations.early_access_remove)
 @require_POST
 def early_access_remove(request, pk, grant_id):
     app = selectors.app_of_developer(user=request.user, pk=pk)
@@ -194,8 +206,7 @@ def progression_request(request, pk):
     app = selectors.app_of_developer(user=request.user, pk=pk)
     form = ProgressionRequestForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Write a message for the reviewer.")
-        return redirect("portal:app_detail", pk=app.pk)
+        return _app_detail_page(request, app, progression_form=form, status=400)
     with reported_refusal(request) as refusal:
         created = services.progression_request_submit(app=app, actor=request.user, message=form.cleaned_data["message"])
     if not refusal:
@@ -244,14 +255,18 @@ def review_queue(request):
 
 @reviewer_required
 def review_request(request, pk):
+    return _review_request_page(request, pk)
+
+
+def _review_request_page(request, pk, decision_form=None, status: int = 200):
     progression = selectors.progression_request_for_review(pk=pk)
     checks = list(progression.checks.all())
     return render(request, "portal/review_request.html", review_context(
         progression=progression, app=progression.app, checks=checks,
         all_checked=all(check.is_checked for check in checks),
         history=selectors.app_history(app=progression.app)[:30],
-        decision_form=DecisionForm(), stages=STAGE_ORDER,
-    ))
+        decision_form=decision_form or DecisionForm(), stages=STAGE_ORDER,
+    ), status=status)
 
 
 @reviewer_required
@@ -265,7 +280,13 @@ def review_check(request, pk):
                                       checked=form.cleaned_data["checked"], actor=request.user,
                                       note=form.cleaned_data["note"])
     else:
-        messages.error(request, "That review stage could not be updated.")
+        errors = [
+            f"{form.fields[name].label or name.capitalize()}: {error}"
+            for name, field_errors in form.errors.items()
+            if name != "stage_key"
+            for error in field_errors
+        ]
+        messages.error(request, "That review stage could not be updated. " + " ".join(errors))
     return redirect("portal:review_request", pk=pk)
 
 
@@ -275,8 +296,9 @@ def review_decide(request, pk):
     progression = get_object_or_404(ProgressionRequest.objects.select_related("app"), pk=pk)
     form = DecisionForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose approve or reject.")
-        return redirect("portal:review_request", pk=pk)
+        if "decision" in form.errors:
+            messages.error(request, "Choose approve or reject.")
+        return _review_request_page(request, pk, decision_form=form, status=400)
     decision, note = form.cleaned_data["decision"], form.cleaned_data["note"]
     with reported_refusal(request) as refusal:
         if decision == "approve":
@@ -304,21 +326,41 @@ def review_apps(request):
     elif state in Stage.values:
         apps = apps.filter(stage=state, suspended_at__isnull=True)
     page = Paginator(apps, 50).get_page(request.GET.get("page"))
-    return render(request, "portal/review_apps.html", review_context(
-        apps=page, q=query, state=state, states=[*STAGE_ORDER, (lifecycle.SUSPENDED, "Suspended")],
-    ))
+    return render(
+        request,
+        "portal/review_apps.html",
+        review_context(
+            apps=page,
+            q=query,
+            state=state,
+            states=[*STAGE_ORDER, (lifecycle.SUSPENDED, "Suspended")],
+        ),
+    )
 
 
 @reviewer_required
 def review_app(request, pk):
+    return _review_app_page(request, pk)
+
+
+def _review_app_page(request, pk, form=None, status: int = 200):
     app = get_object_or_404(App.objects.select_related("user__developer_profile"), pk=pk)
-    return render(request, "portal/review_app.html", review_context(
-        app=app, form=SuspensionForm(), history=selectors.app_history(app=app)[:50],
-        requests=selectors.progression_requests_of(app=app)[:20], stages=STAGE_ORDER,
-    ))
+    return render(
+        request,
+        "portal/review_app.html",
+        review_context(
+            app=app,
+            form=form or SuspensionForm(),
+            history=selectors.app_history(app=app)[:50],
+            requests=selectors.progression_requests_of(app=app)[:20],
+            stages=STAGE_ORDER,
+        ),
+        status=status,
+    )
 
 
 @reviewer_required
+@confirm_first(confirmations.review_app_suspension)
 @require_POST
 def review_app_suspension(request, pk):
     app = get_object_or_404(App, pk=pk)
@@ -331,6 +373,8 @@ def review_app_suspension(request, pk):
             else:
                 services.app_unsuspend(app=app, actor=request.user)
                 messages.success(request, f"{app.name} is no longer suspended.")
+    else:
+        return _review_app_page(request, pk, form=form, status=400)
     return redirect("portal:review_app", pk=pk)
 
 
@@ -351,7 +395,24 @@ def platform_settings_edit(request):
 def audit_log(request):
     form = AuditFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
-    events = selectors.audit_log(app_ref=filters.get("app_ref", ""), actor_email=filters.get("actor", ""),
-                                 verb=filters.get("verb", ""))
+    events = _audit_events(filters)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     return render(request, "portal/audit_log.html", review_context(form=form, events=page))
+
+
+def _audit_events(filters: dict):
+    return selectors.audit_log(
+        app_ref=filters.get("app_ref", ""),
+        actor_email=filters.get("actor", ""),
+        verb=filters.get("action", ""),
+        since=filters.get("since"),
+        until=filters.get("until"),
+    )
+
+
+@reviewer_required
+def audit_log_export(request):
+    """The filtered audit log as CSV (every matching event, not one page)."""
+    form = AuditFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    return audit_csv.audit_csv_response(_audit_events(filters))

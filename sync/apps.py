@@ -14,3 +14,7 @@ class SyncConfig(AppConfig):
 
         listeners.register()
         deliveries.register(webhooks.WEBHOOKS)
+
+        from sync import audit_phrases
+
+        audit_phrases.register()

@@ -115,3 +115,13 @@ def _network_guard():
         socket.socket.connect = original_connect
         socket.socket.connect_ex = original_connect_ex
         socket.getaddrinfo = original_getaddrinfo
+
+
+@pytest.fixture
+def portal_defaults_rows(db):
+    """The review stages, platform settings and reviewers group of migration 0002, for tests that read them."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("portal.migrations.0002_defaults").create_defaults(apps, None)

@@ -136,8 +136,8 @@ def test_revoking_through_the_page_and_someone_elses_key_is_a_404(client):
     client.force_login(user)
 
     # when the first revokes their own key and tries the other's
-    assert client.post(reverse("accounts:api_key_revoke", args=[mine.pk])).status_code == 302
-    assert client.post(reverse("accounts:api_key_revoke", args=[theirs.pk])).status_code == 404
+    assert client.post(reverse("accounts:api_key_revoke", args=[mine.pk]), {"confirm": "yes"}).status_code == 302
+    assert client.post(reverse("accounts:api_key_revoke", args=[theirs.pk]), {"confirm": "yes"}).status_code == 404
 
     # then only their own key is revoked, and the other's key is not listed to them
     mine.refresh_from_db()

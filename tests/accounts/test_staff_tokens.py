@@ -1,5 +1,6 @@
 """Private apps and staff tokens: the services, the gateway's lookup, and the account's staff-tokens page."""
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -24,11 +25,16 @@ def _private_app(account, actor=None, suffix="scripts", name="Nightly scripts") 
     return services.private_app_create(account=account, name=name, identifier=f"{account.code}_{suffix}", actor=actor)
 
 
+_token_names = itertools.count(1)
+
+
 def _token(private_app, *, actor=None, member=None, **kwargs):
+    """A staff token; each gets its own name (names are unique among an account's live tokens)."""
     account = private_app.account
     actor = actor or Membership.objects.filter(account=account, role=Membership.Role.OWNER).first().user
-    return services.staff_token_create(private_app=private_app, member=member or actor,
-                                       name=kwargs.pop("name", "Stock export"), actor=actor, **kwargs)
+    name = kwargs.pop("name", None) or f"Stock export {next(_token_names)}"
+    return services.staff_token_create(private_app=private_app, member=member or actor, name=name, actor=actor,
+                                       **kwargs)
 
 
 # --- private_app_create -----------------------------------------------------------------------------------------
@@ -463,12 +469,13 @@ def test_revoking_and_deleting_through_the_page(client):
     token, _ = _token(private_app, actor=owner)
     client.force_login(owner)
 
-    response = client.post(reverse("accounts:staff_token_revoke", args=[account.code, token.pk]))
+    response = client.post(reverse("accounts:staff_token_revoke", args=[account.code, token.pk]), {"confirm": "yes"})
     assert response.status_code == 302
     token.refresh_from_db()
     assert token.revoked_at is not None
 
-    response = client.post(reverse("accounts:private_app_delete", args=[account.code, private_app.pk]))
+    url = reverse("accounts:private_app_delete", args=[account.code, private_app.pk])
+    response = client.post(url, {"confirm": "yes"})
     assert response.status_code == 302
     assert not PrivateApp.objects.exists()
 
@@ -491,12 +498,18 @@ def test_staff_members_see_the_list_read_only_and_cannot_create(client):
     assert "Revoke" not in html and "Delete app" not in html
 
     # and posting anyway is refused by the service
-    response = client.post(reverse("accounts:staff_token_create", args=[account.code]), {
-        "private_app": private_app.pk, "member": staff.pk, "name": "Mine",
-    }, follow=True)
+    response = client.post(
+        reverse("accounts:staff_token_create", args=[account.code]),
+        {
+            "private_app": private_app.pk,
+            "member": staff.pk,
+            "name": "Mine",
+        },
+        follow=True,
+    )
     assert StaffToken.objects.count() == 1
     assert "Only owners and admins" in response.content.decode()
-    client.post(reverse("accounts:staff_token_revoke", args=[account.code, token.pk]))
+    client.post(reverse("accounts:staff_token_revoke", args=[account.code, token.pk]), {"confirm": "yes"})
     token.refresh_from_db()
     assert token.revoked_at is None
 
@@ -510,10 +523,24 @@ def test_non_members_get_404s(client):
 
     # then every page and action of that account is a 404, and nothing changes
     assert client.get(_page(account.code)).status_code == 404
-    assert client.post(reverse("accounts:staff_token_revoke", args=[account.code, token.pk])).status_code == 404
-    assert client.post(reverse("accounts:private_app_delete", args=[account.code, private_app.pk])).status_code == 404
-    assert client.post(reverse("accounts:staff_token_create", args=[account.code]), {
-        "private_app": private_app.pk, "name": "x"}).status_code == 404
+    assert (
+        client.post(
+            reverse("accounts:staff_token_revoke", args=[account.code, token.pk]), {"confirm": "yes"}
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            reverse("accounts:private_app_delete", args=[account.code, private_app.pk]), {"confirm": "yes"}
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            reverse("accounts:staff_token_create", args=[account.code]), {"private_app": private_app.pk, "name": "x"}
+        ).status_code
+        == 404
+    )
     token.refresh_from_db()
     assert token.revoked_at is None and PrivateApp.objects.filter(pk=private_app.pk).exists()
 
@@ -526,7 +553,10 @@ def test_a_token_of_another_account_is_a_404_from_your_own_account(client):
     client.force_login(owner)
 
     # when they try to revoke it through their own account's URL, then it is not found
-    assert client.post(reverse("accounts:staff_token_revoke", args=[mine.code, token.pk])).status_code == 404
+    assert (
+        client.post(reverse("accounts:staff_token_revoke", args=[mine.code, token.pk]), {"confirm": "yes"}).status_code
+        == 404
+    )
     token.refresh_from_db()
     assert token.revoked_at is None
 
@@ -563,11 +593,15 @@ def test_accounts_does_not_import_portal():
     offenders = []
     for path in Path(accounts.__file__).parent.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             offenders += [f"{path.name}: {name}" for name in names if name.split(".")[0] in {"portal", "integrations"}]
     assert offenders == []
-
 
 
 def test_the_admin_shows_prefixes_and_never_hashes(client):
@@ -583,7 +617,8 @@ def test_the_admin_shows_prefixes_and_never_hashes(client):
 
     # when they open the lists and the detail pages
     pages = [
-        reverse("admin:accounts_stafftoken_changelist"), reverse("admin:accounts_stafftoken_change", args=[token.pk]),
+        reverse("admin:accounts_stafftoken_changelist"),
+        reverse("admin:accounts_stafftoken_change", args=[token.pk]),
         reverse("admin:accounts_privateapp_change", args=[private_app.pk]),
         reverse("admin:accounts_developerapikey_changelist"),
         reverse("admin:accounts_developerapikey_change", args=[key.pk]),
@@ -627,6 +662,8 @@ def test_removing_a_member_revokes_their_staff_tokens_and_adding_them_again_does
     # and each revocation is audited with the reason, and listed on the removal
     revocations = AuditEvent.objects.filter(verb="staff_token.revoked").order_by("pk")
     assert [(e.target_id, e.data["reason"]) for e in revocations] == [
-        (str(first.pk), "member removed"), (str(second.pk), "member removed")]
+        (str(first.pk), "member removed"),
+        (str(second.pk), "member removed"),
+    ]
     removal = AuditEvent.objects.get(verb="account.member_removed")
     assert removal.data["revoked_staff_tokens"] == [first.prefix, second.prefix]

@@ -261,7 +261,7 @@ def test_owner_adds_and_removes_a_member(client):
     assert "newcomer@example.com" in page
 
     # when the owner removes them again
-    response = client.post(reverse("accounts:member_remove", args=[account.code, membership.pk]))
+    response = client.post(reverse("accounts:member_remove", args=[account.code, membership.pk]), {"confirm": "yes"})
 
     # then they are gone, and both changes are audited
     assert response.status_code == 302
@@ -308,7 +308,8 @@ def test_owner_cannot_remove_the_last_owner(client):
     client.force_login(owner.user)
 
     # when they try to remove themselves
-    response = client.post(reverse("accounts:member_remove", args=[owner.account.code, owner.pk]), follow=True)
+    response = client.post(reverse("accounts:member_remove", args=[owner.account.code, owner.pk]), {"confirm": "yes"},
+                           follow=True)
 
     # then they are told why and stay an owner
     assert "at least one owner" in response.content.decode()

@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from integrations.models import Connection, SyncRun, SyncStream
 from portal.models import Installation, UsageMinute
+from sync.models import Connection, SyncRun, SyncStream
 from tests.browser.test_developer_journey import sign_in
 from tests.factories import PASSWORD, AccountFactory, AppFactory, DeveloperFactory
 

@@ -56,8 +56,9 @@ def expect_message(page: Page, text: str) -> None:
     expect(page.locator(".messages")).to_contain_text(text)
 
 
-def test_developer_takes_an_app_from_sign_up_to_alpha(page: Page, live_server, portal_defaults):
+def test_developer_takes_an_app_from_sign_up_to_alpha(page: Page, live_server, portal_defaults, settings):
     base = live_server.url
+    settings.SITE_URL = base  # emails link to the portal's public address: here, the test server
     make_reviewer(email=REVIEWER)  # password: tests.factories.PASSWORD
     AccountFactory(code="outerheaven", name="Outer Heaven Ltd")
 

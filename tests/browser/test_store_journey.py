@@ -51,6 +51,8 @@ def test_owner_turns_an_early_access_app_on_and_off(page: Page, live_server, por
 
     # and turns it off
     row.get_by_role("button", name="Turn off Warehouse Link").click()
+    expect(page.get_by_role("heading", name="Turn off Warehouse Link in Outer Heaven Ltd?")).to_be_visible()
+    page.get_by_role("button", name="Turn off Warehouse Link").click()
     expect(page.locator(".messages")).to_contain_text("Warehouse Link is off")
     expect(page.get_by_role("row", name="Warehouse Link")).to_contain_text("Off")
     assert not Installation.objects.get(app=app, account=account).is_enabled

@@ -76,7 +76,7 @@ def test_turn_off_from_connected_apps(client):
     client.force_login(membership.user)
     html = client.get(reverse("portal:connected_apps", args=[membership.account.code])).content.decode()
     assert app.name in html
-    client.post(reverse("portal:store_turn_off", args=[membership.account.code, app.client_id]))
+    client.post(reverse("portal:store_turn_off", args=[membership.account.code, app.client_id]), {"confirm": "yes"})
     installation.refresh_from_db()
     assert not installation.is_enabled and installation.disabled_at
 

@@ -167,7 +167,7 @@ def test_reviewer_suspends_and_unsuspends(client):
     url = reverse("portal:review_app_suspension", args=[app.pk])
     client.post(url, {"action": "suspend", "reason": ""})
     assert App.objects.get(pk=app.pk).suspended_at is None
-    client.post(url, {"action": "suspend", "reason": "Leaks tokens in logs"})
+    client.post(url, {"action": "suspend", "reason": "Leaks tokens in logs", "confirm": "yes"})
     assert App.objects.get(pk=app.pk).lifecycle_state == "suspended"
     client.post(url, {"action": "unsuspend"})
     assert App.objects.get(pk=app.pk).lifecycle_state == Stage.BETA

@@ -9,7 +9,8 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from config import health
-from portal.models import CallbackAttempt, Installation
+from integrations.models import CallbackAttempt, CallbackDelivery
+from portal.models import Installation
 from sync import metrics as sync_metrics
 from sync.models import Connection, SyncRecord, SyncRun, SyncStream, WebhookAttempt, WebhookDelivery
 from tests.factories import AccountFactory, AppFactory
@@ -152,8 +153,8 @@ def test_a_scrape_shows_the_sync_engine_webhooks_and_callbacks(client, settings)
         WebhookAttempt.objects.create(delivery=delivery, number=number, status_code=status_code)
     installation = Installation.objects.create(app=app, account=AccountFactory(code="cbacct"))
     for status_code, error in [(200, ""), (500, "HTTP 500"), (None, "Not sent: private address")]:
-        CallbackAttempt.objects.create(installation=installation, kind="install", url="https://x.test/i",
-                                       status_code=status_code, error=error)
+        owed = CallbackDelivery.objects.create(installation=installation, kind="install", url="https://x.test/i")
+        CallbackAttempt.objects.create(delivery=owed, number=1, status_code=status_code, error=error)
     # and: slice outcomes counted by workers
     client_redis = redis.Redis.from_url(settings.REDIS_URL)
     client_redis.delete(sync_metrics.SLICE_OUTCOMES_KEY)

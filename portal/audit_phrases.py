@@ -1,0 +1,58 @@
+"""The portal's audit events as sentences (registered with accounts.audit_text in PortalConfig.ready)."""
+
+from accounts.audit_text import register_phrases
+from portal.models import ReviewStage, Stage
+
+STATE_LABELS = {**dict(Stage.choices), "suspended": "suspended"}
+
+
+def _state(value) -> str:
+    return STATE_LABELS.get(value, str(value or "")).lower()
+
+
+def _promoted(event) -> str:
+    data = event.data or {}
+    return f"moved {event.target_label} from {_state(data.get('from'))} to {_state(data.get('to'))}"
+
+
+def _progression(verb: str):
+    def phrase(event) -> str:
+        return f"{verb} the move of {event.app_ref} to {_state((event.data or {}).get('to'))}"
+    return phrase
+
+
+def _review_check(ticked: bool):
+    def phrase(event) -> str:
+        key = (event.data or {}).get("stage", "")
+        label = ReviewStage.objects.filter(key=key).values_list("label", flat=True).first() or key.replace("_", " ")
+        label = label if label.lower().endswith("review") else f"{label} review"
+        return f"{'ticked' if ticked else 'unticked'} the {label.lower()} of {event.app_ref}"
+    return phrase
+
+
+def register() -> None:
+    register_phrases({
+        "app.registered": "registered the app {target}",
+        "app.updated": "edited the details of {target}",
+        "app.deleted": "deleted the app {name}",
+        "app.secret_rotated": "rotated the client secret of {target}",
+        "app.tokens_revoked": "revoked every token of {target}",
+        "app.promoted": _promoted,
+        "app.suspended": "suspended {target}",
+        "app.unsuspended": _promoted,
+        "early_access.added": "gave {account} early access to {app}",
+        "early_access.removed": "removed the early access of {account} to {app}",
+        "installation.turned_on": "turned {app} on in {account}",
+        "installation.turned_off": "turned {app} off in {account}",
+        "progression.requested": _progression("asked for"),
+        "progression.withdrawn": "withdrew the progression request of {app}",
+        "progression.approved": _progression("approved"),
+        "progression.rejected": _progression("rejected"),
+        "progression.check_ticked": _review_check(True),
+        "progression.check_unticked": _review_check(False),
+        "limit_request.submitted": "asked for {requested_limit} calls a minute for {app} ({scope})",
+        "limit_request.approved": "raised the limit of {app} to {granted_limit} calls a minute ({scope})",
+        "limit_request.rejected": "turned down a higher limit for {app} ({scope})",
+        "limit_request.withdrawn": "withdrew the limit request of {app} ({scope})",
+        "limit_grant.ended": "ended the raised limit of {app} ({scope})",
+    }, details={"requested_until": "Wanted until", "granted_until": "Until"})
