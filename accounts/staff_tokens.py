@@ -177,19 +177,18 @@ def staff_token_revoke(*, token: StaffToken, actor: User) -> StaffToken:
     _require_manager(account, actor)
     if token.revoked_at is not None:
         raise ValidationError("This staff token is already revoked.")
-    token.revoked_at = timezone.now()
-    token.save(update_fields=["revoked_at"])
-    audit_record(
-        actor=actor,
-        verb="staff_token.revoked",
-        target=token,
-        data={
-            "account": account.code,
-            "identifier": token.private_app.identifier,
-            "prefix": token.prefix,
-        },
-    )
+    _revoke(token, actor=actor, account=account, now=timezone.now())
     return token
+
+
+def _revoke(token: StaffToken, *, actor: User, account: Account, now, reason: str = "") -> None:
+    """Mark ``token`` revoked and audit it, in the caller's transaction."""
+    token.revoked_at = now
+    token.save(update_fields=["revoked_at"])
+    data = {"account": account.code, "identifier": token.private_app.identifier, "prefix": token.prefix}
+    if reason:
+        data["reason"] = reason
+    audit_record(actor=actor, verb="staff_token.revoked", target=token, data=data)
 
 
 def staff_tokens_revoke_for_member(*, account: Account, member: User, actor: User, reason: str) -> list[str]:
@@ -207,19 +206,7 @@ def staff_tokens_revoke_for_member(*, account: Account, member: User, actor: Use
         .order_by("pk")
     )
     for token in tokens:
-        token.revoked_at = now
-        token.save(update_fields=["revoked_at"])
-        audit_record(
-            actor=actor,
-            verb="staff_token.revoked",
-            target=token,
-            data={
-                "account": account.code,
-                "identifier": token.private_app.identifier,
-                "prefix": token.prefix,
-                "reason": reason,
-            },
-        )
+        _revoke(token, actor=actor, account=account, now=now, reason=reason)
         revoked.append(token.prefix)
     return revoked
 
