@@ -518,8 +518,8 @@ def test_an_operator_origin_is_allowed_only_to_the_caller_that_names_it(producti
 
 
 def _production_setting(**env) -> str:
-    code = ("import django; django.setup(); from integrations.conf import integrations_settings; "
-            "print(integrations_settings.EGRESS_ALLOW_PRIVATE)")
+    code = ("import django; django.setup(); from portal.conf import portal_settings; "
+            "print(portal_settings.EGRESS_ALLOW_PRIVATE)")
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DJANGO_SETTINGS_MODULE": "config.settings_production",
