@@ -365,6 +365,10 @@ class Delivery(models.Model):
         FAILED = "failed", "Failed"  # every attempt failed, or the URL may not be called
         CANCELLED = "cancelled", "Cancelled"  # no longer true or wanted: not sent again
 
+    # The badge tone of each status (the CSS modifier the pages draw it with; partials/status_badge.html).
+    STATUS_TONES = {Status.PENDING: "pending", Status.DELIVERED: "approved", Status.FAILED: "rejected",
+                    Status.CANCELLED: "withdrawn"}
+
     url = models.URLField(max_length=500)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -383,6 +387,11 @@ class Delivery(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.status == self.Status.PENDING
+
+    @property
+    def status_badge(self) -> tuple[str, str]:
+        """(tone, label) of the status, for partials/status_badge.html."""
+        return self.STATUS_TONES.get(self.status, "withdrawn"), self.get_status_display()
 
 
 class DeliveryAttempt(models.Model):

@@ -56,6 +56,9 @@ class Connection(models.Model):
         PAUSED = "paused", "Paused"
         DISABLED = "disabled", "Disabled"
 
+    # The badge tone of each status (the CSS modifier the pages draw it with; partials/status_badge.html).
+    STATUS_TONES = {Status.ACTIVE: "approved", Status.NEEDS_REAUTH: "rejected", Status.PAUSED: "beta", Status.DISABLED: "withdrawn"}
+
     class Kind(models.TextChoices):
         MANAGED = "managed", "Managed (turned on in the app store)"
         EXTERNAL = "external", "External account"
@@ -95,6 +98,11 @@ class Connection(models.Model):
             models.UniqueConstraint(fields=["installation"], condition=models.Q(installation__isnull=False),
                                     name="one_connection_per_installation"),
         ]
+
+    @property
+    def status_badge(self) -> tuple[str, str]:
+        """(tone, label) of the status, for partials/status_badge.html."""
+        return self.STATUS_TONES.get(self.status, "withdrawn"), self.get_status_display()
 
     def __str__(self):
         return f"{self.account_code} for app {self.app_id}"
@@ -149,6 +157,9 @@ class SyncRun(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
+    # The badge tone of each status (the CSS modifier the pages draw it with; partials/status_badge.html).
+    STATUS_TONES = {Status.RUNNING: "pending", Status.SUCCEEDED: "approved", Status.FAILED: "rejected", Status.CANCELLED: "withdrawn"}
+
     class Kind(models.TextChoices):
         FULL = "full", "Full"
         INCREMENTAL = "incremental", "Incremental"
@@ -177,6 +188,11 @@ class SyncRun(models.Model):
         db_table = "integrations_syncrun"
         ordering = ["-started_at", "-id"]
         indexes = [models.Index(fields=["connection", "-started_at"])]
+
+    @property
+    def status_badge(self) -> tuple[str, str]:
+        """(tone, label) of the status, for partials/status_badge.html."""
+        return self.STATUS_TONES.get(self.status, "withdrawn"), self.get_status_display()
 
     def __str__(self):
         return f"{self.kind} run of {self.resource} ({self.status})"

@@ -101,6 +101,8 @@ def connection_detail(request, pk):
         "can_manage": services.can_manage_connection(connection=connection, user=request.user),
         "may_reauthorize": selectors.may_reauthorize(connection=connection, user=request.user),
         "is_running": any(run.status == SyncRun.Status.RUNNING for run in runs),
+        # For the live refresh: each run status's badge (tone, label), as the model declares them.
+        "run_badges": {status: [SyncRun.STATUS_TONES[status], label] for status, label in SyncRun.Status.choices},
         "nav_section": "apps" if connection.app.user_id == request.user.pk else "accounts",
     })
 
