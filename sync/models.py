@@ -57,7 +57,8 @@ class Connection(models.Model):
         DISABLED = "disabled", "Disabled"
 
     # The badge tone of each status (the CSS modifier the pages draw it with; partials/status_badge.html).
-    STATUS_TONES = {Status.ACTIVE: "approved", Status.NEEDS_REAUTH: "rejected", Status.PAUSED: "beta", Status.DISABLED: "withdrawn"}
+    STATUS_TONES = {Status.ACTIVE: "approved", Status.NEEDS_REAUTH: "rejected", Status.PAUSED: "beta",
+                    Status.DISABLED: "withdrawn"}
 
     class Kind(models.TextChoices):
         MANAGED = "managed", "Managed (turned on in the app store)"
@@ -158,7 +159,8 @@ class SyncRun(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     # The badge tone of each status (the CSS modifier the pages draw it with; partials/status_badge.html).
-    STATUS_TONES = {Status.RUNNING: "pending", Status.SUCCEEDED: "approved", Status.FAILED: "rejected", Status.CANCELLED: "withdrawn"}
+    STATUS_TONES = {Status.RUNNING: "pending", Status.SUCCEEDED: "approved", Status.FAILED: "rejected",
+                    Status.CANCELLED: "withdrawn"}
 
     class Kind(models.TextChoices):
         FULL = "full", "Full"
