@@ -355,7 +355,10 @@ SYNC_ENGINE = {
     "LEASE_SECONDS": env_int("SYNC_LEASE_SECONDS", 60),
     # Most slices queued or running at once, over all workers (keeps the broker queue short).
     "MAX_IN_FLIGHT": env_int("SYNC_MAX_IN_FLIGHT", 16),
+    # Rows per search page; the page's records are then read by ID sets of at most IDSET_MAX ids (the
+    # reference's 200 at most), so a page of PAGE_SIZE rows costs 1 + ceil(PAGE_SIZE / IDSET_MAX) calls.
     "PAGE_SIZE": env_int("SYNC_PAGE_SIZE", 200),
+    "IDSET_MAX": env_int("SYNC_IDSET_MAX", 200),
     # Refresh an access token this long before it expires.
     "REFRESH_MARGIN_SECONDS": env_int("SYNC_REFRESH_MARGIN_SECONDS", 60),
     # Incremental runs start this far before the last run's newest updatedOn (the upsert drops repeats).

@@ -28,7 +28,7 @@ from django.conf import settings
 from django.utils import timezone
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
-from integrations import egress
+from integrations import egress, idsets
 from sync.models import Connection
 from integrations.ratelimit import PacedReserver
 from sync import crypto, tokens
@@ -39,6 +39,9 @@ DEFAULT_THROTTLE_WAIT_S = 5.0
 REFRESH_LOCK_TIMEOUT_S = 30
 REFRESH_LOCK_WAIT_S = 15
 # OAuth errors after which only the account can help (re-authorise): the grant or the client is gone.
+# The most ids one GET by ID set may name (BRIGHTPEARL-API.md §3: "at most ~200 ids" for products, contacts and
+# orders; OPTIONS splits larger sets into URIs of at most 200). SYNC_IDSET_MAX may lower it, never raise it.
+IDSET_MAX = 200
 REAUTH_ERRORS = (oauth_errors.InvalidGrantError, oauth_errors.InvalidClientError,
                  oauth_errors.UnauthorizedClientError)
 
@@ -83,10 +86,19 @@ class RemoteRejected(SyncProblem):
     """The server refused the request itself (4xx other than 401): retrying it will not help."""
 
 
+class NotFound(RemoteRejected):
+    """404: for a GET by ID set, none of the ids exists (any more)."""
+
+
 @dataclass(frozen=True)
 class Page:
     rows: list[dict]
     more: bool
+
+
+def idset_max() -> int:
+    """Ids per GET by ID set: ``SYNC_IDSET_MAX``, at most the reference's :data:`IDSET_MAX`."""
+    return max(1, min(IDSET_MAX, int(sync_settings().get("IDSET_MAX") or IDSET_MAX)))
 
 
 def pool_limit(connection: Connection) -> tuple[int, int]:
@@ -166,6 +178,28 @@ class SyncClient:
             raise RemoteRejected(f"the search answer is not a Brightpearl search response ({error})") from error
         return Page(rows=rows, more=more and bool(rows))
 
+    def records(self, resource, ids: list[int]) -> list[dict]:
+        """The full records of ``ids`` (at most :func:`idset_max`): one ``GET /<service>/<resource>/<ID set>``
+        with a compact ID set (``1-5,7``). Records deleted since the search are simply absent; a 404 (the
+        answer of products and contacts when none of the ids exists) is an empty list."""
+        if not ids:
+            return []
+        if len(ids) > idset_max():
+            raise ValueError(f"{len(ids)} ids in one GET; at most {idset_max()}")
+        try:
+            response = self.get(f"/{resource.service}/{resource.name}/{idsets.compact(ids)}")
+        except NotFound:
+            return []
+        try:
+            records = response.json()["response"]
+        except (ValueError, KeyError, TypeError) as error:
+            raise RemoteRejected(f"the {resource.name} answer is not a Brightpearl GET response ({error})") from error
+        if isinstance(records, dict):  # an object keyed by id (as some Brightpearl resources answer)
+            records = list(records.values())
+        if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
+            raise RemoteRejected(f"the {resource.name} answer is not a list of records")
+        return records
+
     def get(self, path: str, *, params: dict | None = None) -> requests.Response:
         """GET ``api_base_url + path`` under the pool's pace; returns a 2xx response or raises."""
         version_seen = self._ensure_token()
@@ -183,6 +217,8 @@ class SyncClient:
             raise Throttled(wait, response.status_code)
         if response.status_code >= 500:
             raise Transient(f"HTTP {response.status_code} from the account's API")
+        if response.status_code == 404:
+            raise NotFound(f"HTTP 404: {egress.excerpt(response.text)}")
         if response.status_code >= 400:
             raise RemoteRejected(f"HTTP {response.status_code}: {egress.excerpt(response.text)}")
         self._believe_the_server(response)
