@@ -183,8 +183,8 @@ def test_an_external_brightpearl_account_is_mirrored_with_full_records(connected
     connection, consent_url = sync_services.external_connection_start(
         app=app, actor=developer, name="Outer Heaven (external)", account_code="outerheaven",
         authorize_url=f"{platform.url}/oauth/authorize/outerheaven",
-        token_url=f"{platform.url}/oauth/token/outerheaven", api_base_url=f"{platform.url}/public-api/outerheaven", client_id=app.client_id,
-        client_secret=connected["secret"], rate_limit=600, rate_window_seconds=60)
+        token_url=f"{platform.url}/oauth/token/outerheaven", api_base_url=f"{platform.url}/public-api/outerheaven",
+        client_id=app.client_id, client_secret=connected["secret"], rate_limit=600, rate_window_seconds=60)
     owner_browser, developer_browser = Client(), Client()
     owner_browser.force_login(owner)
     developer_browser.force_login(developer)
