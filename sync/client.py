@@ -1,4 +1,5 @@
-"""The HTTP client of one connection: every call the sync engine sends goes through here.
+"""The HTTP client of one connection: every call the sync engine sends goes through here — search pages
+(:meth:`SyncClient.search`) and the GETs by ID set that read their full records (:meth:`SyncClient.records`).
 
 Each call
 1. takes a slot from the connection's pool in the shared Redis pacer (GCRA in reserve mode, a little
@@ -38,10 +39,10 @@ logger = logging.getLogger(__name__)
 DEFAULT_THROTTLE_WAIT_S = 5.0
 REFRESH_LOCK_TIMEOUT_S = 30
 REFRESH_LOCK_WAIT_S = 15
-# OAuth errors after which only the account can help (re-authorise): the grant or the client is gone.
 # The most ids one GET by ID set may name (BRIGHTPEARL-API.md §3: "at most ~200 ids" for products, contacts and
 # orders; OPTIONS splits larger sets into URIs of at most 200). SYNC_IDSET_MAX may lower it, never raise it.
 IDSET_MAX = 200
+# OAuth errors after which only the account can help (re-authorise): the grant or the client is gone.
 REAUTH_ERRORS = (oauth_errors.InvalidGrantError, oauth_errors.InvalidClientError,
                  oauth_errors.UnauthorizedClientError)
 
@@ -218,6 +219,7 @@ class SyncClient:
         if response.status_code >= 500:
             raise Transient(f"HTTP {response.status_code} from the account's API")
         if response.status_code == 404:
+            self._believe_the_server(response)  # an ordinary answer of a GET by ID set
             raise NotFound(f"HTTP 404: {egress.excerpt(response.text)}")
         if response.status_code >= 400:
             raise RemoteRejected(f"HTTP {response.status_code}: {egress.excerpt(response.text)}")
