@@ -19,6 +19,7 @@ raises :class:`ReauthNeeded` or :class:`NotActive` and the engine decides what f
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
@@ -83,6 +84,10 @@ class NotActive(SyncProblem):
     """The connection is no longer active (paused, disabled, needs re-authorisation)."""
 
 
+class LeaseLost(SyncProblem):
+    """The slice's stream was dispatched again meanwhile (its lease expired): this slice sends nothing more."""
+
+
 class RemoteRejected(SyncProblem):
     """The server refused the request itself (4xx other than 401): retrying it will not help."""
 
@@ -144,8 +149,11 @@ def operator_origins(connection: Connection) -> tuple[str, ...]:
 class SyncClient:
     """Calls of one connection. Not thread-safe: one per slice. Counts ``calls`` and ``throttled``."""
 
-    def __init__(self, connection: Connection, *, redis_client: redis.Redis):
+    def __init__(self, connection: Connection, *, redis_client: redis.Redis,
+                 still_leased: Callable[[], bool] | None = None):
         self.connection = connection
+        # Asked right before each call (after the wait for its slot): False = the slice lost its stream.
+        self.still_leased = still_leased
         self.redis = redis_client
         self.reserver = PacedReserver(redis_client)
         self.calls = 0
@@ -286,10 +294,13 @@ class SyncClient:
         return getattr(profile, "dev_ref", "") or ""
 
     def _require_active(self) -> None:
-        """Re-read the status right before a call: turning the app off stops the very next call."""
+        """Re-read the status right before a call: turning the app off stops the very next call; and a slice
+        whose stream was dispatched again while it waited for its slot does not send the call at all."""
         status = Connection.objects.filter(pk=self.connection.pk).values_list("status", flat=True).first()
         if status != Connection.Status.ACTIVE:
             raise NotActive(f"the connection is {status or 'gone'}")
+        if self.still_leased is not None and not self.still_leased():
+            raise LeaseLost("the stream was dispatched again; this slice stops")
 
     # --- Tokens ---------------------------------------------------------------------------------
 

@@ -299,7 +299,8 @@ def run_slice(*, stream_id: int, epoch: int, redis_client: redis.Redis | None = 
         return SliceResult("fenced")
     spec = getattr(connection.app, "sync_spec", None)
     emit_events = bool(spec is not None and spec.webhook_url)
-    client = SyncClient(connection, redis_client=redis_client or sync_redis())
+    client = SyncClient(connection, redis_client=redis_client or sync_redis(),
+                        still_leased=lambda: SyncStream.objects.filter(pk=stream.pk, epoch=epoch).exists())
     try:
         return _pages(stream, epoch, run, client, resource, emit_events=emit_events)
     finally:
@@ -353,6 +354,9 @@ def _pages(stream: SyncStream, epoch: int, run: SyncRun, client: SyncClient, res
 def _stopped(stream: SyncStream, epoch: int, run: SyncRun, client: SyncClient, problem: Exception) -> str:
     """A call could not be made or was refused: give the stream back as the problem asks; the outcome."""
     cfg = sync_settings()
+    if isinstance(problem, sync_client.LeaseLost):  # the stream is another slice's now: leave it alone
+        _flush_counters(run, client)
+        return "fenced"
     if isinstance(problem, sync_client.PoolBusy):
         # Runnable again a little before the slot, so that the next slice (dispatched within a tick)
         # waits for it in its worker instead of missing it: a missed slot of a paced pool is lost.

@@ -201,3 +201,22 @@ def test_an_external_brightpearl_account_is_mirrored_with_full_records(connected
     assert all(r.payload["salesChannels"][0]["productName"] and r.payload["identity"]["sku"] for r in records)
     run = SyncRun.objects.get(connection=connection)
     assert (run.pages, run.records_seen, run.calls) == (3, 25, 6)  # per page: a search and a GET by ID set
+
+
+def test_a_slice_whose_stream_was_dispatched_again_while_it_waited_sends_nothing(connected, monkeypatch, api_log):
+    # given a slice that, while it waits for its slot, loses its stream to a new dispatch (its lease expired)
+    stream = connected["connection"].streams.get()
+    epoch = lease(stream)
+    take_slot = sync_client.SyncClient._take_slot
+
+    def slow_slot(self):
+        take_slot(self)
+        lease(type(stream).objects.get(pk=stream.pk))
+
+    monkeypatch.setattr(sync_client.SyncClient, "_take_slot", slow_slot)
+    # when it goes on
+    result = engine.run_slice(stream_id=stream.pk, epoch=epoch)
+    # then it sends no call and writes nothing; the stream is the new slice's
+    assert result.outcome == "fenced" and api_log == []
+    assert SyncRun.objects.get(stream=stream).calls == 0
+    assert not SyncRecord.objects.exists()
