@@ -354,7 +354,7 @@ class Workers:
     def start_one(self) -> subprocess.Popen:
         self.started += 1
         out = open(self.log_dir / f"worker-{self.started}.log", "wb")
-        process = spawn([PY, "-m", "celery", "-A", "portal", "worker", "-Q", "sync", "-P", "threads",
+        process = spawn([PY, "-m", "celery", "-A", "config", "worker", "-Q", "sync", "-P", "threads",
                          "-c", str(self.args.threads), "--without-mingle", "--without-gossip", "--without-heartbeat",
                          "-l", "warning", "-n", f"bench{self.started}@%h"], env=self.env, stdout=out)
         self.processes.append(process)
