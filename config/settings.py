@@ -386,6 +386,7 @@ SYNC_ENGINE = set_only({
     "LEASE_SECONDS": env_int("SYNC_LEASE_SECONDS", None),
     "MAX_IN_FLIGHT": env_int("SYNC_MAX_IN_FLIGHT", None),
     "PAGE_SIZE": env_int("SYNC_PAGE_SIZE", None),
+    "IDSET_MAX": env_int("SYNC_IDSET_MAX", None),
     "REFRESH_MARGIN_SECONDS": env_int("SYNC_REFRESH_MARGIN_SECONDS", None),
     "OVERLAP_SECONDS": env_int("SYNC_OVERLAP_SECONDS", None),
     "MAX_FAILURES": env_int("SYNC_MAX_FAILURES", None),

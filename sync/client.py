@@ -1,4 +1,5 @@
-"""The HTTP client of one connection: every call the sync engine sends goes through here.
+"""The HTTP client of one connection: every call the sync engine sends goes through here — search pages
+(:meth:`SyncClient.search`) and the GETs by ID set that read their full records (:meth:`SyncClient.records`).
 
 Each call
 1. takes a slot from the connection's pool in the shared Redis pacer (GCRA in reserve mode, a little
@@ -18,6 +19,7 @@ raises :class:`ReauthNeeded` or :class:`NotActive` and the engine decides what f
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
@@ -27,7 +29,7 @@ import requests
 from django.utils import timezone
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
-from integrations import egress
+from integrations import egress, idsets
 from integrations.ratelimit import PacedReserver
 from sync import crypto, tokens
 from sync.conf import sync_settings
@@ -38,6 +40,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_THROTTLE_WAIT_S = 5.0
 REFRESH_LOCK_TIMEOUT_S = 30
 REFRESH_LOCK_WAIT_S = 15
+# The most ids one GET by ID set may name (BRIGHTPEARL-API.md §3: "at most ~200 ids" for products, contacts and
+# orders; OPTIONS splits larger sets into URIs of at most 200). SYNC_IDSET_MAX may lower it, never raise it.
+IDSET_MAX = 200
 # OAuth errors after which only the account can help (re-authorise): the grant or the client is gone.
 REAUTH_ERRORS = (oauth_errors.InvalidGrantError, oauth_errors.InvalidClientError,
                  oauth_errors.UnauthorizedClientError)
@@ -75,14 +80,27 @@ class NotActive(SyncProblem):
     """The connection is no longer active (paused, disabled, needs re-authorisation)."""
 
 
+class LeaseLost(SyncProblem):
+    """The slice's stream was dispatched again meanwhile (its lease expired): this slice sends nothing more."""
+
+
 class RemoteRejected(SyncProblem):
     """The server refused the request itself (4xx other than 401): retrying it will not help."""
+
+
+class NotFound(RemoteRejected):
+    """404: for a GET by ID set, none of the ids exists (any more)."""
 
 
 @dataclass(frozen=True)
 class Page:
     rows: list[dict]
     more: bool
+
+
+def idset_max() -> int:
+    """Ids per GET by ID set: ``SYNC_IDSET_MAX``, at most the reference's :data:`IDSET_MAX`."""
+    return max(1, min(IDSET_MAX, sync_settings.IDSET_MAX))
 
 
 def pool_limit(connection: Connection) -> tuple[int, int]:
@@ -127,8 +145,11 @@ def operator_origins(connection: Connection) -> tuple[str, ...]:
 class SyncClient:
     """Calls of one connection. Not thread-safe: one per slice. Counts ``calls`` and ``throttled``."""
 
-    def __init__(self, connection: Connection, *, redis_client: redis.Redis):
+    def __init__(self, connection: Connection, *, redis_client: redis.Redis,
+                 still_leased: Callable[[], bool] | None = None):
         self.connection = connection
+        # Asked right before each call (after the wait for its slot): False = the slice lost its stream.
+        self.still_leased = still_leased
         self.redis = redis_client
         self.reserver = PacedReserver(redis_client)
         self.calls = 0
@@ -162,6 +183,28 @@ class SyncClient:
             raise RemoteRejected(f"the search answer is not a Brightpearl search response ({error})") from error
         return Page(rows=rows, more=more and bool(rows))
 
+    def records(self, resource, ids: list[int]) -> list[dict]:
+        """The full records of ``ids`` (at most :func:`idset_max`): one ``GET /<service>/<resource>/<ID set>``
+        with a compact ID set (``1-5,7``). Records deleted since the search are simply absent; a 404 (the
+        answer of products and contacts when none of the ids exists) is an empty list."""
+        if not ids:
+            return []
+        if len(ids) > idset_max():
+            raise ValueError(f"{len(ids)} ids in one GET; at most {idset_max()}")
+        try:
+            response = self.get(f"/{resource.service}/{resource.name}/{idsets.compact(ids)}")
+        except NotFound:
+            return []
+        try:
+            records = response.json()["response"]
+        except (ValueError, KeyError, TypeError) as error:
+            raise RemoteRejected(f"the {resource.name} answer is not a Brightpearl GET response ({error})") from error
+        if isinstance(records, dict):  # an object keyed by id (as some Brightpearl resources answer)
+            records = list(records.values())
+        if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
+            raise RemoteRejected(f"the {resource.name} answer is not a list of records")
+        return records
+
     def get(self, path: str, *, params: dict | None = None) -> requests.Response:
         """GET ``api_base_url + path`` under the pool's pace; returns a 2xx response or raises."""
         version_seen = self._ensure_token()
@@ -179,6 +222,9 @@ class SyncClient:
             raise Throttled(wait, response.status_code)
         if response.status_code >= 500:
             raise Transient(f"HTTP {response.status_code} from the account's API")
+        if response.status_code == 404:
+            self._believe_the_server(response)  # an ordinary answer of a GET by ID set
+            raise NotFound(f"HTTP 404: {egress.excerpt(response.text)}")
         if response.status_code >= 400:
             raise RemoteRejected(f"HTTP {response.status_code}: {egress.excerpt(response.text)}")
         self._believe_the_server(response)
@@ -243,10 +289,13 @@ class SyncClient:
         return getattr(profile, "dev_ref", "") or ""
 
     def _require_active(self) -> None:
-        """Re-read the status right before a call: turning the app off stops the very next call."""
+        """Re-read the status right before a call: turning the app off stops the very next call; and a slice
+        whose stream was dispatched again while it waited for its slot does not send the call at all."""
         status = Connection.objects.filter(pk=self.connection.pk).values_list("status", flat=True).first()
         if status != Connection.Status.ACTIVE:
             raise NotActive(f"the connection is {status or 'gone'}")
+        if self.still_leased is not None and not self.still_leased():
+            raise LeaseLost("the stream was dispatched again; this slice stops")
 
     # --- Tokens ---------------------------------------------------------------------------------
 

@@ -30,7 +30,10 @@ class SyncSettings(AppSettings):
         "LEASE_SECONDS": 60,
         # Most slices queued or running at once, over all workers (keeps the broker queue short).
         "MAX_IN_FLIGHT": 16,
+        # Rows per search page; the page's records are then read by ID sets of at most IDSET_MAX ids (the
+        # reference's 200 at most), so a page of PAGE_SIZE rows costs 1 + ceil(PAGE_SIZE / IDSET_MAX) calls.
         "PAGE_SIZE": 200,
+        "IDSET_MAX": 200,
         # Refresh an access token this long before it expires.
         "REFRESH_MARGIN_SECONDS": 60,
         # Incremental runs start this far before the last run's newest updatedOn (the upsert drops repeats).
@@ -58,6 +61,7 @@ class SyncSettings(AppSettings):
         "LEASE_SECONDS": float,
         "MAX_IN_FLIGHT": int,
         "PAGE_SIZE": int,
+        "IDSET_MAX": int,
         "REFRESH_MARGIN_SECONDS": float,
         "OVERLAP_SECONDS": float,
         "MAX_FAILURES": int,

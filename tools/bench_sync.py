@@ -59,6 +59,8 @@ TARGETS = {
     "refresh_calls_per_expiry": ("==", 1.0),
 }
 
+IDSET_MAX = 200  # ids per GET by ID set (sync.client.IDSET_MAX; the engine's default SYNC_IDSET_MAX)
+
 CHILDREN: list[subprocess.Popen] = []
 
 
@@ -225,13 +227,15 @@ def add_products(account_ids: list[int], counts: list[int]) -> None:
             for account_id, count in zip(account_ids, counts):
                 # Distinct updatedOn per row (1 ms apart), like records changed one by one.
                 cursor.execute(
-                    f"INSERT INTO {table} (account_id, sku, name, brand, price, stock, status, created_on, updated_on) "
-                    "SELECT %s, 'SKU-' || g, 'Product ' || g, 'Bench', 9.99, g %% 50, 'LIVE', now(), "
-                    "now() - interval '1 day' + g * interval '1 millisecond' FROM generate_series(1, %s) g",
+                    f"INSERT INTO {table} (account_id, sku, name, barcode, ean, upc, isbn, mpn, stock_tracked, "
+                    "category_ids, status, document, created_on, updated_on) "
+                    "SELECT %s, 'SKU-' || g, 'Product ' || g, '', '', '', '', '', true, '[]'::jsonb, 'LIVE', "
+                    "'{}'::jsonb, now() - interval '2 days', now() - interval '1 day' + g * interval '1 millisecond' "
+                    "FROM generate_series(1, %s) g",
                     [account_id, count])
         return
     for account_id, count in zip(account_ids, counts):
-        Product.objects.bulk_create([Product(account_id=account_id, sku=f"SKU-{g}", name=f"Product {g}", brand="Bench")
+        Product.objects.bulk_create([Product(account_id=account_id, sku=f"SKU-{g}", name=f"Product {g}")
                                      for g in range(1, count + 1)], batch_size=2000)
 
 
@@ -350,7 +354,7 @@ class Workers:
     def start_one(self) -> subprocess.Popen:
         self.started += 1
         out = open(self.log_dir / f"worker-{self.started}.log", "wb")
-        process = spawn([PY, "-m", "celery", "-A", "portal", "worker", "-Q", "sync", "-P", "threads",
+        process = spawn([PY, "-m", "celery", "-A", "config", "worker", "-Q", "sync", "-P", "threads",
                          "-c", str(self.args.threads), "--without-mingle", "--without-gossip", "--without-heartbeat",
                          "-l", "warning", "-n", f"bench{self.started}@%h"], env=self.env, stdout=out)
         self.processes.append(process)
@@ -538,7 +542,9 @@ def _run(args, workdir, interval, database_url, database, redis_url, started_at)
     # --- World: phase A accounts (backlogged), phase B huge + small accounts (paused until B) ---
     rate = args.limit * args.pace_factor / args.period
     phase_a_s = args.warmup + args.seconds + args.kill_seconds
-    pages_a = math.ceil(rate * phase_a_s * 1.15) + 2
+    # A page costs one search and ceil(page size / ID-set max) GETs by ID set (the engine's call pattern).
+    calls_per_page = 1 + math.ceil(args.page_size / IDSET_MAX)
+    pages_a = math.ceil(rate * phase_a_s * 1.15 / calls_per_page) + 2
     codes_a = [f"acct{i:05d}" for i in range(args.accounts)]
     code_huge = "huge00000"
     codes_small = [f"small{i:04d}" for i in range(args.small)]

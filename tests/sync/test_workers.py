@@ -125,7 +125,7 @@ def test_several_workers_on_one_connection_never_exceed_its_limit(connected, wor
     refused = [at for at, name, allowed in server_log if name == pool and not allowed]
     assert refused == []
     assert most_in_any_window(admitted, 2_000_000) <= 10
-    assert len(admitted) == 24  # 12 pages of each resource, nothing read twice
+    assert len(admitted) == 48  # 12 pages of each resource (a search and a GET each), nothing read twice
     assert SyncRecord.objects.filter(resource="product").count() == 120
     assert SyncRecord.objects.filter(resource="contact").count() == 120
 
