@@ -5,8 +5,7 @@ first encrypts, every one decrypts, so a key is rotated by putting a new one in 
 empty, one key is derived from SECRET_KEY and the use's name (so two uses never share a key); set real
 keys to be able to rotate SECRET_KEY without losing what they protect.
 
-The same scheme as ``integrations/sync/crypto.py`` (connection tokens), which can move onto this
-module once the sync engine has its own app.
+The sync engine's connection tokens use it too (``sync/crypto.py``).
 """
 
 import base64
