@@ -40,12 +40,14 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone as dt_timezone
 
 import redis
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.client_ip import client_ip
@@ -260,26 +262,46 @@ def bearer_token(raw: str) -> AccessToken | None:
     millisecond compiling the equivalent queries, which is the whole gateway's budget."""
     checksum = hashlib.sha256(raw.encode("utf-8")).hexdigest()
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    token = next(iter(AccessToken.objects.raw(_token_sql(connection.vendor), [now, checksum])), None)
-    if token is None:
+    with connection.cursor() as cursor:
+        cursor.execute(_token_sql(connection.vendor), [now, checksum])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    token.limit = limit_of(token.limit_default, token.limit_period, token.limit_granted)
-    db = token._state.db
-    account = _partial(Account, db, id=token.account_pk, code=token.account_code, status=token.account_status)
-    app = _partial(App, db, id=token.app_pk, client_id=token.app_ref, user_id=token.developer_pk)
-    installation = _partial(Installation, db, id=token.installation_pk, app_id=token.app_pk,
-                            account_id=token.account_pk, is_enabled=bool(token.is_enabled))
+    (token_pk, expires, installation_pk, is_enabled, app_pk, account_pk, app_ref, suspended_at, developer_pk,
+     account_code, account_status, dev_ref, limit_default, limit_period, limit_granted) = row
+    db = connection.alias
+    token = _partial(AccessToken, db, id=token_pk, expires=_aware(expires))
+    account = _partial(Account, db, id=account_pk, code=account_code, status=account_status)
+    app = _partial(App, db, id=app_pk, client_id=app_ref, user_id=developer_pk)
+    installation = _partial(Installation, db, id=installation_pk, app_id=app_pk, account_id=account_pk,
+                            is_enabled=bool(is_enabled))
     installation.app, installation.account = app, account
     token.installation = installation
-    token.dev_ref = token.dev_ref or ""
-    token.app_is_suspended = token.suspended_at is not None
+    token.dev_ref = dev_ref or ""
+    token.app_is_suspended = suspended_at is not None
+    token.limit = limit_of(limit_default, limit_period, limit_granted)
     return token
+
+
+def _aware(value) -> datetime:
+    """A datetime column read with a plain cursor as Django's model fields would give it (SQLite answers
+    text or naive UTC values)."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = value.replace(tzinfo=dt_timezone.utc)
+    return value
+
+
+@functools.cache
+def _field_names(model) -> tuple[str, ...]:
+    return tuple(field.attname for field in model._meta.concrete_fields)
 
 
 def _partial(model, db: str, **values):
     """A model instance loaded with only these fields (the others load from the database on access,
     as with ``QuerySet.only()``)."""
-    names = [field.attname for field in model._meta.concrete_fields if field.attname in values]
+    names = [name for name in _field_names(model) if name in values]
     return model.from_db(db, names, [values[name] for name in names])
 
 
