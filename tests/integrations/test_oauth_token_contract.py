@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from integrations.conf import integrations_settings
 from integrations.models import AccessToken, Grant
 from integrations.oauth_views import AccountTokenView
 from portal.models import App, Installation
@@ -84,7 +85,7 @@ def test_refresh_answers_without_installation_instance_id(client, world):
 
 def test_refresh_without_client_secret_is_accepted_by_default(client, world, settings):
     # given the default (compatibility) setting and a token pair
-    assert settings.PORTAL["OAUTH_REFRESH_WITHOUT_SECRET"] is True
+    assert integrations_settings.OAUTH_REFRESH_WITHOUT_SECRET is True
     first = connected(client, world)
     # when the app refreshes naming itself but without its secret
     response = refresh(client, world, first["refresh_token"], client_secret=None)
