@@ -87,8 +87,7 @@ def bench_decisions_per_s(processes: int = 4, seconds: float = 3.0, batch: int =
 
 def _setup_django(migrate: bool = True) -> None:
     if migrate:  # the first setup picks the database: never the one DATABASE_URL names for the portal
-        db_dir = tempfile.mkdtemp(prefix="portal-bench-")
-        os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{db_dir}/bench.sqlite3"
+        os.environ["DATABASE_URL"] = _bench_database()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("DEBUG", "0")
     os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-for-production-use-000")
@@ -106,6 +105,24 @@ def _setup_django(migrate: bool = True) -> None:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0, interactive=False)
+
+
+def _bench_database() -> str:
+    """BENCH_DATABASE_URL; else a private PostgreSQL cluster (as in production) when its binaries are
+    installed (BENCH_DATABASE=sqlite skips it); else a throwaway SQLite file."""
+    if os.environ.get("BENCH_DATABASE_URL"):
+        return os.environ["BENCH_DATABASE_URL"]
+    workdir = Path(tempfile.mkdtemp(prefix="portal-bench-"))
+    if os.environ.get("BENCH_DATABASE", "postgres") != "sqlite":
+        import atexit
+
+        import bench_sync
+
+        url = bench_sync.private_postgres(workdir)
+        if url:
+            atexit.register(bench_sync.stop_all)
+            return url
+    return f"sqlite:///{workdir}/bench.sqlite3"
 
 
 def _world():
@@ -174,6 +191,7 @@ def main() -> int:
     print("gateway ...", flush=True)
     results.update(gateway_bench.measure(world))
     results["load_average_1m"] = os.getloadavg()[0]
+    results["database"] = os.environ["DATABASE_URL"].partition(":")[0]
     print()
     print(f"{'figure':<28}{'ours':>12}   {'peer':<34}{'peer value':>12}{'ratio':>10}")
     print("-" * 98)

@@ -9,7 +9,8 @@ from ``processes`` processes, each following its own token chain, like an app se
   client secret is hashed with Django's password hasher (the toolkit's default: PBKDF2), on the same models
   (tools/bench_peers.py).
 
-Both run in the same worker processes, interleaved in rounds (ours, peer, ours, peer, ...).
+Both run in the same worker processes, interleaved in rounds (ours, peer, ours, peer, ...), each request
+handed to Django's WSGI handler as a server would (every middleware, no test client).
 """
 
 import multiprocessing
@@ -28,21 +29,26 @@ def _worker(database_url: str, chains: dict, credentials: dict, commands, result
     import bench
 
     bench._setup_django(migrate=False)
+    import json
+
     from django.conf import settings
-    from django.test import Client
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test import RequestFactory
 
     settings.ROOT_URLCONF = "bench_peers"
-    client = Client()
+    server, factory = WSGIHandler(), RequestFactory()  # what a WSGI server calls, without the test client
     paths = {"ours": "/oauth/token/benchco", "peer": "/peer-oauth/token"}
     while (command := commands.get()) is not None:
         name, seconds = command
         count, deadline = 0, time.perf_counter() + seconds
         while time.perf_counter() < deadline or count == 0:
             client_id, secret = credentials[name]
-            response = client.post(paths[name], {"grant_type": "refresh_token", "refresh_token": chains[name],
-                                                 "client_id": client_id, "client_secret": secret})
+            environ = factory.post(paths[name], {"grant_type": "refresh_token", "refresh_token": chains[name],
+                                                 "client_id": client_id, "client_secret": secret}).environ
+            response = server(environ, lambda status, headers, exc_info=None: None)
             assert response.status_code == 200, (name, response.content)
-            chains[name] = response.json()["refresh_token"]
+            chains[name] = json.loads(response.content)["refresh_token"]
+            response.close()
             count += 1
         results.put((name, count))
 
