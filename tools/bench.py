@@ -172,14 +172,14 @@ def _ratio(ours, peer, better: str) -> str:
 
 
 def main() -> int:
-    import gateway_bench
-    import limiter_bench
-    import token_bench
-
     results: dict = {}
     print("Partner Portal benchmarks, each beside its peer (this machine: %d cores)" % os.cpu_count(), flush=True)
     _setup_django()
     world = _world()
+    import gateway_bench  # these import Django models: after setup
+    import limiter_bench
+    import token_bench
+
     print("limiter: speed, edge burst, racing processes ...", flush=True)
     limiter = {**limiter_bench.speed(), **limiter_bench.edge_burst(), **limiter_bench.race()}
     results.update(limiter_bench.summary(limiter))
