@@ -3,8 +3,8 @@ clients rely on is still there, what only pages use is not."""
 
 import pytest
 import redis
+from django.urls import re_path
 
-from integrations import gateway
 from tests.integrations.api_support import world  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -40,15 +40,19 @@ def test_an_api_call_for_an_unknown_host_is_refused(client, world):  # noqa: F81
     assert response.status_code == 400
 
 
-def test_redis_failing_inside_an_api_view_is_the_clear_json_503(client, world, monkeypatch):  # noqa: F811
-    # given the API meets an unreachable Redis where nothing catches it
-    def down(*args, **kwargs):
-        raise redis.exceptions.ConnectionError("refused")
+def _redis_down_view(request, **kwargs):
+    raise redis.exceptions.ConnectionError("refused")
 
-    monkeypatch.setattr(gateway, "identify", down)
+
+urlpatterns = [re_path(r"^public-api/", _redis_down_view)]
+
+
+def test_redis_failing_inside_an_api_view_is_the_clear_json_503(client, settings):
+    # given an API view that meets an unreachable Redis and does not catch it
+    settings.ROOT_URLCONF = __name__
 
     # when
-    response = client.get(SEARCH, **world.issued.headers())
+    response = client.get(SEARCH)
 
     # then
     assert response.status_code == 503 and response["Retry-After"] == "30"
