@@ -33,18 +33,20 @@ A new API view::
 Code that is not a view can use :func:`handle` with a callable instead.
 """
 
+import contextlib
 import functools
 import hashlib
 import logging
 import threading
 import time
 import uuid
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
 
 import redis
 from django.core.exceptions import RequestDataTooBig
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -259,11 +261,12 @@ def bearer_token(raw: str) -> AccessToken | None:
 
     This is the hottest query of the API, so it is one hand-written join, the installation's limit
     included (the platform settings row and the best grant as subqueries): the ORM spends about a
-    millisecond compiling the equivalent queries, which is the whole gateway's budget."""
+    millisecond compiling the equivalent queries, which is the whole gateway's budget. On PostgreSQL it
+    is a prepared statement (see :func:`_execute_token_query`)."""
     checksum = hashlib.sha256(raw.encode("utf-8")).hexdigest()
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
-        cursor.execute(_token_sql(connection.vendor), [now, checksum])
+        _execute_token_query(cursor, [now, checksum])
         row = cursor.fetchone()
     if row is None:
         return None
@@ -281,6 +284,34 @@ def bearer_token(raw: str) -> AccessToken | None:
     token.app_is_suspended = suspended_at is not None
     token.limit = limit_of(limit_default, limit_period, limit_granted)
     return token
+
+
+TOKEN_STATEMENT = "portal_gateway_token"
+_prepared_on: "weakref.WeakSet" = weakref.WeakSet()  # the database sessions that hold TOKEN_STATEMENT
+
+
+def _execute_token_query(cursor, params: list) -> None:
+    """Run the token query. PostgreSQL plans each statement Django sends (parameters are bound on the
+    client), and planning this join costs about five times its execution (0.5 ms against 0.1 ms here);
+    so each database session prepares it once (PREPARE, a session-level plan) and then only EXECUTEs it.
+    Outside a transaction block only: a failure there must not abort the caller's transaction."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        cursor.execute(_token_sql(connection.vendor), params)
+        return
+    session = connection.connection
+    try:
+        if session not in _prepared_on:
+            numbered = _token_sql(connection.vendor).replace("%s", "{}").format("$1", "$2")
+            cursor.execute(f"PREPARE {TOKEN_STATEMENT} (timestamptz, text) AS {numbered}")
+            _prepared_on.add(session)
+        cursor.execute(f"EXECUTE {TOKEN_STATEMENT} (%s, %s)", params)
+    except DatabaseError:
+        # The session lost the statement (DISCARD ALL by a pooler), or it no longer fits the tables (a
+        # migration): drop it, answer the ordinary way, and prepare it again on the next call.
+        _prepared_on.discard(session)
+        with contextlib.suppress(DatabaseError):
+            cursor.execute(f"DEALLOCATE {TOKEN_STATEMENT}")
+        cursor.execute(_token_sql(connection.vendor), params)
 
 
 def _aware(value) -> datetime:
