@@ -36,7 +36,7 @@ seed: install
 clean:
 	rm -rf .run .demo db.sqlite3 staticfiles
 
-## Benchmarks: limiter latency and throughput, gateway overhead, token exchanges (prints a table and a JSON line)
+## Benchmarks: limiter, token endpoint and gateway, each beside its peer in the same run (a table with ratios, then a JSON line)
 bench: install
 	$(PY) -m config.embedded_redis -- $(PY) tools/bench.py
 

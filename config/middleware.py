@@ -90,3 +90,55 @@ def content_security_policy(policy: dict, *, nonce: str) -> str:
         values = [f"'nonce-{nonce}'" if source == "'nonce'" else source for source in sources]
         parts.append(" ".join([directive, *values]).strip())
     return "; ".join(parts)
+
+
+API_PREFIX = "/public-api/"
+# What a platform API request keeps of MIDDLEWARE (outermost first): HTTPS redirect, HSTS and nosniff; the
+# Content-Security-Policy and X-Frame-Options headers; the host check and slash handling; and (as a view
+# exception hook) the clear 503 when Redis is down. Sessions, CSRF (API views are exempt: clients send
+# tokens, not cookies), authentication, messages, allauth and static files have nothing to do there.
+API_MIDDLEWARE = (
+    "django.middleware.security.SecurityMiddleware",
+    "config.middleware.ContentSecurityPolicyMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.common.CommonMiddleware",
+)
+
+
+class ApiLaneMiddleware:
+    """Platform API requests (``/public-api/...``) take a short lane: only ``API_MIDDLEWARE`` runs, then
+    the URL is resolved and the view called, with ``ServiceUnavailableMiddleware``'s exception hook; every
+    other request goes on through the rest of ``MIDDLEWARE``. Put it right after
+    ``RequestContextMiddleware`` (request ids, log context and API metrics still cover API calls).
+
+    An API call then costs one tenth of a millisecond less of middleware that it never uses: the
+    gateway's whole overhead budget is one millisecond (docs/performance.md)."""
+
+    def __init__(self, get_response):
+        from django.core.handlers.exception import convert_exception_to_response
+        from django.utils.module_loading import import_string
+
+        self.get_response = get_response
+        self.unavailable = ServiceUnavailableMiddleware(get_response)
+        lane = convert_exception_to_response(self._view)
+        for path in reversed(API_MIDDLEWARE):
+            lane = convert_exception_to_response(import_string(path)(lane))
+        self.lane = lane
+
+    def __call__(self, request):
+        if request.path_info.startswith(API_PREFIX):
+            return self.lane(request)
+        return self.get_response(request)
+
+    def _view(self, request):
+        from django.urls import get_resolver, get_urlconf
+
+        match = get_resolver(get_urlconf()).resolve(request.path_info)
+        request.resolver_match = match
+        try:
+            response = match.func(request, *match.args, **match.kwargs)
+        except Exception as error:  # the hook answers what it knows (Redis down); anything else goes on up
+            response = self.unavailable.process_exception(request, error)
+            if response is None:
+                raise
+        return response

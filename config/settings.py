@@ -429,7 +429,9 @@ LOG_FORMAT = (os.environ.get("LOG_FORMAT") or "plain").strip().lower()
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured("LOG_FORMAT must be plain or json.")
 # /healthz and /readyz are answered first; then every request gets an id and its log context.
-MIDDLEWARE = ["config.health.HealthCheckMiddleware", "config.request_context.RequestContextMiddleware", *MIDDLEWARE]
+# Platform API requests then take a short lane (config.middleware.ApiLaneMiddleware): only the middleware they use.
+MIDDLEWARE = ["config.health.HealthCheckMiddleware", "config.request_context.RequestContextMiddleware",
+              "config.middleware.ApiLaneMiddleware", *MIDDLEWARE]
 LOGGING["formatters"]["json"] = {"()": "config.logs.JsonFormatter"}
 LOGGING.setdefault("filters", {}).update({
     "request_context": {"()": "config.logs.RequestContext"},

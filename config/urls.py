@@ -8,6 +8,8 @@ from django.urls import include, path
 from config import health, metrics
 
 urlpatterns = [
+    # The platform API first: its requests are the most frequent, and resolving them then tries two patterns.
+    path("", include("integrations.api_urls")),
     # Operations (docs/operations-monitoring.md); config.health.HealthCheckMiddleware answers the first two early.
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
@@ -19,7 +21,6 @@ urlpatterns = [
     path("", include("portal.urls")),
     path("", include("integrations.urls")),
     path("", include("sync.urls")),
-    path("", include("integrations.api_urls")),
 ]
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -16,6 +16,7 @@ import binascii
 import hashlib
 import logging
 import re
+import uuid
 from urllib.parse import unquote_plus
 
 import redis
@@ -232,15 +233,29 @@ class PortalOAuth2Validator(OAuth2Validator):
 
     # --- issuing -----------------------------------------------------------------------------------
 
+    # The toolkit's two token constructors, with the installation written in the same INSERT (one query
+    # each instead of an INSERT and an UPDATE: the token endpoint's floor is its lookups and its writes).
+
     def _create_access_token(self, expires, request, token, source_refresh_token=None):
-        access = super()._create_access_token(expires, request, token, source_refresh_token)
-        AccessToken.objects.filter(pk=access.pk).update(installation=request.installation)
-        access.installation = request.installation
+        id_token = token.get("id_token", None)
+        access = AccessToken(
+            user=request.user, scope=token["scope"], expires=expires,
+            id_token=self._load_id_token(id_token) if id_token else None, application=request.client,
+            source_refresh_token=source_refresh_token, resource=getattr(request, "resource", []),
+            installation=request.installation,
+        )
+        self._set_token_value(access, token["access_token"])
+        access.save()
         return access
 
     def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
-        refresh = super()._create_refresh_token(request, refresh_token_code, access_token, previous_refresh_token)
-        RefreshToken.objects.filter(pk=refresh.pk).update(installation=request.installation)
+        refresh = RefreshToken(
+            user=request.user, application=request.client, access_token=access_token,
+            token_family=previous_refresh_token.token_family if previous_refresh_token else uuid.uuid4(),
+            resource=getattr(request, "resource", []), installation=request.installation,
+        )
+        self._set_token_value(refresh, refresh_token_code)
+        refresh.save()
         grant = getattr(request, "portal_grant", None)
         if previous_refresh_token is None and grant is not None:
             # The family this code started, so that a replay of the code can revoke it.

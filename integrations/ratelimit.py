@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import redis
 
-# KEYS[1] = pool key; ARGV = limit, window (microseconds), cost (0 = peek without admitting)
-SLIDING_LOG = """
+# KEYS[1] = pool key; ARGV = limit, window (microseconds), cost (0 = peek without admitting).
+# Leaves allowed, remaining, reset_us and now (Redis's clock, microseconds) in locals.
+SLIDING_LOG_DECIDE = """
 local key = KEYS[1]
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
@@ -51,8 +52,9 @@ if len > 0 then
   if len >= limit then from_tail = len - limit end
   reset_us = tonumber(redis.call('LINDEX', key, -1 - from_tail)) + window - now
 end
-return {allowed, remaining, reset_us, now}
 """
+SLIDING_LOG_ANSWER = "return {allowed, remaining, reset_us, now}\n"
+SLIDING_LOG = SLIDING_LOG_DECIDE + SLIDING_LOG_ANSWER
 
 
 @dataclass(frozen=True)
@@ -80,23 +82,28 @@ def pool_key(pool: str) -> str:
 
 
 class SlidingLogLimiter:
-    def __init__(self, client: redis.Redis):
-        self._client = client
-        self._script = client.register_script(SLIDING_LOG)
+    """The limiter on one client. ``then`` is Lua run in the same script after each decision, with
+    ``allowed`` and ``now`` in scope: its own keys follow the pool's (``KEYS[2]``...) and its arguments
+    the limiter's (``ARGV[4]``...), given to :meth:`hit` as ``then_keys`` and ``then_args``. The gateway
+    counts usage there, so that an API call costs one Redis round trip."""
 
-    def hit(self, pool: str, *, limit: int, window_s: float) -> Decision:
+    def __init__(self, client: redis.Redis, *, then: str = ""):
+        self._client = client
+        self._script = client.register_script(SLIDING_LOG_DECIDE + then + SLIDING_LOG_ANSWER)
+
+    def hit(self, pool: str, *, limit: int, window_s: float, then_keys=(), then_args=()) -> Decision:
         """Admit one call to ``pool`` if the limit allows it; always report what is left."""
-        return self._run(pool, limit=limit, window_s=window_s, cost=1)
+        return self._run(pool, limit=limit, window_s=window_s, cost=1, then_keys=then_keys, then_args=then_args)
 
     def peek(self, pool: str, *, limit: int, window_s: float) -> Decision:
         """What is left in ``pool`` without using a slot."""
         return self._run(pool, limit=limit, window_s=window_s, cost=0)
 
-    def _run(self, pool: str, *, limit: int, window_s: float, cost: int) -> Decision:
+    def _run(self, pool: str, *, limit: int, window_s: float, cost: int, then_keys=(), then_args=()) -> Decision:
         if limit < 1 or window_s <= 0:
             raise ValueError("limit must be at least 1 and the window positive")
         allowed, remaining, reset_us, now_us = self._script(
-            keys=[pool_key(pool)], args=[limit, int(window_s * 1_000_000), cost]
+            keys=[pool_key(pool), *then_keys], args=[limit, int(window_s * 1_000_000), cost, *then_args]
         )
         return Decision(allowed=bool(allowed), limit=limit, remaining=int(remaining),
                         reset_ms=-(-int(reset_us) // 1000), at_us=int(now_us))

@@ -80,6 +80,41 @@ def record_call(*, installation_id: int, throttled: bool, at_us: int | None = No
     pipe.execute()
 
 
+# The same counting as record_call / record_failed, as Lua that runs in the limiter's script right after
+# its decision (``integrations.ratelimit.SlidingLogLimiter``'s ``then``): the gateway's one round trip.
+# ``allowed`` and ``now`` (Redis's clock, microseconds) come from the decision. KEYS[2] = the totals hash,
+# KEYS[3] = the last-call (or last-failed) hash; ARGV[4] = 'call' or 'failed', ARGV[5] = installation id,
+# ARGV[6] = the minute keys' prefix (``minute_key`` without the minute), ARGV[7] = their lifetime (seconds).
+# The minute key is named from Redis's clock inside the script, so it is not among KEYS: on a Redis
+# Cluster the gateway would send these writes apart (see docs/scaling.md).
+RECORD_AFTER_DECISION = """
+local kind = ARGV[4]
+local at_s = math.floor(now / 1000000)
+local minute_key = ARGV[6] .. string.format('%d', math.floor(now / 60000000))
+local field = 'failed'
+if kind == 'call' then
+  field = 'throttled'
+  if allowed == 1 then field = 'calls' end
+end
+redis.call('HINCRBY', minute_key, field, 1)
+redis.call('EXPIRE', minute_key, tonumber(ARGV[7]))
+if kind == 'call' then
+  redis.call('HINCRBY', KEYS[2], ARGV[5] .. ':' .. field, 1)
+end
+if kind == 'failed' or allowed == 1 then
+  redis.call('HSET', KEYS[3], ARGV[5], string.format('%d', at_s))
+end
+"""
+
+
+def record_keys_args(*, installation_id: int, failed: bool) -> tuple[list[str], list]:
+    """The ``then_keys`` and ``then_args`` of :data:`RECORD_AFTER_DECISION` for one request: a call of
+    the installation (counted as a call or as throttled, by the decision) or a failed request naming it."""
+    prefix = minute_key(installation_id, 0)[:-1]
+    last = LAST_FAILED_KEY if failed else LAST_CALL_KEY
+    return [TOTALS_KEY, last], ["failed" if failed else "call", str(installation_id), prefix, COUNTER_TTL_SECONDS]
+
+
 def record_failed(*, installation_id: int, at_us: int | None = None, client: redis.Redis | None = None) -> None:
     """Count one request that named this installation but failed authentication (see the module
     docstring). It is not a call of the installation: ``usage:last_call`` is left alone."""

@@ -79,6 +79,34 @@ def installation_limit(*, installation: Installation, now=None) -> tuple[int, in
     return max(row["default_instance_limit"], granted), row["limit_period_seconds"]
 
 
+def installation_limit_sql(quote, installation: str) -> tuple[str, str, str]:
+    """SQL for the three figures ``installation_limit`` reads, as columns of a query that has the
+    installation's row under the alias ``installation``: the platform default, the window, and the best
+    grant covering it that has not ended (per minute; NULL when none). They take one parameter, ``now``
+    (adapted for the database). The gateway adds them to its token lookup so that an API call costs one
+    query; :func:`limit_of` turns the row into (calls, window seconds) exactly as ``installation_limit``
+    does."""
+    q, i = quote, installation
+    settings_table, grants_table = q(PlatformSettings._meta.db_table), q(RateLimitIncreaseRequest._meta.db_table)
+    default = f"(SELECT s.{q('default_instance_limit')} FROM {settings_table} s WHERE s.{q('id')} = 1)"
+    period = f"(SELECT s.{q('limit_period_seconds')} FROM {settings_table} s WHERE s.{q('id')} = 1)"
+    granted = (
+        f"(SELECT MAX(g.{q('granted_limit')}) FROM {grants_table} g "
+        f"WHERE g.{q('app_id')} = {i}.{q('app_id')} AND g.{q('status')} = '{Status.APPROVED.value}' "
+        f"AND (g.{q('granted_until')} IS NULL OR g.{q('granted_until')} > %s) "
+        f"AND (g.{q('account_id')} IS NULL OR g.{q('account_id')} = {i}.{q('account_id')}))"
+    )
+    return default, period, granted
+
+
+def limit_of(default: int | None, period: int | None, granted: int | None) -> tuple[int, int]:
+    """(calls, window seconds) from the columns of :func:`installation_limit_sql`."""
+    if default is None or period is None:  # the settings row has not been created yet
+        row = platform_settings()
+        default, period = row.default_instance_limit, row.limit_period_seconds
+    return max(default, _per_period(granted, period) if granted else 0), period
+
+
 @dataclass(frozen=True)
 class EffectiveLimit:
     per_minute: int

@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""`make bench`: measure the hot paths and print a table, then one JSON line.
+"""`make bench`: each hot path beside a peer, measured in the same run, then one JSON line.
 
 Runs with no services configured: `make bench` wraps it in `python -m config.embedded_redis`, and it
-uses a throwaway SQLite database of its own (unless BENCH_DATABASE_URL is set).
+uses a throwaway SQLite database of its own (unless BENCH_DATABASE_URL is set). Every pair is measured
+interleaved (A, B, A, B, ...) on the same Django, database and Redis, so a busy machine slows both alike:
+read the ratios.
 
-Figures:
-- limiter_p50_ms / limiter_p99_ms: one limiter decision (one Redis round trip, local Redis).
-- limiter_decisions_per_s: decisions per second from several processes on one Redis.
-- gateway_overhead_ms: median extra time of an API call with auth, limiter and headers over the same
-  handler called without them.
-- token_exchanges_per_s: refresh-token exchanges per second at the token endpoint (in-process WSGI).
+- Limiter (tools/limiter_bench.py): ours against the `limits` library's moving window, a clock-aligned
+  fixed-window counter (django-ratelimit's) and DRF's cache throttle: sequential decisions per second,
+  p50, p99, and the most calls admitted in one rolling window on an edge burst and on racing processes.
+- Token endpoint (tools/token_bench.py): refresh exchanges per second, ours against django-oauth-toolkit's
+  defaults (secrets hashed with Django's password hasher).
+- Gateway (tools/gateway_bench.py): overhead over the bare resource handler, ours against a DRF view with
+  django-oauth-toolkit's OAuth2Authentication and DRF's throttle on the Redis cache.
 """
 
 import json
@@ -23,35 +26,29 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-TARGETS = {
-    "limiter_p50_ms": ("<=", 0.2),
-    "limiter_p99_ms": ("<=", 1.0),
-    "limiter_decisions_per_s": (">=", 20000),
-    "gateway_overhead_ms": ("<=", 2.0),
-    "token_exchanges_per_s": (">=", 200),
+# (figure, its peer, what is better) for the table; ratio = ours / peer (or peer / ours for times).
+PAIRS = [
+    ("limiter_decisions_per_s", "limiter_peer_decisions_per_s", "higher"),
+    ("limiter_p50_ms", "limits_p50_ms", "lower"),
+    ("limiter_p99_ms", "limits_p99_ms", "lower"),
+    ("limiter_decisions_per_s", "fixed_decisions_per_s", "higher"),
+    ("limiter_decisions_per_s", "drf_decisions_per_s", "higher"),
+    ("limiter_max_in_window", "limits_max_in_window", "exact"),
+    ("limiter_max_in_window", "fixed_window_max_in_window", "exact"),
+    ("limiter_max_in_window", "drf_max_in_window", "exact"),
+    ("token_exchanges_per_s", "token_peer_exchanges_per_s", "higher"),
+    ("gateway_overhead_ms", "gateway_peer_overhead_ms", "lower"),
+    ("gateway_stack_overhead_ms", "gateway_peer_stack_overhead_ms", "lower"),
+]
+PEER_NAMES = {
+    "limiter_peer_decisions_per_s": "limits moving window", "limits_p50_ms": "limits moving window",
+    "limits_p99_ms": "limits moving window", "fixed_decisions_per_s": "fixed window (django-ratelimit)",
+    "drf_decisions_per_s": "DRF cache throttle", "limits_max_in_window": "limits moving window",
+    "fixed_window_max_in_window": "fixed window (django-ratelimit)", "drf_max_in_window": "DRF cache throttle",
+    "token_peer_exchanges_per_s": "DOT defaults (PBKDF2 secret)",
+    "gateway_peer_overhead_ms": "DRF + DOT auth + DRF throttle",
+    "gateway_peer_stack_overhead_ms": "DRF + DOT auth + DRF throttle",
 }
-
-
-def _limiter():
-    import redis
-
-    from integrations.ratelimit import SlidingLogLimiter
-
-    return SlidingLogLimiter(redis.Redis.from_url(os.environ["REDIS_URL"]))
-
-
-def bench_limiter_latency(calls: int = 20000) -> dict:
-    limiter = _limiter()
-    pools = [f"bench-latency-{i}" for i in range(500)]
-    for pool in pools[:50]:  # warm the script cache and the connection
-        limiter.hit(pool, limit=200, window_s=60)
-    samples = []
-    for i in range(calls):
-        started = time.perf_counter_ns()
-        limiter.hit(pools[i % len(pools)], limit=200, window_s=60)
-        samples.append((time.perf_counter_ns() - started) / 1e6)
-    samples.sort()
-    return {"limiter_p50_ms": samples[len(samples) // 2], "limiter_p99_ms": samples[int(len(samples) * 0.99)]}
 
 
 def _decision_worker(worker: int, seconds: float, batch: int, queue) -> None:
@@ -85,13 +82,12 @@ def bench_decisions_per_s(processes: int = 4, seconds: float = 3.0, batch: int =
     elapsed = time.perf_counter() - started
     for worker in workers:
         worker.join()
-    return {"limiter_decisions_per_s": total / max(elapsed - 0.5, seconds), "limiter_processes": processes}
+    return {"limiter_pipelined_decisions_per_s": total / max(elapsed - 0.5, seconds), "limiter_processes": processes}
 
 
 def _setup_django(migrate: bool = True) -> None:
     if migrate:  # the first setup picks the database: never the one DATABASE_URL names for the portal
-        db_dir = tempfile.mkdtemp(prefix="portal-bench-")
-        os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{db_dir}/bench.sqlite3"
+        os.environ["DATABASE_URL"] = _bench_database()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("DEBUG", "0")
     os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-for-production-use-000")
@@ -109,6 +105,24 @@ def _setup_django(migrate: bool = True) -> None:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0, interactive=False)
+
+
+def _bench_database() -> str:
+    """BENCH_DATABASE_URL; else a private PostgreSQL cluster (as in production) when its binaries are
+    installed (BENCH_DATABASE=sqlite skips it); else a throwaway SQLite file."""
+    if os.environ.get("BENCH_DATABASE_URL"):
+        return os.environ["BENCH_DATABASE_URL"]
+    workdir = Path(tempfile.mkdtemp(prefix="portal-bench-"))
+    if os.environ.get("BENCH_DATABASE", "postgres") != "sqlite":
+        import atexit
+
+        import bench_sync
+
+        url = bench_sync.private_postgres(workdir)
+        if url:
+            atexit.register(bench_sync.stop_all)
+            return url
+    return f"sqlite:///{workdir}/bench.sqlite3"
 
 
 def _world():
@@ -141,91 +155,51 @@ def _world():
             "access": "bench-access-token", "owner_id": owner.pk}
 
 
-def _exchange_worker(database_url: str, secret: str, refresh: str, seconds: float, queue) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    _setup_django(migrate=False)
-    from django.test import Client
-
-    client, count = Client(), 0
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        response = client.post("/oauth/token/benchco", {
-            "grant_type": "refresh_token", "refresh_token": refresh, "client_id": "bench-app", "client_secret": secret})
-        assert response.status_code == 200, response.content
-        refresh = response.json()["refresh_token"]
-        count += 1
-    queue.put(count)
+def _shown(value) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3f}"
 
 
-def bench_token_exchanges(world: dict, processes: int = 2, seconds: float = 4.0) -> dict:
-    """Refresh exchanges (each rotates the refresh token: lookups, revoke, two inserts) from several
-    processes, each following its own token chain, like app servers with several workers."""
-    from integrations.models import RefreshToken
-
-    chains = []
-    for n in range(processes):
-        RefreshToken.objects.create(user_id=world["owner_id"], application=world["app"], token=f"bench-chain-{n}",
-                                    access_token=None, installation=world["installation"])
-        chains.append(f"bench-chain-{n}")
-    # Chains start without an access token; give each one so the toolkit accepts it.
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from integrations.models import AccessToken
-
-    for n, chain in enumerate(chains):
-        access = AccessToken.objects.create(
-            user_id=world["owner_id"],
-            application=world["app"],
-            token=f"bench-chain-access-{n}",
-            installation=world["installation"],
-            scope="read write",
-            expires=timezone.now() + timedelta(hours=1),
-        )
-        RefreshToken.objects.filter(token=chain).update(access_token=access)
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    workers = [
-        context.Process(
-            target=_exchange_worker, args=(os.environ["DATABASE_URL"], world["secret"], chain, seconds, queue)
-        )
-        for chain in chains
-    ]
-    for worker in workers:
-        worker.start()
-    total = sum(queue.get(timeout=seconds + 60) for _ in workers)
-    for worker in workers:
-        worker.join()
-    return {"token_exchanges_per_s": total / seconds, "token_exchange_processes": processes}
-
-
-def bench_gateway_overhead(world: dict, calls: int = 400) -> dict:
-    """Median time of a real API call through the gateway minus the same handler called directly."""
-    try:
-        import gateway_bench
-    except ImportError:
-        return {"gateway_overhead_ms": None}
-    return gateway_bench.measure(world, calls=calls)
+def _ratio(ours, peer, better: str) -> str:
+    if ours is None or peer is None:
+        return "n/a"
+    if better == "exact":
+        return "exact" if ours <= peer else "-"
+    if better == "higher":
+        return f"{ours / peer:,.1f}x" if peer else "n/a"
+    return f"{ours / peer:.2f}" if peer else "n/a"
 
 
 def main() -> int:
     results: dict = {}
-    print("Partner Portal benchmarks (this machine: %d cores)" % os.cpu_count(), flush=True)
-    results.update(bench_limiter_latency())
-    results.update(bench_decisions_per_s())
+    print("Partner Portal benchmarks, each beside its peer (this machine: %d cores)" % os.cpu_count(), flush=True)
     _setup_django()
     world = _world()
-    results.update(bench_token_exchanges(world))
-    results.update(bench_gateway_overhead(world))
+    import gateway_bench  # these import Django models: after setup
+    import limiter_bench
+    import token_bench
+
+    print("limiter: speed, edge burst, racing processes ...", flush=True)
+    limiter = {**limiter_bench.speed(), **limiter_bench.edge_burst(), **limiter_bench.race()}
+    results.update(limiter_bench.summary(limiter))
+    results["limit"] = limiter["race_limit"]
+    results.update(limiter)
+    results.update(bench_decisions_per_s())
+    print("token endpoint ...", flush=True)
+    results.update(token_bench.measure(world))
+    print("gateway ...", flush=True)
+    results.update(gateway_bench.measure(world))
+    results["load_average_1m"] = os.getloadavg()[0]
+    results["database"] = os.environ["DATABASE_URL"].partition(":")[0]
     print()
-    print(f"{'figure':<28}{'value':>14}   target")
-    print("-" * 56)
-    for name, (op, target) in TARGETS.items():
-        value = results.get(name)
-        shown = "n/a" if value is None else (f"{value:,.0f}" if value >= 100 else f"{value:.3f}")
-        ok = value is not None and (value <= target if op == "<=" else value >= target)
-        print(f"{name:<28}{shown:>14}   {op} {target:,}  {'ok' if ok else 'MISSED'}")
+    print(f"{'figure':<28}{'ours':>12}   {'peer':<34}{'peer value':>12}{'ratio':>10}")
+    print("-" * 98)
+    for ours_key, peer_key, better in PAIRS:
+        ours, peer = results.get(ours_key), results.get(peer_key)
+        print(f"{ours_key:<28}{_shown(ours):>12}   {PEER_NAMES[peer_key]:<34}{_shown(peer):>12}"
+              f"{_ratio(ours, peer, better):>10}")
+    print(f"(limit {results['limit']} calls per window in the exactness traces; ratios of times: ours / peer)")
     print()
     print(json.dumps({key: (round(value, 4) if isinstance(value, float) else value) for key, value in results.items()}))
     return 0

@@ -512,8 +512,8 @@ def test_an_api_call_costs_a_fixed_number_of_queries(client, world, django_asser
     seed_rows(world.account, products=50)
     search(client, **world.issued.headers())
 
-    # then: token (with installation, app, developer, account), the limit (settings + best grant), count, page
-    with django_assert_num_queries(4):
+    # then: token (with installation, app, developer, account, and the limit: settings + best grant), count, page
+    with django_assert_num_queries(3):
         response = search(client, **world.issued.headers())
     assert response.status_code == 200
 
