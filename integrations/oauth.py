@@ -322,13 +322,15 @@ def _token_limiter() -> SlidingLogLimiter:
 
 
 def token_request_retry_after(*, client_id: str, address: str) -> int | None:
-    """Admit one token-endpoint request, counted per client address and per client id (the pools of
-    the project's Redis limiter). Returns None when admitted, else the seconds to wait. When Redis
-    cannot be reached the request is admitted (the endpoint still authenticates every request)."""
+    """Admit one token-endpoint request, counted per client address and per client id from that address
+    (the pools of the project's Redis limiter): client ids are not secret, so a pool of a client id alone
+    could be spent by anyone naming it, locking the app out of its own refreshes. Returns None when
+    admitted, else the seconds to wait. When Redis cannot be reached the request is admitted (the endpoint
+    still authenticates every request)."""
     window = integrations_settings.OAUTH_TOKEN_LIMIT_WINDOW_SECONDS
     pools = [(f"oauth-token:address:{address}", integrations_settings.OAUTH_TOKEN_LIMIT_PER_ADDRESS)]
     if client_id:
-        pools.append((f"oauth-token:client:{client_id}", integrations_settings.OAUTH_TOKEN_LIMIT_PER_CLIENT))
+        pools.append((f"oauth-token:client:{client_id}:{address}", integrations_settings.OAUTH_TOKEN_LIMIT_PER_CLIENT))
     try:
         for pool, limit in pools:
             if limit <= 0:

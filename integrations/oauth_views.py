@@ -19,6 +19,7 @@ from oauth2_provider.exceptions import FatalClientError, OAuthToolkitError
 from oauth2_provider.oauth2_backends import get_oauthlib_core
 from oauth2_provider.views import RevokeTokenView, TokenView
 
+from accounts.client_ip import client_ip
 from accounts.models import Account
 from accounts.refusals import refusal_text
 from accounts.roles import accounts_managed_by
@@ -114,7 +115,7 @@ class AccountTokenView(TokenView):
             return _no_store(JsonResponse(
                 {"error": "invalid_request", "error_description": "Unknown or missing account code."}, status=400))
         retry_after = token_request_retry_after(client_id=presented_client_id(request),
-                                                address=request.META.get("REMOTE_ADDR", ""))
+                                                address=client_ip(request))
         if retry_after is not None:
             response = JsonResponse({"error": "slow_down", "error_description": "Too many token requests; "
                                      "retry after the time in the Retry-After header."}, status=429)

@@ -292,6 +292,11 @@ def test_the_token_endpoint_is_rate_limited_per_client(client, world, settings):
     assert int(limited["Retry-After"]) >= 1 and limited.json()["error"]
     # another client from the same address is not affected
     assert refresh(client, world, "nope", client_id="other").status_code == 400
+    # and requests naming the client from another address draw on a pool of their own: nobody spends the
+    # app's budget by naming it
+    elsewhere = client.post("/oauth/token/outerheaven", {"grant_type": "refresh_token", "refresh_token": "nope",
+                                                         "client_id": "flow-app"}, REMOTE_ADDR="10.0.0.7")
+    assert elsewhere.status_code == 400
 
 
 def test_the_token_endpoint_is_rate_limited_per_address(client, world, settings):
