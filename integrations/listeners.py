@@ -6,7 +6,7 @@ Registered with ``portal.hooks`` in ``IntegrationsConfig.ready``.
 
 from django.utils import timezone
 
-from integrations import callbacks
+from integrations import callbacks, egress
 from integrations.models import AccessToken, Grant, RefreshToken
 from portal import hooks
 from portal.models import App, Installation
@@ -37,8 +37,14 @@ def app_suspended(*, app: App, reason: str) -> dict:
     return tokens_revoke(installations=Installation.objects.filter(app=app))
 
 
+def url_refusal(*, url: str, purpose: str) -> str | None:
+    """Why the portal may not call ``url`` (the egress guard's reason), or None."""
+    return egress.url_refusal(url, purpose=purpose) or None
+
+
 def register() -> None:
     hooks.listen(hooks.INSTALLATION_TURNED_ON, installation_turned_on)
     hooks.listen(hooks.INSTALLATION_TURNED_OFF, installation_turned_off)
     hooks.listen(hooks.APP_SUSPENDED, app_suspended)
+    hooks.listen(hooks.URL_REFUSAL, url_refusal)
     hooks.listen(hooks.CALLBACK_LOG, callbacks.callback_log_of)

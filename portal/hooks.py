@@ -23,8 +23,11 @@ APP_SUSPENDED = "app_suspended"
 TURN_ON_REDIRECT = "turn_on_redirect"
 # ask(): app=...  ->  the app's latest install/uninstall callback attempts, newest first (for its page)
 CALLBACK_LOG = "callback_log"
+# ask(): url=..., purpose=...  ->  why the portal may not call that URL, or None (the egress guard answers)
+URL_REFUSAL = "url_refusal"
 
-EVENTS = (INSTALLATION_TURNED_ON, INSTALLATION_TURNED_OFF, APP_SUSPENDED, TURN_ON_REDIRECT, CALLBACK_LOG)
+EVENTS = (INSTALLATION_TURNED_ON, INSTALLATION_TURNED_OFF, APP_SUSPENDED, TURN_ON_REDIRECT, CALLBACK_LOG,
+          URL_REFUSAL)
 
 _listeners: dict[str, list[Callable]] = {event: [] for event in EVENTS}
 

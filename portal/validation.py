@@ -4,14 +4,12 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.utils.module_loading import import_string
 
+from portal import hooks
 from portal.conf import portal_settings
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 ICON_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
-# The egress guard lives in integrations (above this layer), so it is named rather than imported.
-EGRESS_REFUSAL = "integrations.egress.url_refusal"
 
 
 URL_MAX_LENGTH = 200  # App.*_url columns
@@ -106,8 +104,9 @@ def number_in_range(field, low: int, high: int) -> None:
 
 def validate_outgoing_url(url: str, *, purpose: str) -> None:
     """A URL the portal will call (a callback): one the egress guard accepts, i.e. https (unless the
-    egress allowance is on) to a host that resolves to public internet addresses only."""
-    refusal = import_string(EGRESS_REFUSAL)(url, purpose=purpose)
+    egress allowance is on) to a host that resolves to public internet addresses only. The egress guard lives
+    above this layer (integrations) and answers through ``portal.hooks``."""
+    refusal = hooks.ask(hooks.URL_REFUSAL, url=url, purpose=purpose)
     if refusal:
         raise ValidationError(refusal)
 
