@@ -140,6 +140,8 @@ class Account(models.Model):
     show_beta_apps = models.BooleanField(default=False)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The owners do not want usage alerts (an app reaching 80% / 100% of its limit) for this account.
+    usage_alerts_muted = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["code"]

@@ -15,8 +15,13 @@ class PortalSettings(AppSettings):
         # private addresses, and app URLs may be plain http: only sensible for local demos. The portal's forms
         # and the egress guard (integrations/egress.py) both follow it.
         "EGRESS_ALLOW_PRIVATE": Computed(lambda: settings.DEMO_MODE),
+        # Per-minute usage rows are kept this many days (the optimisation and conformance reports read them),
+        # then folded into hourly rows, which are kept USAGE_HOUR_RETENTION_DAYS.
+        "USAGE_MINUTE_RETENTION_DAYS": 14,
+        "USAGE_HOUR_RETENTION_DAYS": 400,
     }
-    COERCE = {"ICON_MAX_BYTES": int, "ICON_MAX_PIXELS": int, "EGRESS_ALLOW_PRIVATE": bool}
+    COERCE = {"ICON_MAX_BYTES": int, "ICON_MAX_PIXELS": int, "EGRESS_ALLOW_PRIVATE": bool,
+              "USAGE_MINUTE_RETENTION_DAYS": int, "USAGE_HOUR_RETENTION_DAYS": int}
 
 
 portal_settings = PortalSettings()

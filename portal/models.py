@@ -49,6 +49,8 @@ class App(AbstractApplication):
     # HMAC key for signed callbacks and webhooks: SHA-256 of "callback-signing:" + client secret (hex).
     # The developer derives the same key from the secret they were shown; the secret itself is only hashed.
     callback_signing_key = models.CharField(max_length=64, blank=True)
+    # The developer does not want usage alerts (80% / 100% of the limit) for this app.
+    usage_alerts_muted = models.BooleanField(default=False)
 
     objects = ApplicationManager()
 
@@ -176,6 +178,8 @@ class ProgressionRequest(ReviewedRequest):
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     message = models.TextField(max_length=5000)
     submitted_at = models.DateTimeField(default=timezone.now)
+    # The conformance report (what the app did in its early-access accounts) as it stood at submission.
+    conformance = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["submitted_at", "id"]
@@ -267,6 +271,9 @@ class RateLimitIncreaseRequest(ReviewedRequest):
     granted_until = models.DateTimeField(null=True, blank=True)
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     submitted_at = models.DateTimeField(default=timezone.now)
+    # The optimisation report (with its what-if at the requested limit) as it stood when the request was
+    # submitted: the reviewer sees it beside the developer's answers, and a link to the live one.
+    evidence = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-submitted_at", "-id"]
@@ -275,18 +282,90 @@ class RateLimitIncreaseRequest(ReviewedRequest):
         return f"{self.app.client_id}: {self.requested_limit}/min"
 
 
-class UsageMinute(models.Model):
-    """API calls of one installation in one minute, rolled up from Redis counters."""
+class UsageFigures(models.Model):
+    """What the gateway counted for one rate pool in one period (rolled up from its Redis counters).
+
+    ``calls`` were admitted into the pool, ``throttled`` refused because it was full, ``failed`` named the
+    installation without valid credentials (counted apart, in a pool of their own). Of the admitted calls,
+    ``status_4xx`` and ``status_5xx`` were answered with those statuses (the gateway's own refusals, such as
+    an expired token, included); the rest succeeded. ``in_retry_wait`` counts requests (admitted or not)
+    sent before a Retry-After the pool had been given ran out; ``expired_token`` requests sent with an
+    access token past its expiry. ``endpoints`` maps an endpoint class (``"GET product-service/product
+    single"``: method, service/resource, and ``single``, ``idset``, ``search`` or ``collection``) to its
+    requests; ``repeated_searches`` maps a search endpoint to the requests that repeated an identical
+    search (same path and query) already sent in the same minute."""
+
+    calls = models.PositiveIntegerField(default=0)
+    throttled = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    status_4xx = models.PositiveIntegerField(default=0)
+    status_5xx = models.PositiveIntegerField(default=0)
+    in_retry_wait = models.PositiveIntegerField(default=0)
+    expired_token = models.PositiveIntegerField(default=0)
+    endpoints = models.JSONField(default=dict, blank=True)
+    repeated_searches = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class UsageMinute(UsageFigures):
+    """API calls of one installation in one minute. Kept ``PORTAL["USAGE_MINUTE_RETENTION_DAYS"]`` days,
+    then folded into :class:`UsageHour`."""
 
     installation = models.ForeignKey(Installation, on_delete=models.CASCADE, related_name="usage")
     minute = models.DateTimeField()
-    calls = models.PositiveIntegerField(default=0)
-    throttled = models.PositiveIntegerField(default=0)
-    # Requests that named the installation without valid credentials (not its calls: counted apart,
-    # in a pool of their own).
-    failed = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["minute"]
         constraints = [models.UniqueConstraint(fields=["installation", "minute"], name="one_usage_row_per_minute")]
+
+
+class UsageHour(UsageFigures):
+    """API calls of one installation in one hour: minutes older than the minute retention, folded. The
+    busiest minute of the hour is kept, since limits are per minute."""
+
+    installation = models.ForeignKey(Installation, on_delete=models.CASCADE, related_name="usage_hours")
+    hour = models.DateTimeField()
+    peak_calls = models.PositiveIntegerField(default=0)
+    peak_throttled = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["hour"]
+        constraints = [models.UniqueConstraint(fields=["installation", "hour"], name="one_usage_row_per_hour")]
+
+
+class StaffUsageMinute(UsageFigures):
+    """API calls of one account's staff-token pool in one minute."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="staff_usage")
+    minute = models.DateTimeField()
+
+    class Meta:
+        ordering = ["minute"]
+        constraints = [models.UniqueConstraint(fields=["account", "minute"], name="one_staff_usage_row_per_minute")]
+
+
+class UsageAlert(models.Model):
+    """An installation reached a share of its limit within a minute, and its developer and account owners
+    were told. One row per installation, level and day: the unique constraint is what keeps alerts to one a
+    day."""
+
+    class Level(models.IntegerChoices):
+        NEAR = 80, "80% of the limit"
+        AT = 100, "100% of the limit"
+
+    installation = models.ForeignKey(Installation, on_delete=models.CASCADE, related_name="usage_alerts")
+    level = models.PositiveSmallIntegerField(choices=Level.choices)
+    day = models.DateField()
+    minute = models.DateTimeField()  # the minute that reached the level
+    calls = models.PositiveIntegerField()  # calls in that minute (admitted and throttled)
+    limit = models.PositiveIntegerField()  # the limit per minute then
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["installation", "level", "day"], name="one_alert_per_level_a_day"),
+        ]
 
