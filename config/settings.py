@@ -281,6 +281,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "rollup-usage": {"task": "integrations.tasks.rollup_usage", "schedule": 60.0, "options": {"expires": 55}},
     # Signed outbound deliveries (install/uninstall callbacks, webhooks): new ones, and retries when due.
     "deliveries": {"task": "integrations.tasks.deliver_due", "schedule": 2.0, "options": {"expires": 10}},
+    # The limiter's usage alerts (an installation at 80% / 100% of its limit) into the portal's inbox and email.
+    "usage-alerts": {"task": "integrations.tasks.usage_alerts", "schedule": 10.0, "options": {"expires": 10}},
 }
 
 # Static and media files

@@ -108,3 +108,17 @@ def send_callback(installation_id: int, kind: str) -> str:
         return "stale"
     delivery = callbacks.callback_schedule(installation=installation, kind=kind)
     return "scheduled" if delivery else "no url"
+
+
+# --- Usage alerts (integrations/usage_alert_consumer.py) ---------------------------------------------------
+
+@shared_task(acks_late=True, ignore_result=True, expires=10)
+def usage_alerts() -> dict:
+    """Beat, every 10 s (CELERY_BEAT_SCHEDULE["usage-alerts"]): the limiter's 80% / 100% entries into alerts,
+    bounded per run. Logs at INFO only when it did something."""
+    from integrations.usage_alert_consumer import consume_usage_alerts
+
+    result = consume_usage_alerts()
+    worked = any(value for key, value in result.items() if key != "stopped") or result["stopped"]
+    logger.log(logging.INFO if worked else logging.DEBUG, "usage alerts: %s", result)
+    return result
