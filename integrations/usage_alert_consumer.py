@@ -81,7 +81,8 @@ def _shown(raw) -> str:
 
 
 def _handle(raw) -> str:
-    """Store one entry; what happened to it ("recorded", "repeat", "unknown", "malformed" or "failed").
+    """Store one entry; what happened to it: "recorded", "ignored" (a repeat of an alert recorded earlier that UTC
+    day, or an installation that does not exist), "malformed" or "failed".
     Raises DatabaseError (other than IntegrityError) when the database cannot be reached, so the caller keeps
     the entry."""
     try:
@@ -95,25 +96,23 @@ def _handle(raw) -> str:
     except IntegrityError:
         # The installation went away between the read and the commit: nothing to tell anyone.
         logger.info("usage alerts: installation %s is gone; dropped %s", entry.installation_id, _shown(raw))
-        return "unknown"
+        return "ignored"
     except DatabaseError:
         raise
     except Exception:
         # A bug, not a bad entry or an outage: retrying it every 10 s would not help. Logged with its traceback.
         logger.exception("usage alerts: could not record %s; dropped", _shown(raw))
         return "failed"
-    if alert is not None:
-        return "recorded"
-    return "repeat"
+    return "recorded" if alert is not None else "ignored"
 
 
 def consume_usage_alerts(*, client: redis.Redis | None = None, max_entries: int = MAX_ENTRIES_PER_RUN,
                          batch: int = BATCH) -> dict:
     """Read up to ``max_entries`` entries from the head of the alerts list and record them; returns how many
-    entries ended each way (``recorded``, ``repeat``, ``unknown``, ``malformed``, ``failed``) and whether the
-    run stopped on a database error (``stopped``)."""
+    entries ended each way (``recorded``, ``ignored``, ``malformed``, ``failed``: see :func:`_handle`) and
+    whether the run stopped on a database error (``stopped``)."""
     client = client or worker_redis()
-    figures = dict.fromkeys(("recorded", "repeat", "unknown", "malformed", "failed"), 0)
+    figures = dict.fromkeys(("recorded", "ignored", "malformed", "failed"), 0)
     figures["stopped"] = False
     read = 0
     while read < max_entries:
