@@ -56,21 +56,23 @@ def _what_happened(alert: UsageAlert, app: App, account) -> str:
             f"{alert.limit} calls a minute.")
 
 
-AT_THE_LIMIT = ("At 100% the platform refuses the app's further calls (they are not executed) and answers each one "
-                "with a Retry-After header saying how many seconds to wait, until calls from earlier in the "
-                "rolling minute make room again.")
+def _what_it_means(alert: UsageAlert) -> str:
+    if alert.level == UsageAlert.Level.AT:
+        return ("From then on, until calls from earlier in the rolling minute made room again, the platform refused "
+                "the app's further calls (they were not executed) and answered each with a Retry-After header "
+                "saying how many seconds to wait.")
+    return ("Nothing was refused. At 100% the platform refuses the app's further calls (they are not executed) "
+            "and answers each with a Retry-After header saying how many seconds to wait, until calls from earlier "
+            "in the rolling minute make room again.")
 
 
 def _tell_developer(alert: UsageAlert, installation: Installation) -> None:
     app, account = installation.app, installation.account
     subject = (f"{app.name} is at 80% of its API limit in {account.name}" if alert.level == UsageAlert.Level.NEAR
                else f"{app.name} hit its API limit in {account.name}")
-    advice = ("Calls over the limit were refused from that moment; calls retried before their Retry-After wait "
-              "ends are refused too." if alert.level == UsageAlert.Level.AT else
-              "Nothing was refused then, but the app was close.")
     body = "\n\n".join([
         _what_happened(alert, app, account),
-        f"{advice} {AT_THE_LIMIT}",
+        _what_it_means(alert),
         "The Limits tab shows which endpoints used the calls, what would save calls (ID sets instead of single "
         "reads, fewer repeated searches) and the busiest minutes. If the app has already been optimised and "
         "still needs more, you can ask for a higher limit there.",
@@ -86,7 +88,7 @@ def _tell_owner(alert: UsageAlert, installation: Installation, user) -> None:
                else f"{app.name} hit its API limit in {account.name}")
     body = "\n\n".join([
         _what_happened(alert, app, account),
-        f"{AT_THE_LIMIT} While that lasts, the app may be slow to bring your data up to date.",
+        f"{_what_it_means(alert)} While its calls are refused, the app may be late bringing your data up to date.",
         "Its developer has been told as well, unless they turned these alerts off. Connected apps shows each "
         "app's calls against its limit over the last 24 hours.",
         "You get this at most once a day per app and level. Owners and admins can mute usage alerts for the "

@@ -92,7 +92,7 @@ def test_the_100_percent_alert_says_calls_are_refused(installation, django_captu
     subject, _ = told(installation)[developer][0]
     assert subject == "Demo App hit its API limit in Outer Heaven"
     body = Notification.objects.get(user=developer).body
-    assert "200 calls in a minute" in body and "were refused" in body and "Retry-After" in body
+    assert "200 calls in a minute" in body and "refused the app's further calls" in body and "Retry-After" in body
 
 
 def test_each_level_fires_once_a_day_and_again_the_next_day(installation, django_capture_on_commit_callbacks):
