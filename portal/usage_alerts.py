@@ -53,48 +53,43 @@ def _what_happened(alert: UsageAlert, app: App, account) -> str:
     share = "reached 80% of" if alert.level == UsageAlert.Level.NEAR else "reached"
     return (f"At {alert.minute:%H:%M} UTC on {alert.minute:%-d %b %Y}, {app.name} ({app.client_id}) {share} its "
             f"API limit in {account.name} ({account.code}): {alert.calls} calls in a minute, against a limit of "
-            f"{alert.limit} calls a minute.")
+            f"{alert.limit}.")
 
 
 def _what_it_means(alert: UsageAlert) -> str:
     if alert.level == UsageAlert.Level.AT:
-        return ("From then on, until calls from earlier in the rolling minute made room again, the platform refused "
-                "the app's further calls (they were not executed) and answered each with a Retry-After header "
-                "saying how many seconds to wait.")
-    return ("Nothing was refused. At 100% the platform refuses the app's further calls (they are not executed) "
-            "and answers each with a Retry-After header saying how many seconds to wait, until calls from earlier "
-            "in the rolling minute make room again.")
+        return ("Its further calls were refused, each with a Retry-After header saying how many seconds to wait, "
+                "until the rolling minute had room again.")
+    return ("Nothing was refused. At 100% further calls are refused, each with a Retry-After header saying how "
+            "many seconds to wait, until the rolling minute has room again.")
+
+
+def _subject(alert: UsageAlert, app: App, account) -> str:
+    if alert.level == UsageAlert.Level.AT:
+        return f"{app.name} hit its API limit in {account.name}"
+    return f"{app.name} is at 80% of its API limit in {account.name}"
 
 
 def _tell_developer(alert: UsageAlert, installation: Installation) -> None:
     app, account = installation.app, installation.account
-    subject = (f"{app.name} is at 80% of its API limit in {account.name}" if alert.level == UsageAlert.Level.NEAR
-               else f"{app.name} hit its API limit in {account.name}")
     body = "\n\n".join([
-        _what_happened(alert, app, account),
-        _what_it_means(alert),
-        "The Limits tab shows which endpoints used the calls, what would save calls (ID sets instead of single "
-        "reads, fewer repeated searches) and the busiest minutes. If the app has already been optimised and "
-        "still needs more, you can ask for a higher limit there.",
-        "You get this at most once a day per account and level. To stop these messages for this app, mute "
-        "usage alerts on the app's overview page.",
+        f"{_what_happened(alert, app, account)} {_what_it_means(alert)}",
+        "The Limits tab shows which endpoints used the calls and what would save some; if the app is already "
+        "optimised, ask for a higher limit there.",
+        "At most once a day per account and level. You can mute these alerts on the app's overview page.",
     ])
-    notify(user=app.user, subject=subject, body=body, link=developer_report_link(installation))
+    notify(user=app.user, subject=_subject(alert, app, account), body=body, link=developer_report_link(installation))
 
 
 def _tell_owner(alert: UsageAlert, installation: Installation, user) -> None:
     app, account = installation.app, installation.account
-    subject = (f"{app.name} is near its API limit in {account.name}" if alert.level == UsageAlert.Level.NEAR
-               else f"{app.name} hit its API limit in {account.name}")
     body = "\n\n".join([
-        _what_happened(alert, app, account),
-        f"{_what_it_means(alert)} While its calls are refused, the app may be late bringing your data up to date.",
-        "Its developer has been told as well, unless they turned these alerts off. Connected apps shows each "
-        "app's calls against its limit over the last 24 hours.",
-        "You get this at most once a day per app and level. Owners and admins can mute usage alerts for the "
-        "account on its account page.",
+        f"{_what_happened(alert, app, account)} {_what_it_means(alert)} While calls are refused, the app may be "
+        "late bringing your data up to date.",
+        "Connected apps shows each app's calls against its limit. The app's developer is told too.",
+        "At most once a day per app and level. Owners and admins can mute these alerts on the account page.",
     ])
-    notify(user=user, subject=subject, body=body, link=owner_usage_link(installation))
+    notify(user=user, subject=_subject(alert, app, account), body=body, link=owner_usage_link(installation))
 
 
 @transaction.atomic

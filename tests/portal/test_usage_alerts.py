@@ -61,9 +61,9 @@ def test_an_alert_tells_the_developer_and_each_owner_once_with_links(installatio
     app = installation.app
     developer_link = f"/apps/{app.pk}/limits/?account=outerheaven&days=1"
     owner_link = "/store/outerheaven/connected/"
+    subject = "Demo App is at 80% of its API limit in Outer Heaven"
     assert told(installation) == {
-        app.user: [("Demo App is at 80% of its API limit in Outer Heaven", developer_link)],
-        **{owner: [("Demo App is near its API limit in Outer Heaven", owner_link)] for owner in owners(installation)},
+        app.user: [(subject, developer_link)], **{owner: [(subject, owner_link)] for owner in owners(installation)},
     }
     assert developer_link == reverse("portal:app_limits", args=[app.pk]) + "?account=outerheaven&days=1"
     # and each of them gets the email, which says what happened and what 100% means
@@ -71,8 +71,8 @@ def test_an_alert_tells_the_developer_and_each_owner_once_with_links(installatio
         [app.user.email, *(owner.email for owner in owners(installation))])
     developer_mail = next(message for message in mail.outbox if message.to == [app.user.email])
     for words in ("Demo App (demo-app)", "Outer Heaven (outerheaven)", "160 calls in a minute",
-                  "limit of 200 calls a minute", "15:42 UTC on 1 Dec 2026", "Retry-After", "refuses",
-                  f"/apps/{app.pk}/limits/?account=outerheaven&days=1"):
+                  "against a limit of 200.", "15:42 UTC on 1 Dec 2026", "Retry-After",
+                  "At 100% further calls are refused", f"/apps/{app.pk}/limits/?account=outerheaven&days=1"):
         assert words in developer_mail.body
     owner_mail = next(message for message in mail.outbox if message.to[0] != app.user.email)
     assert "Retry-After" in owner_mail.body and owner_link in owner_mail.body
@@ -92,7 +92,7 @@ def test_the_100_percent_alert_says_calls_are_refused(installation, django_captu
     subject, _ = told(installation)[developer][0]
     assert subject == "Demo App hit its API limit in Outer Heaven"
     body = Notification.objects.get(user=developer).body
-    assert "200 calls in a minute" in body and "refused the app's further calls" in body and "Retry-After" in body
+    assert "200 calls in a minute" in body and "Its further calls were refused" in body and "Retry-After" in body
 
 
 def test_each_level_fires_once_a_day_and_again_the_next_day(installation, django_capture_on_commit_callbacks):
