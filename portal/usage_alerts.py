@@ -86,7 +86,8 @@ def _tell_owner(alert: UsageAlert, installation: Installation, user) -> None:
     body = "\n\n".join([
         f"{_what_happened(alert, app, account)} {_what_it_means(alert)} While calls are refused, the app may be "
         "late bringing your data up to date.",
-        "Connected apps shows each app's calls against its limit. The app's developer is told too.",
+        "Connected apps shows each app's calls against its limit. The app's developer is told too, unless they muted "
+        "these alerts.",
         "At most once a day per app and level. Owners and admins can mute these alerts on the account page.",
     ])
     notify(user=user, subject=_subject(alert, app, account), body=body, link=owner_usage_link(installation))
