@@ -37,7 +37,7 @@ def _app_usage_alerts(event) -> str:
 
 def _usage_alert(event) -> str:
     data = event.data or {}
-    level = "hit its limit" if data.get("level") == 100 else "reached 80% of its limit"
+    level = "hit its limit" if data.get("level") == 100 else "reach 80% of its limit"
     owners = data.get("owners_told") or 0
     told = [*(["its developer"] if data.get("developer_told") else []),
             *([f"{owners} owner{'s' if owners != 1 else ''} of the account"] if owners else [])]

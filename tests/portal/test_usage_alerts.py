@@ -80,7 +80,7 @@ def test_an_alert_tells_the_developer_and_each_owner_once_with_links(installatio
     event = AuditEvent.objects.get()
     assert (event.verb, event.actor, event.app_ref, event.target_type, event.target_id) == (
         "usage_alert.sent", None, "demo-app", "portal.installation", str(installation.pk))
-    assert event_sentence(event) == ("The portal saw demo-app reached 80% of its limit in outerheaven (160 of 200 "
+    assert event_sentence(event) == ("The portal saw demo-app reach 80% of its limit in outerheaven (160 of 200 "
                                      "calls a minute) and told its developer and 2 owners of the account.")
 
 
