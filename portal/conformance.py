@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from accounts.models import AuditEvent
 from portal import hooks, limits
@@ -296,7 +297,16 @@ def _limit_check(total: dict, rows: list[dict], installations: list[Installation
 
 # --- Display ------------------------------------------------------------------------------------------
 
-STATUS_LABELS = {True: ("passed", "Passed"), False: ("failed", "Failed"), None: ("none", "No evidence")}
+# (badge tone, word) of a check's ``passed``; the tones are the stylesheet's badge modifiers.
+STATUS_LABELS = {True: ("approved", "Passed"), False: ("rejected", "Failed"), None: ("withdrawn", "No evidence")}
+
+
+def _fact(name: str, value) -> str:
+    if value is None:
+        return "—"
+    if name.endswith("_rate"):
+        return f"{value:.1%}"
+    return f"{value:,}" if isinstance(value, int | float) else str(value)
 
 
 def display(report: dict | None) -> dict | None:
@@ -307,9 +317,13 @@ def display(report: dict | None) -> dict | None:
     checks = []
     for check in report.get("checks", []):
         tone, label = STATUS_LABELS.get(check.get("passed"), STATUS_LABELS[None])
-        checks.append({**check, "tone": tone, "label": label})
+        checks.append({**check, "tone": tone, "label": label,
+                       "facts": [(name.replace("_", " "), _fact(name, value))
+                                 for name, value in (check.get("evidence") or {}).get("figures", {}).items()]})
+    period = report.get("period") or {}
     return {**report, "checks": checks, "by_code": {c["code"]: c for c in checks},
-            "to_fix": [c for c in checks if c["passed"] is False]}
+            "to_fix": [c for c in checks if c["passed"] is False],
+            "since": parse_datetime(period.get("since") or ""), "until": parse_datetime(period.get("until") or "")}
 
 
 def stage_checks(*, stage_key: str, live: dict | None, snapshot: dict | None) -> list[dict]:
@@ -325,3 +339,17 @@ def stage_checks(*, stage_key: str, live: dict | None, snapshot: dict | None) ->
         changed = bool(now_check and then_check and now_check["passed"] != then_check["passed"])
         rows.append({**shown, "at_submission": then_check if changed else None})
     return rows
+
+
+def live_display(*, app: App) -> dict:
+    """The app's report now, shaped for a page."""
+    return display(conformance_report(app=app).as_dict())
+
+
+def review_display(*, progression, checks) -> dict:
+    """For the reviewer's request page: the snapshot taken at submission and the live report; each review
+    check (``ReviewCheck``) gets ``evidence``, the conformance checks its stage rests on."""
+    snapshot, live = display(progression.conformance), live_display(app=progression.app)
+    for check in checks:
+        check.evidence = stage_checks(stage_key=check.stage.key, live=live, snapshot=snapshot)
+    return {"snapshot": snapshot, "live": live}
