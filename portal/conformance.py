@@ -14,7 +14,7 @@ to answer, not applicable). Reviewers still decide: the report is shown beside t
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Count, F, Max, Q, Sum
+from django.db.models import F, Max, Q, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -180,19 +180,18 @@ def _usage_checks(*, installations: list[Installation], since: datetime, now: da
         while_off |= Q(installation_id=installation_id, minute__gte=start + TURN_OFF_GRACE,
                        minute__lte=end - timedelta(minutes=1))
     demand = F("calls") + F("throttled")
-    extra = {"while_off": Sum(demand + F("failed"), filter=while_off)} if periods else {}
-    rows = list(
-        UsageMinute.objects.filter(installation__in=installations, minute__gte=since, minute__lt=now)
+    summed = ("calls", "throttled", "failed", "status_4xx", "status_5xx", "in_retry_wait", "expired_token")
+    extra = {"sum_while_off": Sum(demand + F("failed"), filter=while_off)} if periods else {}
+    rows = [
+        {"installation_id": row["installation_id"], "peak": row["peak"], "throttled_peak": row["throttled_peak"],
+         "while_off": row.get("sum_while_off") or 0, **{name: row[f"sum_{name}"] or 0 for name in summed}}
+        for row in UsageMinute.objects.filter(installation__in=installations, minute__gte=since, minute__lt=now)
         .values("installation_id")
-        .annotate(calls=Sum("calls"), throttled=Sum("throttled"), failed=Sum("failed"),
-                  status_4xx=Sum("status_4xx"), status_5xx=Sum("status_5xx"), in_retry_wait=Sum("in_retry_wait"),
-                  expired_token=Sum("expired_token"), minutes=Count("id"), peak=Max(demand),
-                  throttled_peak=Max(demand, filter=Q(throttled__gt=0)),
-                  **extra)
+        .annotate(peak=Max(demand), throttled_peak=Max(demand, filter=Q(throttled__gt=0)), **extra,
+                  **{f"sum_{name}": Sum(name) for name in summed})
         .order_by("installation_id")
-    )
-    total = {name: sum(row.get(name) or 0 for row in rows) for name in (
-        "calls", "throttled", "failed", "status_4xx", "status_5xx", "in_retry_wait", "expired_token", "while_off")}
+    ]
+    total = {name: sum(row[name] for row in rows) for name in (*summed, "while_off")}
     requests = total["calls"] + total["throttled"] + total["failed"]
     checks = {
         "refresh_before_expiry": _refresh_check(total, requests),
