@@ -320,6 +320,8 @@ class UsageQuerySerializer(serializers.Serializer):
 
 # --- Conformance report (portal/conformance.py) ------------------------------------------------------------
 
+from portal.conformance import CODES as CONFORMANCE_CODES  # noqa: E402 (this block stays apart from the others)
+
 @extend_schema_field({"type": "number", "nullable": True})
 class FigureField(serializers.Field):
     """A figure of a check's evidence: a count, a rate from 0 to 1, or null when it has no value."""
@@ -334,9 +336,7 @@ class ConformanceEvidenceSerializer(serializers.Serializer):
 
 
 class ConformanceCheckSerializer(serializers.Serializer):
-    code = serializers.ChoiceField(choices=[
-        "oauth_exchange", "refresh_before_expiry", "honours_retry_after", "success_rate", "callbacks_answered",
-        "no_calls_after_turn_off", "webhooks_answered", "within_limit"], help_text="Stable; scripts may rely on it.")
+    code = serializers.ChoiceField(choices=list(CONFORMANCE_CODES), help_text="Stable; scripts may rely on it.")
     title = serializers.CharField()
     passed = serializers.BooleanField(allow_null=True, help_text="null: no evidence either way (no traffic, or "
                                                                  "not applicable).")
