@@ -320,7 +320,8 @@ class UsageQuerySerializer(serializers.Serializer):
 
 # --- Conformance report (portal/conformance.py) ------------------------------------------------------------
 
-from portal.conformance import CODES as CONFORMANCE_CODES  # noqa: E402 (this block stays apart from the others)
+from portal.conformance import CODES as CONFORMANCE_CODES  # noqa: E402 (kept with this block, apart)
+
 
 @extend_schema_field({"type": "number", "nullable": True})
 class FigureField(serializers.Field):
