@@ -45,8 +45,8 @@ CHECKS = (
               "Keep the access token's expiry (expires_in) and exchange the refresh token shortly before it; "
               "never send a request with an access token that has expired."),
     CheckSpec("honours_retry_after", "Honoured Retry-After",
-              "After a 429 (or 503) answer, wait at least the seconds its Retry-After header gives before the "
-              "next request of that installation, and pace requests to stay under the limit."),
+              "When a request is throttled, wait as long as its brightpearl-next-throttle-period (or Retry-After) "
+              "header says before that installation's next request, and pace requests to stay under the limit."),
     CheckSpec("success_rate", f"At least {SUCCESS_RATE_MIN:.0%} of calls succeeded",
               "Look at the 4xx and 5xx answers on the app's Limits tab: fix malformed requests and unknown ids, "
               "and stop retrying requests that can never succeed."),
