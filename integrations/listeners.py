@@ -98,7 +98,8 @@ def callbacks_evidence(*, app: App, installations, since, now) -> dict:
     if not (app.install_callback_url or app.uninstall_callback_url) and not counts["owed"]:
         summary = "The app has no install or uninstall callback URL, so there was nothing to answer."
     elif counts["pending"]:
-        summary = f"{_plural(counts['pending'], 'callback is', 'callbacks are')} still being tried."
+        failing = f" ({_plural(unanswered, 'attempt')} failed so far)" if unanswered else ""
+        summary = f"{_plural(counts['pending'], 'callback is', 'callbacks are')} still being tried{failing}."
     else:
         summary = "No account turned the app on or off in this period."
     return {"passed": None, "figures": figures, "summary": summary}

@@ -351,4 +351,5 @@ def review_display(*, progression, checks) -> dict:
     snapshot, live = display(progression.conformance), live_display(app=progression.app)
     for check in checks:
         check.evidence = stage_checks(stage_key=check.stage.key, live=live, snapshot=snapshot)
-    return {"snapshot": snapshot, "live": live}
+    unchanged = bool(snapshot) and [c["passed"] for c in snapshot["checks"]] == [c["passed"] for c in live["checks"]]
+    return {"snapshot": snapshot, "live": live, "live_unchanged": unchanged}
