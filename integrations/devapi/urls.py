@@ -52,3 +52,8 @@ urlpatterns = [
     # Anything else under the API (any character, newlines included) is a JSON 404.
     re_path(r"^(?P<path>[\s\S]*)\Z", views.not_found),
 ]
+
+# --- Conformance report (before the catch-all 404 above) ----------------------------------------------------
+urlpatterns[-1:-1] = [
+    path("apps/<slug:app_ref>/conformance/", views.ConformanceView.as_view(), name="conformance"),
+]
