@@ -36,7 +36,6 @@ Code that is not a view can use :func:`handle` with a callable instead.
 """
 
 import contextlib
-import dataclasses
 import functools
 import hashlib
 import logging
@@ -485,7 +484,9 @@ def _with_usage_detail(identity: Identity, request: HttpRequest) -> Pool:
     if not _usage_detail or (pool.installation_id is None and pool.staff_account_id is None):
         return pool
     fields = usage.request_fields(request.method, request.path_info, request.META.get("QUERY_STRING", ""))
-    return dataclasses.replace(pool, detail=(identity.refusal is not None, identity.expired_token, fields))
+    # Built field by field: dataclasses.replace costs a few microseconds more, on every call.
+    return Pool(pool.name, pool.limit, pool.window_s, pool.installation_id, pool.failed_for_installation_id,
+                pool.staff_account_id, (identity.refusal is not None, identity.expired_token, fields))
 
 
 def _admit(pool: Pool) -> Decision | None:

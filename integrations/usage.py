@@ -158,6 +158,8 @@ API_PREFIX = "public-api"
 
 def _is_id(segment: str) -> bool:
     """``5``, ``1,2,3``, ``1-200``, ``1-3,7``: digits, with commas between items and one hyphen per range."""
+    if segment.isdigit():
+        return segment.isascii()
     if not _ID_CHARS.issuperset(segment):
         return False
     for item in segment.split(","):
@@ -224,8 +226,13 @@ def endpoint_class(method: str, path: str) -> str:
 def search_hash(method: str, path: str, query: str = "") -> str:
     """12 hex characters naming one search: the method, the path's segments after the account and the query
     string's parameters in sorted order (so ``?a=1&b=2`` and ``?b=2&a=1`` are the same search)."""
-    query = "&".join(sorted(part for part in query.split("&") if part)) if query else ""
-    normal = f"{method.upper()} {'/'.join(_segments(path))}?{query}"
+    return _search_hash(method, _segments(path), query)
+
+
+def _search_hash(method: str, segments: list[str], query: str) -> str:
+    if "&" in query:
+        query = "&".join(sorted(part for part in query.split("&") if part))
+    normal = f"{method.upper()} {'/'.join(segments)}?{query}"
     return hashlib.blake2b(normal.encode("utf-8", "surrogateescape"), digest_size=6).hexdigest()
 
 
@@ -236,7 +243,7 @@ def request_fields(method: str, path: str, query: str) -> tuple[str, str, str]:
     klass = _classify(method, segments)
     if not klass.endswith(" search"):
         return ENDPOINT_PREFIX + klass, "", ""
-    return ENDPOINT_PREFIX + klass, SEARCH_PREFIX + search_hash(method, path, query), REPEAT_PREFIX + klass
+    return ENDPOINT_PREFIX + klass, SEARCH_PREFIX + _search_hash(method, segments, query), REPEAT_PREFIX + klass
 
 
 # --- Counting in the limiter's script ------------------------------------------------------------------
