@@ -203,6 +203,7 @@ def main() -> int:
     print(f"(limit {results['limit']} calls per window in the exactness traces; ratios of times: ours / peer)")
     print(f"usage details (endpoint, outcome, Retry-After, expired token, alerts): "
           f"{_shown(results.get('usage_detail_cost_ms'))} ms per call through the view "
+          f"(fastest tenth {_shown(results.get('usage_detail_cost_p10_ms'))} ms) "
           f"(overhead {_shown(results.get('gateway_overhead_ms'))} ms with, "
           f"{_shown(results.get('gateway_overhead_without_usage_detail_ms'))} ms without), "
           f"{_shown(results.get('usage_detail_stack_cost_ms'))} ms through the stack, "
