@@ -17,10 +17,10 @@ whole WSGI handler with every middleware and URL routing (``*_stack_overhead_ms`
 ``usage_detail_cost_ms`` the difference of the two (the budget is 0.1 ms; ``usage_detail_cost_p10_ms``: the
 same between the fastest tenths of the calls, which other processes disturb least). A search
 (``usage_detail_search_cost_ms``: a repeated search, the dearest case: a hash and two more counters) is timed
-the same way. Whole calls vary by more than 0.1 ms on a busy machine, so the details' two parts are also timed
-alone, interleaved with their baseline: the Python work (``usage_detail_python_us``) and the script
-(``usage_detail_script_us``: Redis round trips with and without the details, no Django); their sum is
-``usage_detail_parts_ms``.
+with and without the details in a loop of its own. Whole calls vary by more than 0.1 ms on a busy machine,
+so the details' two parts are also timed alone, interleaved with their baseline: the Python work
+(``usage_detail_python_us``) and the script (``usage_detail_script_us``: Redis round trips with and without
+the details, no Django); their sum is ``usage_detail_parts_ms``.
 """
 
 import statistics
@@ -131,15 +131,16 @@ def measure(world: dict, *, calls: int = 400) -> dict:
 
     def view_calls():
         ours = lambda r: gated(r, account_code=account.code, rest=REST)  # noqa: E731
-        search = lambda r: gated(r, account_code=account.code, rest=SEARCH_REST)  # noqa: E731
         return {
             "ours": ours,
             "basic": _without_usage_detail(ours),
             "peer": lambda r: peer_view(r, account_code=account.code, rest=REST),
             "bare": lambda r: bench_peers.handler(r, caller, rest=REST),
-            "search": search,
-            "search_basic": _without_usage_detail(search),
         }
+
+    search = lambda r: gated(r, account_code=account.code, rest=SEARCH_REST)  # noqa: E731
+    search_calls = {"ours": search, "basic": _without_usage_detail(search)}
+    search_path = f"/public-api/{account.code}/{SEARCH_REST}?{SEARCH_QUERY}"
 
     saved_urlconf = settings.ROOT_URLCONF
     settings.ROOT_URLCONF = "bench_peers"
@@ -157,11 +158,10 @@ def measure(world: dict, *, calls: int = 400) -> dict:
 
     stack_calls = {"ours": through_server("ours"), "basic": _without_usage_detail(through_server("ours")),
                    "peer": through_server("peer"), "bare": view_calls()["bare"]}
-    paths = {"peer": peer_path, "search": f"/public-api/{account.code}/{SEARCH_REST}?{SEARCH_QUERY}",
-             "search_basic": f"/public-api/{account.code}/{SEARCH_REST}?{SEARCH_QUERY}"}
     try:
         figures = {}
-        for label, ways in (("", view_calls()), ("stack_", stack_calls)):
+        for label, ways in (("", view_calls()), ("stack_", stack_calls), ("search_", search_calls)):
+            paths = {"peer": peer_path} if label != "search_" else {"ours": search_path, "basic": search_path}
             samples = {name: [] for name in ways}
             for n in range(calls + 20):
                 # interleaved: ours, basic, peer, bare, ..., and the other way round every other round, so
@@ -175,20 +175,21 @@ def measure(world: dict, *, calls: int = 400) -> dict:
                         assert response.status_code == 200, (name, response.content[:300])
                     if n >= 20:  # the first rounds warm connections, caches and scripts
                         samples[name].append(elapsed)
-            medians, ours, peer = _median_overheads(samples)
-            figures[f"gateway_{label}overhead_ms"] = ours
-            figures[f"gateway_{label}overhead_without_usage_detail_ms"] = medians["basic"] - medians["bare"]
+            medians = {name: statistics.median(values) for name, values in samples.items()}
             figures[f"usage_detail_{label}cost_ms"] = medians["ours"] - medians["basic"]
             # the fastest tenth of the calls: the least disturbed by other processes on a busy machine
             figures[f"usage_detail_{label}cost_p10_ms"] = _p10(samples["ours"]) - _p10(samples["basic"])
-            if "search" in samples:
-                figures["usage_detail_search_cost_ms"] = medians["search"] - medians["search_basic"]
+            if label == "search_":
+                continue  # a search with and without the details only (no peer, no bare handler)
+            medians, ours, peer = _median_overheads(samples)
+            figures[f"gateway_{label}overhead_ms"] = ours
+            figures[f"gateway_{label}overhead_without_usage_detail_ms"] = medians["basic"] - medians["bare"]
             figures[f"gateway_peer_{label}overhead_ms"] = peer
             figures[f"api_call_{label}ours_ms"] = medians["ours"]
             figures[f"api_call_{label}peer_ms"] = medians["peer"]
             figures[f"api_call_{label}bare_ms"] = medians["bare"]
         figures.update(script_cost(installation.pk))
-        figures.update(python_cost(factory.get(paths["search"], headers=headers), account.code))
+        figures.update(python_cost(factory.get(search_path, headers=headers), account.code))
         figures["usage_detail_parts_ms"] = (figures["usage_detail_python_us"] + figures["usage_detail_script_us"]) / 1e3
     finally:
         settings.ROOT_URLCONF = saved_urlconf
