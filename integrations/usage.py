@@ -54,7 +54,7 @@ the level is 100 when the request was refused or the pool is now full (``len >= 
 day), ``RPUSH`` onto the list :data:`ALERTS_KEY` (``usage:alerts``) the entry
 ``"<installation id>:<level>:<epoch seconds>:<requests in window>:<limit>"`` (:data:`ALERT_FORMAT`), where the
 requests in the window are ``len``, plus one when refused, and ``limit`` is the pool's limit per window.
-The alerts consumer LPOPs the list; :func:`parse_alert` reads an entry.
+The alerts consumer (``integrations.usage_alert_consumer``) reads the list and removes each entry once it is stored.
 
 Redis Cluster
 -------------
@@ -381,28 +381,6 @@ def record_failed(*, installation_id: int, at_us: int | None = None, client: red
     pipe.expire(key, COUNTER_TTL_SECONDS)
     pipe.hset(LAST_FAILED_KEY, str(installation_id), int(at_seconds))
     pipe.execute()
-
-
-@dataclass(frozen=True)
-class Alert:
-    """One entry of :data:`ALERTS_KEY`."""
-
-    installation_id: int
-    level: int  # 80 or 100
-    at: datetime
-    requests: int  # in the window when the level was reached
-    limit: int
-
-
-def parse_alert(entry: bytes | str) -> Alert | None:
-    """An entry of :data:`ALERTS_KEY` (``ALERT_FORMAT``), or None when it is not one."""
-    text = entry.decode() if isinstance(entry, bytes) else entry
-    parts = text.split(":")
-    if len(parts) != 5 or not all(part.isdigit() for part in parts):
-        return None
-    pk, level, at_s, requests, limit = (int(part) for part in parts)
-    return Alert(installation_id=pk, level=level, at=datetime.fromtimestamp(at_s, tz=dt_timezone.utc),
-                 requests=requests, limit=limit)
 
 
 # --- Reading -------------------------------------------------------------------------------------------

@@ -25,13 +25,11 @@ import redis
 from django.db import DatabaseError, IntegrityError
 
 from integrations.redis_client import worker_redis
+from integrations.usage import ALERTS_KEY
 from portal.usage_alerts import record_usage_alert
 
 logger = logging.getLogger(__name__)
 
-# The list the limiter appends to. Until the gateway's side lands, this module names it; it is meant to be
-# ``integrations.usage.ALERTS_KEY`` (same value) once that exists.
-ALERTS_KEY = "usage:alerts"
 BATCH = 100
 MAX_ENTRIES_PER_RUN = 1000
 

@@ -13,6 +13,7 @@ from django.urls import include, path
 from integrations import tasks, usage
 from integrations.gateway import api_endpoint
 from integrations.models import Product
+from integrations.usage_alert_consumer import parse_entry
 from portal.models import StaffUsageMinute, UsageMinute
 from portal.selectors import platform_settings
 from tests.integrations.api_support import (  # noqa: F401
@@ -337,8 +338,8 @@ def test_alerts_are_signalled_once_per_level_and_day(client, world, fresh_pools)
     assert statuses == [200] * 5 + [503] * 4
     entries = [entry.decode() for entry in fresh_pools.lrange(usage.ALERTS_KEY, 0, -1)]
     assert len(entries) == 2
-    alerts = [usage.parse_alert(entry) for entry in entries]
-    assert [(a.installation_id, a.level, a.requests, a.limit) for a in alerts] == [(pk, 80, 4, 5), (pk, 100, 5, 5)]
+    alerts = [parse_entry(entry) for entry in entries]
+    assert [(a.installation_id, a.level, a.calls, a.limit) for a in alerts] == [(pk, 80, 4, 5), (pk, 100, 5, 5)]
     seconds, _ = fresh_pools.time()
     assert all(abs(a.at.timestamp() - int(seconds)) < 60 for a in alerts)
     day = int(seconds) // 86400
@@ -361,8 +362,8 @@ def test_a_refused_request_signals_100_with_itself_counted(client, world, fresh_
 
     # then its entry counts the refused request too
     (entry,) = fresh_pools.lrange(usage.ALERTS_KEY, 0, -1)
-    alert = usage.parse_alert(entry)
-    assert (alert.level, alert.requests, alert.limit) == (100, 2, 1)
+    alert = parse_entry(entry)
+    assert (alert.level, alert.calls, alert.limit) == (100, 2, 1)
 
 
 def test_quiet_pools_and_staff_pools_signal_nothing(client, world, fresh_pools):
@@ -381,7 +382,3 @@ def test_quiet_pools_and_staff_pools_signal_nothing(client, world, fresh_pools):
     assert fresh_pools.llen(usage.ALERTS_KEY) == 0
 
 
-def test_parse_alert_refuses_what_is_not_an_entry():
-    assert usage.parse_alert(b"12:80:1700000000:160:200").level == 80
-    assert usage.parse_alert("12:80:1700000000:160") is None
-    assert usage.parse_alert("x:80:1700000000:160:200") is None
