@@ -127,8 +127,10 @@ class Pool:
     limit: int
     window_s: int
     installation_id: int | None = None
-    # The installation a request that failed authentication named: counted apart in its usage.
+    # The installation a request that failed authentication named: counted apart in its usage (and, when it
+    # is turned off, as a request made while it was off).
     failed_for_installation_id: int | None = None
+    failed_while_off: bool = False
     # The account whose staff-token pool this is (its usage is counted like an installation's).
     staff_account_id: int | None = None
     # What the usage details count of the request taking a slot (see :func:`_with_usage_detail`): (the gateway
@@ -418,30 +420,30 @@ def unauthenticated_pool(request: HttpRequest, account_code: str, app_ref: str) 
     show these calls apart from its own."""
     address = client_ip(request)
     named = hashlib.sha256(f"{account_code}\n{app_ref}".encode("utf-8", "replace")).hexdigest()[:24]
-    installation_id = _installation_named(account_code, app_ref) if app_ref else None
+    installation_id, is_enabled = _installation_named(account_code, app_ref) if app_ref else (None, True)
     limit = max(1, integrations_settings.FAILED_AUTH_LIMIT)
     return Pool(f"unauthenticated:{named}:{address}", limit, FAILED_AUTH_WINDOW_S,
-                failed_for_installation_id=installation_id)
+                failed_for_installation_id=installation_id, failed_while_off=not is_enabled)
 
 
 @functools.cache
 def _installation_named_sql() -> str:
     q = connection.ops.quote_name
     return (
-        f"SELECT i.{q('id')} FROM {q(Installation._meta.db_table)} i "
+        f"SELECT i.{q('id')}, i.{q('is_enabled')} FROM {q(Installation._meta.db_table)} i "
         f"JOIN {q(App._meta.db_table)} a ON a.{q('id')} = i.{q('app_id')} "
         f"JOIN {q(Account._meta.db_table)} c ON c.{q('id')} = i.{q('account_id')} "
         f"WHERE a.{q('client_id')} = %s AND c.{q('code')} = %s"
     )
 
 
-def _installation_named(account_code: str, app_ref: str) -> int | None:
-    """The id of the installation of the app ``app_ref`` in the account ``account_code``, if any (one
-    hand-written query: a flood of failed requests must cost little)."""
+def _installation_named(account_code: str, app_ref: str) -> tuple[int | None, bool]:
+    """(The id of the installation of the app ``app_ref`` in the account ``account_code`` or None, whether it
+    is turned on): one hand-written query, since a flood of failed requests must cost little."""
     with connection.cursor() as cursor:
         cursor.execute(_installation_named_sql(), [app_ref, account_code])
         row = cursor.fetchone()
-    return row[0] if row else None
+    return (row[0], bool(row[1])) if row else (None, True)
 
 
 def _touch_staff_token(token: StaffToken) -> None:
@@ -486,7 +488,8 @@ def _with_usage_detail(identity: Identity, request: HttpRequest) -> Pool:
     fields = usage.request_fields(request.method, request.path_info, request.META.get("QUERY_STRING", ""))
     # Built field by field: dataclasses.replace costs a few microseconds more, on every call.
     return Pool(pool.name, pool.limit, pool.window_s, pool.installation_id, pool.failed_for_installation_id,
-                pool.staff_account_id, (identity.refusal is not None, identity.expired_token, fields))
+                pool.failed_while_off, pool.staff_account_id,
+                (identity.refusal is not None, identity.expired_token, fields))
 
 
 def _admit(pool: Pool) -> Decision | None:
@@ -502,7 +505,8 @@ def _admit(pool: Pool) -> Decision | None:
                                                 staff_account_id=pool.staff_account_id, refused=refused,
                                                 expired_token=expired, fields=fields)
         elif pool.failed_for_installation_id is not None:
-            keys, args = usage.record_keys_args(installation_id=pool.failed_for_installation_id, failed=True)
+            keys, args = usage.record_keys_args(installation_id=pool.failed_for_installation_id, failed=True,
+                                                while_off=pool.failed_while_off)
         else:
             return plain.hit(pool.name, limit=pool.limit, window_s=pool.window_s)
         return counting.hit(pool.name, limit=pool.limit, window_s=pool.window_s, then_keys=keys, then_args=args)

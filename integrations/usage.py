@@ -29,6 +29,7 @@ staff-token pool and minute, ``usage:{staff:<account id>}:<epoch minute>``. Fiel
   seconds the gateway sends, ``max(1, ceil(reset_us / 1e6))``) in ``usage:{<id>}:wait`` (microseconds on
   Redis's clock, expiring with the wait); every request checks that key before anything else;
 - ``expired``: requests sent with an access token past its expiry;
+- ``off``: of the failed requests, those that named the installation while it was turned off;
 - ``e|<endpoint class>``: requests (admitted or throttled) per endpoint class (:func:`endpoint_class`);
 - ``sq|<search hash>``: how often one identical search (method, path and query, :func:`search_hash`) was
   sent in the minute; a working field, left out by the rollup;
@@ -93,7 +94,7 @@ ALERT_KEY_TTL_SECONDS = 90_000  # a day and a bit: the key only has to outlive i
 
 # Hash fields (see the module docstring).
 CALLS, THROTTLED, FAILED = "calls", "throttled", "failed"
-STATUS_4XX, STATUS_5XX, IN_RETRY_WAIT, EXPIRED_TOKEN = "4xx", "5xx", "wait", "expired"
+STATUS_4XX, STATUS_5XX, IN_RETRY_WAIT, EXPIRED_TOKEN, WHILE_OFF = "4xx", "5xx", "wait", "expired", "off"
 ENDPOINT_PREFIX, SEARCH_PREFIX, REPEAT_PREFIX = "e|", "sq|", "rep|"
 
 
@@ -111,6 +112,7 @@ class UsageCount:
     status_5xx: int = 0
     in_retry_wait: int = 0
     expired_token: int = 0
+    while_off: int = 0
     endpoints: dict[str, int] = field(default_factory=dict, hash=False)
     repeated_searches: dict[str, int] = field(default_factory=dict, hash=False)
 
@@ -122,7 +124,7 @@ class UsageCount:
         """The figures by the names of ``portal.models.UsageFigures``'s fields."""
         return {"calls": self.calls, "throttled": self.throttled, "failed": self.failed,
                 "status_4xx": self.status_4xx, "status_5xx": self.status_5xx, "in_retry_wait": self.in_retry_wait,
-                "expired_token": self.expired_token, "endpoints": dict(self.endpoints),
+                "expired_token": self.expired_token, "while_off": self.while_off, "endpoints": dict(self.endpoints),
                 "repeated_searches": dict(self.repeated_searches)}
 
 
@@ -255,7 +257,8 @@ def request_fields(method: str, path: str, query: str) -> tuple[str, str, str]:
 # alerts list. ARGV[4] = 'call' (an installation's pool), 'staff' (an account's staff pool) or 'failed' (a
 # failed request naming an installation), ARGV[5] = the installation's (or account's) id, ARGV[6] = the prefix
 # of its usage keys (``installation_prefix``), ARGV[7] = the minute hashes' lifetime (seconds), ARGV[8] = '1'
-# to count the details below ('0': calls/throttled/failed only), ARGV[9] = '1' when the gateway refuses the
+# to count the details below ('0': calls/throttled/failed only; for 'failed', '1' when the installation is
+# turned off), ARGV[9] = '1' when the gateway refuses the
 # request itself, ARGV[10] = '1' when its access token had expired, ARGV[11] = its 'e|<class>' field,
 # ARGV[12] = its 'sq|<hash>' field or '', ARGV[13] = its 'rep|<class>' field or ''.
 RECORD_AFTER_DECISION = """
@@ -266,6 +269,7 @@ local at_s = string.format('%d', math.floor(now / 1000000))
 local minute_key = prefix .. string.format('%d', math.floor(now / 60000000))
 if kind == 'failed' then
   redis.call('HINCRBY', minute_key, 'failed', 1)
+  if ARGV[8] == '1' then redis.call('HINCRBY', minute_key, 'off', 1) end
   redis.call('EXPIRE', minute_key, ttl)
   redis.call('HSET', KEYS[3], ARGV[5], at_s)
 else
@@ -315,11 +319,12 @@ _NO_DETAIL = ("0", "0", "0", "", "", "")
 
 
 def record_keys_args(*, installation_id: int | None = None, failed: bool = False, staff_account_id: int | None = None,
-                     refused: bool = False, expired_token: bool = False,
+                     refused: bool = False, expired_token: bool = False, while_off: bool = False,
                      fields: tuple[str, str, str] | None = None) -> tuple[list[str], list]:
     """The ``then_keys`` and ``then_args`` of :data:`RECORD_AFTER_DECISION` for one request: a call of the
     installation, or of the account's staff pool (``staff_account_id``), counted as a call or as throttled by
-    the decision; or a failed request naming the installation (``failed``).
+    the decision; or a failed request naming the installation (``failed``; ``while_off`` when the installation
+    is turned off: the app kept calling after the account turned it off).
 
     ``fields`` (from :func:`request_fields`) turns on the detailed figures: ``refused`` (the gateway refuses
     the admitted request itself: a 4xx), ``expired_token``, the endpoint and the repeated search; without it
@@ -330,8 +335,11 @@ def record_keys_args(*, installation_id: int | None = None, failed: bool = False
         kind, pk, prefix, last = "failed", installation_id, installation_prefix(installation_id), LAST_FAILED_KEY
     else:
         kind, pk, prefix, last = "call", installation_id, installation_prefix(installation_id), LAST_CALL_KEY
-    detail = _NO_DETAIL if fields is None or failed else (
-        "1", "1" if refused else "0", "1" if expired_token else "0", *fields)
+    if failed:
+        detail = ("1" if while_off else "0", *_NO_DETAIL[1:])
+    else:
+        detail = _NO_DETAIL if fields is None else ("1", "1" if refused else "0", "1" if expired_token else "0",
+                                                    *fields)
     return [TOTALS_KEY, last, ALERTS_KEY], [kind, str(pk), prefix, COUNTER_TTL_SECONDS, *detail]
 
 
@@ -386,7 +394,8 @@ def record_failed(*, installation_id: int, at_us: int | None = None, client: red
 # --- Reading -------------------------------------------------------------------------------------------
 
 _SCALARS = {CALLS: "calls", THROTTLED: "throttled", FAILED: "failed", STATUS_4XX: "status_4xx",
-            STATUS_5XX: "status_5xx", IN_RETRY_WAIT: "in_retry_wait", EXPIRED_TOKEN: "expired_token"}
+            STATUS_5XX: "status_5xx", IN_RETRY_WAIT: "in_retry_wait", EXPIRED_TOKEN: "expired_token",
+            WHILE_OFF: "while_off"}
 
 
 def _count_of(pk: int, minute: int, raw: dict) -> UsageCount:
@@ -402,11 +411,8 @@ def _count_of(pk: int, minute: int, raw: dict) -> UsageCount:
         elif name.startswith(REPEAT_PREFIX):
             repeated[name[len(REPEAT_PREFIX):]] = int(value)
         # SEARCH_PREFIX fields only serve the script
-    return UsageCount(installation_id=pk, minute=minute, calls=scalars.get("calls", 0),
-                      throttled=scalars.get("throttled", 0), failed=scalars.get("failed", 0),
-                      status_4xx=scalars.get("status_4xx", 0), status_5xx=scalars.get("status_5xx", 0),
-                      in_retry_wait=scalars.get("in_retry_wait", 0), expired_token=scalars.get("expired_token", 0),
-                      endpoints=endpoints, repeated_searches=repeated)
+    counters = {name: scalars.get(name, 0) for name in _SCALARS.values()}
+    return UsageCount(installation_id=pk, minute=minute, **counters, endpoints=endpoints, repeated_searches=repeated)
 
 
 def _read(key_of, ids, since_minute, until_minute, client) -> list[UsageCount]:

@@ -293,7 +293,13 @@ class UsageFigures(models.Model):
     access token past its expiry. ``endpoints`` maps an endpoint class (``"GET product-service/product
     single"``: method, service/resource, and ``single``, ``idset``, ``search`` or ``collection``) to its
     requests; ``repeated_searches`` maps a search endpoint to the requests that repeated an identical
-    search (same path and query) already sent in the same minute."""
+    search (same path and query) already sent in the same minute. ``while_off`` counts, of the failed
+    requests, those that named the installation while it was turned off (the app kept calling)."""
+
+    # The counters, and the figures that map an endpoint class to its requests (summed key by key).
+    COUNTERS = ("calls", "throttled", "failed", "status_4xx", "status_5xx", "in_retry_wait", "expired_token",
+                "while_off")
+    BY_ENDPOINT = ("endpoints", "repeated_searches")
 
     calls = models.PositiveIntegerField(default=0)
     throttled = models.PositiveIntegerField(default=0)
@@ -302,6 +308,7 @@ class UsageFigures(models.Model):
     status_5xx = models.PositiveIntegerField(default=0)
     in_retry_wait = models.PositiveIntegerField(default=0)
     expired_token = models.PositiveIntegerField(default=0)
+    while_off = models.PositiveIntegerField(default=0)
     endpoints = models.JSONField(default=dict, blank=True)
     repeated_searches = models.JSONField(default=dict, blank=True)
 

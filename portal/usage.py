@@ -19,7 +19,7 @@ from accounts.models import Account
 from portal.charts import Chart, usage_chart
 from portal.limits import EffectiveLimit, installation_limits, limit_steps
 from portal.minutes import EPOCH, minute_of, minute_start
-from portal.models import Installation, StaffUsageMinute, UsageMinute
+from portal.models import Installation, StaffUsageMinute, UsageFigures, UsageMinute
 
 WINDOW_HOURS = 24
 BUCKET_MINUTES = 15
@@ -101,8 +101,8 @@ def usage_series_of(*, installations, now: datetime | None = None, hours: int = 
 
 # The figures of portal.models.UsageFigures, in the order a tuple of figures gives them.
 FIGURE_FIELDS = ("calls", "throttled", "failed", "status_4xx", "status_5xx", "in_retry_wait", "expired_token",
-                 "endpoints", "repeated_searches")
-DICT_FIGURES = ("endpoints", "repeated_searches")
+                 "endpoints", "repeated_searches", "while_off")
+DICT_FIGURES = UsageFigures.BY_ENDPOINT
 
 
 def _figures_of(figures) -> dict:

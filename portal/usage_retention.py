@@ -23,11 +23,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from portal.conf import portal_settings
-from portal.models import StaffUsageMinute, UsageHour, UsageMinute
+from portal.models import StaffUsageMinute, UsageFigures, UsageHour, UsageMinute
 
 BATCH_SIZE = 2000
-SCALARS = ("calls", "throttled", "failed", "status_4xx", "status_5xx", "in_retry_wait", "expired_token")
-DICTS = ("endpoints", "repeated_searches")
+SCALARS = UsageFigures.COUNTERS
+DICTS = UsageFigures.BY_ENDPOINT
 
 
 class _Contended(Exception):
