@@ -1,0 +1,231 @@
+"""The token endpoint's common case, answered in a few statements: a refresh that is certain to succeed.
+
+Through django-oauth-toolkit and oauthlib a refresh exchange costs 22 queries (the client loaded twice,
+the refresh token read three times and locked twice, savepoints, a row-by-row revocation, the new access
+token read back for a signal) and their ORM compilation: about 20 ms here. What it needs is one lookup
+and the writes:
+
+1. one read (no transaction yet): the refresh token by checksum, with its access token, installation,
+   account and client (app), on PostgreSQL as a per-session prepared statement;
+2. in one transaction: claim the refresh token (``UPDATE ... WHERE revoked IS NULL AND access_token_id =``
+   the one read, which also takes its row lock: a concurrent claim waits, then finds it taken), delete its
+   access token, insert the new access token and the new refresh token of the same family.
+
+Every check the toolkit, oauthlib and :class:`integrations.oauth.PortalOAuth2Validator` make on that path
+is made here on the same data: client authentication (HTTP Basic or body; the secret checked by the
+validator's own ``_check_secret``; or, with ``OAUTH_REFRESH_WITHOUT_SECRET``, a named client without a
+secret), the client's grant type, the token belonging to that client, unrevoked, not orphaned, not past
+``REFRESH_TOKEN_EXPIRE_SECONDS``, the installation on, the app not suspended, the token used at its own
+account's endpoint. The answer is the validator's (reference-shaped) token response.
+
+Anything else is not answered here (``None``) and goes to the toolkit, unchanged and under its locks:
+every refusal (wrong secret, unknown, revoked, replayed or expired token, wrong account), the grace-period
+replay and reuse detection with family revocation, a rotation's previous secret, ``scope`` or ``resource``
+parameters, HTTP Basic together with body credentials, query strings, CORS requests, custom token
+generators or server options. Refusals are rare and cost what they cost before; the common case is fast.
+"""
+
+import contextlib
+import functools
+import json
+import weakref
+from datetime import datetime, timedelta, timezone as dt_timezone
+
+from django.db import DatabaseError, connection, transaction
+from django.http import HttpResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from oauth2_provider.models import refresh_token_expire_timedelta
+from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.signals import app_authorized
+from oauthlib.common import generate_token
+from oauthlib.oauth2 import Server
+
+from accounts.models import Account
+from integrations.conf import integrations_settings
+from integrations.models import AccessToken, RefreshToken
+from integrations.oauth import PortalOAuth2Validator, api_domain, decode_basic, token_checksum
+from portal.models import App, Installation
+
+# The client's registered grant types that allow a refresh (the toolkit's GRANT_TYPE_MAPPING["refresh_token"]).
+REFRESH_GRANT_TYPES = frozenset({
+    App.GRANT_AUTHORIZATION_CODE, App.GRANT_DEVICE_CODE, App.GRANT_PASSWORD, App.GRANT_CLIENT_CREDENTIALS,
+    App.GRANT_OPENID_HYBRID,
+})
+REFRESH_FIELDS = frozenset({"grant_type", "refresh_token", "client_id", "client_secret", "account_code"})
+LOOKUP_STATEMENT = "portal_oauth_refresh_lookup"
+
+_validator = PortalOAuth2Validator()  # for _check_secret: the same secret check as the toolkit's path
+_prepared_on: "weakref.WeakSet" = weakref.WeakSet()  # database sessions holding LOOKUP_STATEMENT
+
+
+def _quoted(model, *fields: str) -> tuple[str, ...]:
+    quote = connection.ops.quote_name
+    return tuple(quote(model._meta.get_field(name).column) for name in fields)
+
+
+@functools.cache
+def _statements(vendor: str) -> dict:
+    """The SQL of the fast path, built from the models' metadata (tables and columns as migrated)."""
+    quote = connection.ops.quote_name
+    rt, at = quote(RefreshToken._meta.db_table), quote(AccessToken._meta.db_table)
+    app, inst, acct = quote(App._meta.db_table), quote(Installation._meta.db_table), quote(Account._meta.db_table)
+    lookup = (
+        f"SELECT r.id, r.user_id, r.access_token_id, r.token_family, r.resource, r.installation_id,"
+        f" a.expires, a.scope, i.is_enabled, i.app_id, c.code,"
+        f" p.id, p.client_id, p.client_secret, p.authorization_grant_type, p.suspended_at,"
+        f" p.registration_source"
+        f" FROM {rt} r JOIN {app} p ON p.id = r.application_id"
+        f" LEFT JOIN {at} a ON a.id = r.access_token_id"
+        f" LEFT JOIN {inst} i ON i.id = r.installation_id"
+        f" LEFT JOIN {acct} c ON c.id = i.account_id"
+        f" WHERE r.token_checksum = %s AND r.revoked IS NULL LIMIT 1"
+    )
+    at_columns = _quoted(AccessToken, *ACCESS_FIELDS)
+    rt_columns = _quoted(RefreshToken, *REFRESH_TOKEN_FIELDS)
+    returning = " RETURNING id" if connection.features.can_return_columns_from_insert else ""
+    return {
+        "lookup": lookup,
+        "claim": (f"UPDATE {rt} SET revoked = %s, updated = %s, access_token_id = NULL"
+                  f" WHERE id = %s AND revoked IS NULL AND access_token_id = %s"),
+        "delete_access": f"DELETE FROM {at} WHERE id = %s",
+        "insert_access": (f"INSERT INTO {at} ({', '.join(at_columns)})"
+                          f" VALUES ({', '.join(['%s'] * len(at_columns))}){returning}"),
+        "insert_refresh": (f"INSERT INTO {rt} ({', '.join(rt_columns)})"
+                           f" VALUES ({', '.join(['%s'] * len(rt_columns))})"),
+    }
+
+
+ACCESS_FIELDS = ("user", "source_refresh_token", "token", "token_checksum", "id_token", "application", "expires",
+                 "scope", "resource", "created", "updated", "installation")
+REFRESH_TOKEN_FIELDS = ("user", "token", "token_checksum", "application", "access_token", "token_family",
+                        "resource", "created", "updated", "revoked", "installation")
+
+
+def _prepped(model, names: tuple[str, ...], values: tuple) -> list:
+    """Values as the ORM would write them (datetimes, UUIDs and JSON adapted for this database)."""
+    get_field = model._meta.get_field
+    return [get_field(name).get_db_prep_save(value, connection) for name, value in zip(names, values, strict=True)]
+
+
+def _aware(value) -> datetime | None:
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = value.replace(tzinfo=dt_timezone.utc)
+    return value
+
+
+def _json_list(value) -> list | None:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, list) else None
+
+
+def _lookup(checksum: str):
+    """The refresh-token row with what the checks need. On PostgreSQL a prepared statement per database
+    session (planning this join costs more than running it); outside any transaction block only, so that
+    a lost statement (a pooler's DISCARD ALL, a migration) can be answered the ordinary way."""
+    sql = _statements(connection.vendor)["lookup"]
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql" or connection.in_atomic_block:
+            cursor.execute(sql, [checksum])
+            return cursor.fetchone()
+        session = connection.connection
+        try:
+            if session not in _prepared_on:
+                cursor.execute(f"PREPARE {LOOKUP_STATEMENT} (text) AS {sql.replace('%s', '$1')}")
+                _prepared_on.add(session)
+            cursor.execute(f"EXECUTE {LOOKUP_STATEMENT} (%s)", [checksum])
+        except DatabaseError:
+            _prepared_on.discard(session)
+            with contextlib.suppress(DatabaseError):
+                cursor.execute(f"DEALLOCATE {LOOKUP_STATEMENT}")
+            cursor.execute(sql, [checksum])
+        return cursor.fetchone()
+
+
+def _presented_client(request) -> tuple[str, str | None] | None:
+    """(client id, secret or None) as the toolkit would read them; None when the fast path does not apply."""
+    post = request.POST
+    header = request.META.get("HTTP_AUTHORIZATION")
+    if header is not None:
+        kind, _, credentials = header.partition(" ")
+        if kind != "Basic" or "client_id" in post or "client_secret" in post:
+            return None
+        return decode_basic(credentials)
+    client_id = post.get("client_id")
+    if not client_id:
+        return None
+    return client_id, post.get("client_secret") or None
+
+
+def _server_is_plain() -> bool:
+    """The toolkit's server as configured here: oauthlib's own server class and token generators, rotation on
+    (``OAUTH_PRE_TOKEN_VALIDATION`` only reaches the device-code grant)."""
+    return (oauth2_settings.OAUTH2_SERVER_CLASS is Server and not oauth2_settings.OIDC_ENABLED
+            and not (oauth2_settings.ACCESS_TOKEN_GENERATOR or oauth2_settings.REFRESH_TOKEN_GENERATOR
+                     or oauth2_settings.EXTRA_SERVER_KWARGS) and oauth2_settings.ROTATE_REFRESH_TOKEN)
+
+
+def refresh_exchange(request, account_code: str, *, sender=None) -> HttpResponse | None:
+    """Answer a refresh exchange that is certain to succeed, or None for the toolkit to answer."""
+    post = request.POST
+    if (post.get("grant_type") != "refresh_token" or request.META.get("QUERY_STRING")
+            or request.META.get("HTTP_ORIGIN") or not REFRESH_FIELDS.issuperset(post)
+            or any(len(values) > 1 for _key, values in post.lists()) or not _server_is_plain()):
+        return None
+    raw_refresh = post.get("refresh_token")
+    presented = _presented_client(request)
+    if not raw_refresh or presented is None:
+        return None
+    client_id, secret = presented
+    if secret is None and not (integrations_settings.OAUTH_REFRESH_WITHOUT_SECRET
+                               and "HTTP_AUTHORIZATION" not in request.META):
+        return None
+    row = _lookup(token_checksum(raw_refresh))
+    if row is None:
+        return None
+    (refresh_pk, user_pk, access_pk, family, resource, installation_pk, access_expires, scope, is_enabled,
+     installation_app_pk, code, app_pk, app_client_id, stored_secret, grant_type, suspended_at,
+     source) = row
+    now = timezone.now()
+    expire_delta = refresh_token_expire_timedelta()
+    access_expires = _aware(access_expires)
+    if (app_client_id != client_id or grant_type not in REFRESH_GRANT_TYPES
+            or source == App.RegistrationSource.CIMD or access_pk is None or access_expires is None
+            or (expire_delta and access_expires + expire_delta <= now)
+            or installation_pk is None or installation_app_pk != app_pk or not is_enabled
+            or suspended_at is not None or code != account_code or _json_list(resource) != []):
+        return None
+    if secret is not None and not _validator._check_secret(secret, stored_secret):
+        return None  # the toolkit answers invalid_client (or accepts a rotation's previous secret)
+    access_raw, refresh_raw = generate_token(), generate_token()
+    expires_in = oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
+    family = RefreshToken._meta.get_field("token_family").to_python(family)
+    sql = _statements(connection.vendor)
+    with transaction.atomic(), connection.cursor() as cursor:
+        stamp = _prepped(RefreshToken, ("revoked",), (now,))[0]
+        cursor.execute(sql["claim"], [stamp, stamp, refresh_pk, access_pk])
+        if cursor.rowcount != 1:
+            return None  # claimed or revoked meanwhile: the toolkit decides (grace period, reuse detection)
+        cursor.execute(sql["delete_access"], [access_pk])
+        cursor.execute(sql["insert_access"], _prepped(AccessToken, ACCESS_FIELDS, (
+            user_pk, refresh_pk, "", token_checksum(access_raw), None, app_pk, now + timedelta(seconds=expires_in),
+            scope, [], now, now, installation_pk)))
+        new_access_pk = (cursor.fetchone()[0] if connection.features.can_return_columns_from_insert
+                         else cursor.lastrowid)
+        cursor.execute(sql["insert_refresh"], _prepped(RefreshToken, REFRESH_TOKEN_FIELDS, (
+            user_pk, "", token_checksum(refresh_raw), app_pk, new_access_pk, family, [], now, now, None,
+            installation_pk)))
+    if app_authorized.has_listeners():
+        app_authorized.send(sender=sender, request=request, token=AccessToken.objects.get(pk=new_access_pk))
+    body = {"access_token": access_raw, "refresh_token": refresh_raw, "api_domain": api_domain(),
+            "token_type": "Bearer", "expires_in": expires_in}
+    response = HttpResponse(json.dumps(body), content_type="application/json")
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
