@@ -84,8 +84,22 @@ def _statements(vendor: str) -> dict:
     at_columns = _quoted(AccessToken, *ACCESS_FIELDS)
     rt_columns = _quoted(RefreshToken, *REFRESH_TOKEN_FIELDS)
     returning = " RETURNING id" if connection.features.can_return_columns_from_insert else ""
+    # PostgreSQL: the claim, the deletion and both inserts as one statement (data-modifying WITH queries),
+    # which is atomic on its own: one round trip instead of six (BEGIN ... COMMIT). If the claim finds the
+    # token taken or revoked, nothing is written and no row comes back.
+    at_values = ", ".join(f"%s::{_db_type(AccessToken, name)}" for name in ACCESS_FIELDS)
+    rt_values = ", ".join("issued.id" if name == "access_token" else f"%s::{_db_type(RefreshToken, name)}"
+                          for name in REFRESH_TOKEN_FIELDS)
+    rotate = (
+        f"WITH claimed AS (UPDATE {rt} SET revoked = %s, updated = %s, access_token_id = NULL"
+        f" WHERE id = %s AND revoked IS NULL AND access_token_id = %s RETURNING id),"
+        f" dropped AS (DELETE FROM {at} WHERE id = %s AND EXISTS (SELECT 1 FROM claimed)),"
+        f" issued AS (INSERT INTO {at} ({', '.join(at_columns)}) SELECT {at_values} FROM claimed RETURNING id)"
+        f" INSERT INTO {rt} ({', '.join(rt_columns)}) SELECT {rt_values} FROM issued RETURNING access_token_id"
+    )
     return {
         "lookup": lookup,
+        "rotate": rotate,
         "claim": (f"UPDATE {rt} SET revoked = %s, updated = %s, access_token_id = NULL"
                   f" WHERE id = %s AND revoked IS NULL AND access_token_id = %s"),
         "delete_access": f"DELETE FROM {at} WHERE id = %s",
@@ -100,6 +114,11 @@ ACCESS_FIELDS = ("user", "source_refresh_token", "token", "token_checksum", "id_
                  "scope", "resource", "created", "updated", "installation")
 REFRESH_TOKEN_FIELDS = ("user", "token", "token_checksum", "application", "access_token", "token_family",
                         "resource", "created", "updated", "revoked", "installation")
+
+
+def _db_type(model, name: str) -> str:
+    field = model._meta.get_field(name)
+    return field.rel_db_type(connection) if field.is_relation else field.db_type(connection)
 
 
 def _prepped(model, names: tuple[str, ...], values: tuple) -> list:
@@ -171,6 +190,32 @@ def _server_is_plain() -> bool:
                      or oauth2_settings.EXTRA_SERVER_KWARGS) and oauth2_settings.ROTATE_REFRESH_TOKEN)
 
 
+def _rotate(refresh_pk: int, access_pk: int, stamp, access_values: list, refresh_values: list) -> int | None:
+    """Revoke the presented refresh token (claimed only if still live and paired with the access token read),
+    delete its access token, write the new pair; the new access token's id, or None if the claim failed."""
+    sql = _statements(connection.vendor)
+    if connection.vendor == "postgresql":
+        refresh_values = [value for name, value in zip(REFRESH_TOKEN_FIELDS, refresh_values, strict=True)
+                          if name != "access_token"]
+        with connection.cursor() as cursor:
+            cursor.execute(sql["rotate"], [stamp, stamp, refresh_pk, access_pk, access_pk, *access_values,
+                                           *refresh_values])
+            row = cursor.fetchone()
+        return None if row is None else row[0]
+    access_token_at = REFRESH_TOKEN_FIELDS.index("access_token")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql["claim"], [stamp, stamp, refresh_pk, access_pk])
+        if cursor.rowcount != 1:
+            return None
+        cursor.execute(sql["delete_access"], [access_pk])
+        cursor.execute(sql["insert_access"], access_values)
+        new_access_pk = (cursor.fetchone()[0] if connection.features.can_return_columns_from_insert
+                         else cursor.lastrowid)
+        refresh_values[access_token_at] = new_access_pk
+        cursor.execute(sql["insert_refresh"], refresh_values)
+    return new_access_pk
+
+
 def refresh_exchange(request, account_code: str, *, sender=None) -> HttpResponse | None:
     """Answer a refresh exchange that is certain to succeed, or None for the toolkit to answer."""
     post = request.POST
@@ -206,21 +251,15 @@ def refresh_exchange(request, account_code: str, *, sender=None) -> HttpResponse
     access_raw, refresh_raw = generate_token(), generate_token()
     expires_in = oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
     family = RefreshToken._meta.get_field("token_family").to_python(family)
-    sql = _statements(connection.vendor)
-    with transaction.atomic(), connection.cursor() as cursor:
-        stamp = _prepped(RefreshToken, ("revoked",), (now,))[0]
-        cursor.execute(sql["claim"], [stamp, stamp, refresh_pk, access_pk])
-        if cursor.rowcount != 1:
-            return None  # claimed or revoked meanwhile: the toolkit decides (grace period, reuse detection)
-        cursor.execute(sql["delete_access"], [access_pk])
-        cursor.execute(sql["insert_access"], _prepped(AccessToken, ACCESS_FIELDS, (
-            user_pk, refresh_pk, "", token_checksum(access_raw), None, app_pk, now + timedelta(seconds=expires_in),
-            scope, [], now, now, installation_pk)))
-        new_access_pk = (cursor.fetchone()[0] if connection.features.can_return_columns_from_insert
-                         else cursor.lastrowid)
-        cursor.execute(sql["insert_refresh"], _prepped(RefreshToken, REFRESH_TOKEN_FIELDS, (
-            user_pk, "", token_checksum(refresh_raw), app_pk, new_access_pk, family, [], now, now, None,
-            installation_pk)))
+    access_values = _prepped(AccessToken, ACCESS_FIELDS, (
+        user_pk, refresh_pk, "", token_checksum(access_raw), None, app_pk, now + timedelta(seconds=expires_in),
+        scope, [], now, now, installation_pk))
+    refresh_values = _prepped(RefreshToken, REFRESH_TOKEN_FIELDS, (
+        user_pk, "", token_checksum(refresh_raw), app_pk, None, family, [], now, now, None, installation_pk))
+    new_access_pk = _rotate(refresh_pk, access_pk, _prepped(RefreshToken, ("revoked",), (now,))[0],
+                            access_values, refresh_values)
+    if new_access_pk is None:
+        return None  # claimed or revoked meanwhile: the toolkit decides (grace period, reuse detection)
     if app_authorized.has_listeners():
         app_authorized.send(sender=sender, request=request, token=AccessToken.objects.get(pk=new_access_pk))
     body = {"access_token": access_raw, "refresh_token": refresh_raw, "api_domain": api_domain(),
