@@ -1,33 +1,39 @@
-"""The token endpoint's common case, answered in a few statements: a refresh that is certain to succeed.
+"""The token endpoint's common cases, answered in a lookup and one write: a refresh or a code exchange that is
+certain to succeed.
 
-Through django-oauth-toolkit and oauthlib a refresh exchange costs 22 queries (the client loaded twice,
-the refresh token read three times and locked twice, savepoints, a row-by-row revocation, the new access
-token read back for a signal) and their ORM compilation: about 20 ms here. What it needs is one lookup
-and the writes:
+Through django-oauth-toolkit and oauthlib a refresh costs 22 queries (the client loaded twice, the refresh
+token read three times and locked twice, savepoints, a row-by-row revocation, the new access token read back
+for a signal) and a code exchange 18 (the grant read six times), plus their ORM compilation. What they need
+is one lookup and the writes:
 
-1. one read (no transaction yet): the refresh token by checksum, with its access token, installation,
-   account and client (app), on PostgreSQL as a per-session prepared statement;
-2. in one transaction: claim the refresh token (``UPDATE ... WHERE revoked IS NULL AND access_token_id =``
-   the one read, which also takes its row lock: a concurrent claim waits, then finds it taken), delete its
-   access token, insert the new access token and the new refresh token of the same family.
+1. one read, outside any transaction: the refresh token (or code) by checksum with its access token,
+   installation, account and client (app); on PostgreSQL a per-session prepared statement;
+2. the writes, atomic: claim the refresh token (``UPDATE ... WHERE revoked IS NULL AND access_token_id =``
+   the one read) and delete its access token, or claim the code (``redeemed_at IS NULL``, recording the
+   family it starts); insert the new access token and refresh token. A concurrent claim waits for the row
+   lock, then finds the row taken and writes nothing. On PostgreSQL this is one statement (data-modifying
+   ``WITH`` queries, atomic on its own: one round trip); elsewhere one short transaction.
 
-Every check the toolkit, oauthlib and :class:`integrations.oauth.PortalOAuth2Validator` make on that path
-is made here on the same data: client authentication (HTTP Basic or body; the secret checked by the
-validator's own ``_check_secret``; or, with ``OAUTH_REFRESH_WITHOUT_SECRET``, a named client without a
-secret), the client's grant type, the token belonging to that client, unrevoked, not orphaned, not past
-``REFRESH_TOKEN_EXPIRE_SECONDS``, the installation on, the app not suspended, the token used at its own
-account's endpoint. The answer is the validator's (reference-shaped) token response.
+Every check the toolkit, oauthlib and :class:`integrations.oauth.PortalOAuth2Validator` make on those paths is
+made here on the same data: client authentication (HTTP Basic or body; the secret checked by the validator's
+own ``_check_secret``; for a refresh, with ``OAUTH_REFRESH_WITHOUT_SECRET``, a named client without a secret),
+the client's grant types, the token or code belonging to that client; a refresh token unrevoked, not orphaned,
+not past ``REFRESH_TOKEN_EXPIRE_SECONDS``; a code unredeemed, unexpired, with the authorize-time redirect URI
+and no PKCE (neither a challenge nor a client that must use one); the installation on, the app not suspended,
+the account of the URL. The answers are the validator's (reference-shaped) token responses.
 
-Anything else is not answered here (``None``) and goes to the toolkit, unchanged and under its locks:
-every refusal (wrong secret, unknown, revoked, replayed or expired token, wrong account), the grace-period
-replay and reuse detection with family revocation, a rotation's previous secret, ``scope`` or ``resource``
-parameters, HTTP Basic together with body credentials, query strings, CORS requests, custom token
-generators or server options. Refusals are rare and cost what they cost before; the common case is fast.
+Anything else is not answered here (``None``) and goes to the toolkit, unchanged and under its locks: every
+refusal (wrong secret, unknown, revoked, replayed, expired or foreign token or code, redirect mismatch), the
+grace-period replay and reuse detection with family revocation, a replayed code's revocation, PKCE, a
+rotation's previous secret, ``scope`` or ``resource`` parameters, HTTP Basic together with body credentials,
+query strings, CORS requests, custom token generators or server options. Refusals are rare and cost what they
+cost before; the common cases are fast. Nothing is written before every check has passed.
 """
 
 import contextlib
 import functools
 import json
+import uuid
 import weakref
 from datetime import datetime, timedelta, timezone as dt_timezone
 
@@ -43,9 +49,10 @@ from oauthlib.oauth2 import Server
 
 from accounts.models import Account
 from integrations.conf import integrations_settings
-from integrations.models import AccessToken, RefreshToken
+from integrations.models import AccessToken, Grant, RefreshToken
 from integrations.oauth import PortalOAuth2Validator, api_domain, decode_basic, token_checksum
 from portal.models import App, Installation
+from portal.oauth_policy import pkce_required
 
 # The client's registered grant types that allow a refresh (the toolkit's GRANT_TYPE_MAPPING["refresh_token"]).
 REFRESH_GRANT_TYPES = frozenset({
@@ -53,10 +60,12 @@ REFRESH_GRANT_TYPES = frozenset({
     App.GRANT_OPENID_HYBRID,
 })
 REFRESH_FIELDS = frozenset({"grant_type", "refresh_token", "client_id", "client_secret", "account_code"})
-LOOKUP_STATEMENT = "portal_oauth_refresh_lookup"
+# The client's registered grant types that allow a code exchange (GRANT_TYPE_MAPPING["authorization_code"]).
+CODE_GRANT_TYPES = frozenset({App.GRANT_AUTHORIZATION_CODE, App.GRANT_OPENID_HYBRID})
+CODE_FIELDS = frozenset({"grant_type", "code", "redirect_uri", "client_id", "client_secret", "account_code"})
 
 _validator = PortalOAuth2Validator()  # for _check_secret: the same secret check as the toolkit's path
-_prepared_on: "weakref.WeakSet" = weakref.WeakSet()  # database sessions holding LOOKUP_STATEMENT
+_prepared_on: dict[str, "weakref.WeakSet"] = {}  # per statement, the database sessions that prepared it
 
 
 def _quoted(model, *fields: str) -> tuple[str, ...]:
@@ -97,9 +106,29 @@ def _statements(vendor: str) -> dict:
         f" issued AS (INSERT INTO {at} ({', '.join(at_columns)}) SELECT {at_values} FROM claimed RETURNING id)"
         f" INSERT INTO {rt} ({', '.join(rt_columns)}) SELECT {rt_values} FROM issued RETURNING access_token_id"
     )
+    grant = quote(Grant._meta.db_table)
+    grant_lookup = (
+        f"SELECT g.id, g.user_id, g.expires, g.redirect_uri, g.scope, g.code_challenge, g.resource,"
+        f" g.redeemed_at, g.installation_id, i.is_enabled, i.app_id, c.code,"
+        f" p.id, p.client_id, p.client_secret, p.client_type, p.authorization_grant_type, p.suspended_at,"
+        f" p.registration_source"
+        f" FROM {grant} g JOIN {app} p ON p.id = g.application_id"
+        f" LEFT JOIN {inst} i ON i.id = g.installation_id"
+        f" LEFT JOIN {acct} c ON c.id = i.account_id"
+        f" WHERE g.code = %s LIMIT 1"
+    )
+    redeem = (
+        f"WITH claimed AS (UPDATE {grant} SET redeemed_at = %s, token_family = %s"
+        f" WHERE id = %s AND redeemed_at IS NULL RETURNING id),"
+        f" issued AS (INSERT INTO {at} ({', '.join(at_columns)}) SELECT {at_values} FROM claimed RETURNING id)"
+        f" INSERT INTO {rt} ({', '.join(rt_columns)}) SELECT {rt_values} FROM issued RETURNING access_token_id"
+    )
     return {
         "lookup": lookup,
         "rotate": rotate,
+        "grant_lookup": grant_lookup,
+        "redeem": redeem,
+        "claim_grant": f"UPDATE {grant} SET redeemed_at = %s, token_family = %s WHERE id = %s AND redeemed_at IS NULL",
         "claim": (f"UPDATE {rt} SET revoked = %s, updated = %s, access_token_id = NULL"
                   f" WHERE id = %s AND revoked IS NULL AND access_token_id = %s"),
         "delete_access": f"DELETE FROM {at} WHERE id = %s",
@@ -144,25 +173,27 @@ def _json_list(value) -> list | None:
     return value if isinstance(value, list) else None
 
 
-def _lookup(checksum: str):
-    """The refresh-token row with what the checks need. On PostgreSQL a prepared statement per database
-    session (planning this join costs more than running it); outside any transaction block only, so that
+def _lookup(checksum: str, *, statement: str = "lookup"):
+    """The token (or code) row with what the checks need. On PostgreSQL a prepared statement per database
+    session (planning these joins costs more than running them); outside any transaction block only, so that
     a lost statement (a pooler's DISCARD ALL, a migration) can be answered the ordinary way."""
-    sql = _statements(connection.vendor)["lookup"]
+    sql = _statements(connection.vendor)[statement]
+    name = f"portal_oauth_{statement}"
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql" or connection.in_atomic_block:
             cursor.execute(sql, [checksum])
             return cursor.fetchone()
         session = connection.connection
+        prepared = _prepared_on.setdefault(statement, weakref.WeakSet())
         try:
-            if session not in _prepared_on:
-                cursor.execute(f"PREPARE {LOOKUP_STATEMENT} (text) AS {sql.replace('%s', '$1')}")
-                _prepared_on.add(session)
-            cursor.execute(f"EXECUTE {LOOKUP_STATEMENT} (%s)", [checksum])
+            if session not in prepared:
+                cursor.execute(f"PREPARE {name} (text) AS {sql.replace('%s', '$1')}")
+                prepared.add(session)
+            cursor.execute(f"EXECUTE {name} (%s)", [checksum])
         except DatabaseError:
-            _prepared_on.discard(session)
+            prepared.discard(session)
             with contextlib.suppress(DatabaseError):
-                cursor.execute(f"DEALLOCATE {LOOKUP_STATEMENT}")
+                cursor.execute(f"DEALLOCATE {name}")
             cursor.execute(sql, [checksum])
         return cursor.fetchone()
 
@@ -260,11 +291,104 @@ def refresh_exchange(request, account_code: str, *, sender=None) -> HttpResponse
                             access_values, refresh_values)
     if new_access_pk is None:
         return None  # claimed or revoked meanwhile: the toolkit decides (grace period, reuse detection)
+    return _issued(request, sender, new_access_pk, {
+        "access_token": access_raw, "refresh_token": refresh_raw, "api_domain": api_domain(),
+        "token_type": "Bearer", "expires_in": expires_in})
+
+
+def _issued(request, sender, access_pk: int, body: dict) -> HttpResponse:
+    """The toolkit's answer: its signal (when anything listens), the JSON and oauthlib's headers."""
     if app_authorized.has_listeners():
-        app_authorized.send(sender=sender, request=request, token=AccessToken.objects.get(pk=new_access_pk))
-    body = {"access_token": access_raw, "refresh_token": refresh_raw, "api_domain": api_domain(),
-            "token_type": "Bearer", "expires_in": expires_in}
+        app_authorized.send(sender=sender, request=request, token=AccessToken.objects.get(pk=access_pk))
     response = HttpResponse(json.dumps(body), content_type="application/json")
     response["Cache-Control"] = "no-store"
     response["Pragma"] = "no-cache"
     return response
+
+
+def _pkce_required(client_id: str, client_type: str) -> bool:
+    """The toolkit's PKCE_REQUIRED for this client; the portal's policy (public clients) from the row read."""
+    setting = oauth2_settings.PKCE_REQUIRED
+    if setting is pkce_required:
+        return client_type == App.CLIENT_PUBLIC
+    return bool(setting(client_id)) if callable(setting) else bool(setting)
+
+
+def _redeem(grant_pk: int, stamp, family_value, access_values: list, refresh_values: list) -> int | None:
+    """Mark the code redeemed (only if it still is not) with the family it starts, write the pair; the new
+    access token's id, or None if the code was redeemed meanwhile."""
+    sql = _statements(connection.vendor)
+    if connection.vendor == "postgresql":
+        refresh_values = [value for name, value in zip(REFRESH_TOKEN_FIELDS, refresh_values, strict=True)
+                          if name != "access_token"]
+        with connection.cursor() as cursor:
+            cursor.execute(sql["redeem"], [stamp, family_value, grant_pk, *access_values, *refresh_values])
+            row = cursor.fetchone()
+        return None if row is None else row[0]
+    access_token_at = REFRESH_TOKEN_FIELDS.index("access_token")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql["claim_grant"], [stamp, family_value, grant_pk])
+        if cursor.rowcount != 1:
+            return None
+        cursor.execute(sql["insert_access"], access_values)
+        new_access_pk = (cursor.fetchone()[0] if connection.features.can_return_columns_from_insert
+                         else cursor.lastrowid)
+        refresh_values[access_token_at] = new_access_pk
+        cursor.execute(sql["insert_refresh"], refresh_values)
+    return new_access_pk
+
+
+def code_exchange(request, account_code: str, *, sender=None) -> HttpResponse | None:
+    """Answer a code exchange that is certain to succeed (a confidential client with its secret, a live code
+    of this account's installation, the authorize-time redirect URI, no PKCE), or None for the toolkit."""
+    post = request.POST
+    if (post.get("grant_type") != "authorization_code" or request.META.get("QUERY_STRING")
+            or request.META.get("HTTP_ORIGIN") or not CODE_FIELDS.issuperset(post)
+            or any(len(values) > 1 for _key, values in post.lists()) or not _server_is_plain()):
+        return None
+    raw_code, redirect_uri = post.get("code"), post.get("redirect_uri")
+    presented = _presented_client(request)
+    if not raw_code or not redirect_uri or presented is None or presented[1] is None:
+        return None
+    client_id, secret = presented
+    row = _lookup(token_checksum(raw_code), statement="grant_lookup")
+    if row is None:
+        return None
+    (grant_pk, user_pk, expires, grant_redirect_uri, scope, code_challenge, resource, redeemed_at, installation_pk,
+     is_enabled, installation_app_pk, code, app_pk, app_client_id, stored_secret, client_type, grant_type,
+     suspended_at, source) = row
+    now = timezone.now()
+    expires = _aware(expires)
+    if (app_client_id != client_id or grant_type not in CODE_GRANT_TYPES or source == App.RegistrationSource.CIMD
+            or redeemed_at is not None or expires is None or now >= expires or redirect_uri != grant_redirect_uri
+            or code_challenge or _pkce_required(client_id, client_type) or _json_list(resource) != []
+            or installation_pk is None or installation_app_pk != app_pk or not is_enabled
+            or suspended_at is not None or code != account_code):
+        return None
+    if not _validator._check_secret(secret, stored_secret):
+        return None  # the toolkit answers invalid_client (or accepts a rotation's previous secret)
+    access_raw, refresh_raw = generate_token(), generate_token()
+    expires_in = oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
+    family = uuid.uuid4()
+    access_values = _prepped(AccessToken, ACCESS_FIELDS, (
+        user_pk, None, "", token_checksum(access_raw), None, app_pk, now + timedelta(seconds=expires_in),
+        scope, [], now, now, installation_pk))
+    refresh_values = _prepped(RefreshToken, REFRESH_TOKEN_FIELDS, (
+        user_pk, "", token_checksum(refresh_raw), app_pk, None, family, [], now, now, None, installation_pk))
+    stamp, family_value = _prepped(Grant, ("redeemed_at", "token_family"), (now, family))
+    new_access_pk = _redeem(grant_pk, stamp, family_value, access_values, refresh_values)
+    if new_access_pk is None:
+        return None  # redeemed meanwhile: the toolkit refuses the replay and revokes what the code issued
+    return _issued(request, sender, new_access_pk, {
+        "access_token": access_raw, "refresh_token": refresh_raw, "installation_instance_id": str(installation_pk),
+        "api_domain": api_domain(), "token_type": "Bearer", "expires_in": expires_in})
+
+
+def fast_exchange(request, account_code: str, *, sender=None) -> HttpResponse | None:
+    """The token endpoint's common cases (a refresh or a code exchange certain to succeed), or None."""
+    grant_type = request.POST.get("grant_type")
+    if grant_type == "refresh_token":
+        return refresh_exchange(request, account_code, sender=sender)
+    if grant_type == "authorization_code":
+        return code_exchange(request, account_code, sender=sender)
+    return None

@@ -31,7 +31,7 @@ from integrations.oauth import (
     token_introspection,
     token_request_retry_after,
 )
-from integrations.oauth_exchange import refresh_exchange
+from integrations.oauth_exchange import fast_exchange
 from portal.installations import consent_refusal, installation_turn_on
 from portal.models import App, Stage
 
@@ -121,9 +121,9 @@ class AccountTokenView(TokenView):
                                      "retry after the time in the Retry-After header."}, status=429)
             response["Retry-After"] = str(retry_after)
             return _no_store(response)
-        # The common case (a refresh certain to succeed) in a few statements; everything else, every refusal
-        # included, through the toolkit as before (integrations/oauth_exchange.py).
-        fast = refresh_exchange(request, code, sender=self)
+        # The common cases (a refresh or a code exchange certain to succeed) in a lookup and one write;
+        # everything else, every refusal included, through the toolkit as before (integrations/oauth_exchange.py).
+        fast = fast_exchange(request, code, sender=self)
         if fast is not None:
             return fast
         if not Account.objects.filter(code=code).exists():

@@ -11,12 +11,15 @@ import requests
 from django.utils import timezone
 
 from integrations.gateway import bearer_token
-from integrations.models import AccessToken, RefreshToken
+from integrations.models import AccessToken, Grant, RefreshToken
 from portal import services
 from portal.models import App
 from tests.factories import AccountFactory, MembershipFactory
 from tests.integrations.oauth_support import (  # noqa: F401 (fixtures)
+    approve,
+    code_from,
     connected,
+    exchange,
     fresh_token_pools,
     plain_http_on_loopback,
     post_form,
@@ -64,6 +67,39 @@ def test_a_refresh_rotates_the_pair_in_a_few_statements(client, world, django_as
     # and the new access token calls the API, the old one does not
     assert bearer_token(body["access_token"]).pk == access.pk
     assert bearer_token(first["access_token"]) is None
+
+
+def test_a_code_exchange_issues_the_pair_in_a_few_statements(client, world, django_assert_max_num_queries):
+    # given an approved installation
+    client.force_login(world["owner"])
+    code = code_from(approve(client))
+    grant = Grant.objects.get(code=_sha(code))
+    # when the app exchanges the code: a lookup and the writes (SQLite: BEGIN, claim, two inserts, COMMIT)
+    with django_assert_max_num_queries(6):
+        response = exchange(client, world, code)
+    # then the answer has the reference's shape
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert list(body) == ["access_token", "refresh_token", "installation_instance_id", "api_domain", "token_type",
+                          "expires_in"]
+    assert body["installation_instance_id"] == str(grant.installation_id)
+    assert response["Cache-Control"] == "no-store"
+    # and the code is kept redeemed with the family it started, the pair stored as checksums of that family
+    grant.refresh_from_db()
+    access = AccessToken.objects.get(token_checksum=_sha(body["access_token"]))
+    new_refresh = RefreshToken.objects.get(token_checksum=_sha(body["refresh_token"]))
+    assert grant.redeemed_at is not None and grant.token_family == new_refresh.token_family is not None
+    assert (access.token, new_refresh.token, access.source_refresh_token_id) == ("", "", None)
+    assert new_refresh.access_token_id == access.pk
+    assert (access.user_id, access.scope, access.installation_id) == (grant.user_id, grant.scope,
+                                                                     grant.installation_id)
+    assert new_refresh.installation_id == grant.installation_id
+    assert bearer_token(body["access_token"]).pk == access.pk
+    # and a replay of the code is refused and revokes what it issued (RFC 6749 §10.5)
+    replay = exchange(client, world, code)
+    assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+    assert bearer_token(body["access_token"]) is None
+    assert not RefreshToken.objects.filter(revoked__isnull=True).exists()
 
 
 def test_a_chain_of_refreshes_then_a_stale_replay_revokes_the_family(client, world, settings):
