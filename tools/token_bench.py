@@ -187,3 +187,21 @@ def measure(world: dict, *, processes: int = 2, rounds: int = 4, seconds: float 
         print(f"  {kind} exchanges/s from {processes} processes: ours {rate[kind, 'ours']:,.1f}, django-oauth-toolkit "
               f"defaults {rate[kind, 'peer']:,.2f}: {figures[key]:,.1f}x", flush=True)
     return figures
+
+
+def main() -> int:
+    """The token part of `make bench` alone: ``python -m config.embedded_redis -- python tools/token_bench.py``."""
+    import json
+    import sys
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench
+
+    bench._setup_django()
+    figures = measure(bench._world())
+    print(json.dumps({key: (round(value, 4) if isinstance(value, float) else value) for key, value in figures.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
