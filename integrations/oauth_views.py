@@ -31,6 +31,7 @@ from integrations.oauth import (
     token_introspection,
     token_request_retry_after,
 )
+from integrations.oauth_exchange import fast_exchange
 from portal.installations import consent_refusal, installation_turn_on
 from portal.models import App, Stage
 
@@ -111,9 +112,8 @@ class AccountTokenView(TokenView):
 
     def post(self, request, *args, account_code: str | None = None, **kwargs):
         code = account_code or request.POST.get("account_code", "")
-        if not code or not Account.objects.filter(code=code).exists():
-            return _no_store(JsonResponse(
-                {"error": "invalid_request", "error_description": "Unknown or missing account code."}, status=400))
+        if not code:
+            return _unknown_account()
         retry_after = token_request_retry_after(client_id=presented_client_id(request),
                                                 address=client_ip(request))
         if retry_after is not None:
@@ -121,11 +121,23 @@ class AccountTokenView(TokenView):
                                      "retry after the time in the Retry-After header."}, status=429)
             response["Retry-After"] = str(retry_after)
             return _no_store(response)
+        # The common cases (a refresh or a code exchange certain to succeed) in a lookup and one write;
+        # everything else, every refusal included, through the toolkit as before (integrations/oauth_exchange.py).
+        fast = fast_exchange(request, code, sender=self)
+        if fast is not None:
+            return fast
+        if not Account.objects.filter(code=code).exists():
+            return _unknown_account()
         request.META[ACCOUNT_HEADER] = code
         # One transaction per exchange: a code's row lock is held until its tokens are committed.
         with transaction.atomic():
             response = super().post(request, *args, **kwargs)
         return _no_store(_client_error_status(request, response))
+
+
+def _unknown_account():
+    return _no_store(JsonResponse(
+        {"error": "invalid_request", "error_description": "Unknown or missing account code."}, status=400))
 
 
 def _client_error_status(request, response):
