@@ -59,9 +59,12 @@ DB_NAME = "portal_bench_scale"
 SECRET_KEY = "bench-scale-only-secret-key-not-for-production-use-000000000"
 TARGETS = {"dispatcher_pass_ms": 50.0}
 SIZES = {
-    "full": {"connections": 100_000, "pools": 100_000, "records": 1_000_000, "decisions": 20_000, "passes": 40},
-    "quick": {"connections": 10_000, "pools": 10_000, "records": 100_000, "decisions": 5_000, "passes": 20},
-    "smallest": {"connections": 300, "pools": 300, "records": 2_000, "decisions": 500, "passes": 5},
+    "full": {"connections": 100_000, "pools": 100_000, "records": 1_000_000, "engine_records": 20_000,
+             "probe": 5_000, "decisions": 20_000, "passes": 20},
+    "quick": {"connections": 10_000, "pools": 10_000, "records": 100_000, "engine_records": 10_000, "probe": 2_000,
+              "decisions": 5_000, "passes": 20},
+    "smallest": {"connections": 300, "pools": 300, "records": 4_000, "engine_records": 2_000, "probe": 1_000,
+                 "decisions": 500, "passes": 5},
 }
 RECORDS_PER_CONNECTION = 1_000
 PAGE = 200  # records per page: the engine's default SYNC_PAGE_SIZE
@@ -535,11 +538,15 @@ def phase_rollup(world: dict, client, results: dict, rows: list) -> None:
     for label in ("insert", "update"):
         # As the beat finds it a minute after its previous pass.
         client.set(tasks.ROLLED_THROUGH_KEY, now_minute - 2)
-        t = time.perf_counter()
-        outcome = tasks.rollup_usage_once(client)
-        timings[label] = time.perf_counter() - t
+        with Stopwatch(tasks, ["usage_minutes_record"]) as db_part, Stopwatch(usage, ["read_minutes"]) as redis_part:
+            t = time.perf_counter()
+            outcome = tasks.rollup_usage_once(client)
+            timings[label] = time.perf_counter() - t
+        spent_db = sum(db_part.spent.get("usage_minutes_record", [])) / 1000
+        spent_redis = sum(redis_part.spent.get("read_minutes", [])) / 1000
+        results[f"rollup_{label}_redis_s"], results[f"rollup_{label}_db_s"] = round(spent_redis, 2), round(spent_db, 2)
         log(f"rollup pass ({label}s): {outcome['installations']:,} installations, {outcome['rows']:,} minute rows "
-            f"in {timings[label]:.1f} s")
+            f"in {timings[label]:.1f} s (reading Redis {spent_redis:.1f} s, writing the database {spent_db:.1f} s)")
     stored = UsageMinute.objects.count()
     expected = len(ids) * len(minutes)
     if stored != expected:
@@ -579,6 +586,32 @@ def table_bytes(model) -> dict:
     return {"heap": heap, "indexes": indexes, "toast": total - heap - indexes, "total": total}
 
 
+def clone_mirror(first_connection_id: int, connection_ids: list[int]) -> None:
+    """Copy the records and change events the engine wrote for one connection to each of these connections
+    (same payloads, so the same bytes per row), 100 connections per statement."""
+    from sync.models import ChangeEvent, SyncRecord
+
+    for start in range(0, len(connection_ids), 100):
+        chunk = ",".join(str(pk) for pk in connection_ids[start:start + 100])
+        for model in (SyncRecord, ChangeEvent):
+            clone_all(model, source=f"(SELECT id FROM integrations_connection WHERE id IN ({chunk})) c",
+                      overrides={"connection_id": "c.id"}, where=f"t.connection_id = {first_connection_id}")
+
+
+def clone_all(model, *, source: str, overrides: dict[str, str], where: str) -> int:
+    """Like :func:`clone`, with every template row that ``where`` selects (aliased ``t``)."""
+    from django.db import connection
+
+    table = model._meta.db_table
+    columns = [f.column for f in model._meta.concrete_fields if not f.primary_key]
+    qn = connection.ops.quote_name
+    values = [overrides.get(column, f"t.{qn(column)}") for column in columns]
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) "
+                       f"SELECT {', '.join(values)} FROM {qn(table)} t, {source} WHERE {where}")
+        return cursor.rowcount
+
+
 def phase_records(size: dict, world: dict, results: dict, rows: list) -> None:
     from django.db import transaction
 
@@ -588,9 +621,9 @@ def phase_records(size: dict, world: dict, results: dict, rows: list) -> None:
 
     resource = RESOURCES["product"]
     template = product_template(world)
-    total = size["records"]
-    per_connection = min(RECORDS_PER_CONNECTION, total)
-    connections = list(Connection.objects.filter(app=world["app"]).order_by("pk")[: max(1, total // per_connection)])
+    per_connection = RECORDS_PER_CONNECTION
+    needed = size["records"] // per_connection + 2 * max(1, size["probe"] // per_connection) + 1
+    connections = list(Connection.objects.filter(app=world["app"]).order_by("pk")[:needed])
     id_key = "id" if "id" in template else resource.id_column.name
 
     def pages(connection_index: int, version: int):
@@ -605,39 +638,48 @@ def phase_records(size: dict, world: dict, results: dict, rows: list) -> None:
                 page.append(record)
             yield page
 
-    def write(selected, version: int) -> tuple[int, int, int, float]:
+    def write(indexes, version: int) -> tuple[int, int, int, float]:
         created = updated = seen = 0
         t = time.perf_counter()
-        for index, connection in selected:
+        for index in indexes:
             for page in pages(index, version):
                 with transaction.atomic():  # one page, one transaction (the engine's checkpoint)
-                    c, u = upsert_records(connection=connection, resource=resource, records=page, emit_events=True)
+                    c, u = upsert_records(connection=connections[index], resource=resource, records=page,
+                                          emit_events=True)
                 created, updated, seen = created + c, updated + u, seen + len(page)
         return created, updated, seen, time.perf_counter() - t
 
-    everything = list(enumerate(connections))
-    log(f"sync records: writing {len(connections) * per_connection:,} new records "
-        f"({len(connections):,} connections x {per_connection:,})")
-    created, _, seen, elapsed = write(everything, 0)
+    # 1. The engine writes the first records into an empty table.
+    first = range(max(1, size["engine_records"] // per_connection))
+    created, _, seen, elapsed = write(first, 0)
+    if created != seen:
+        raise SystemExit(f"{seen} records written, {created} created")
+    log(f"sync records: the engine wrote {created:,} new records in {elapsed:.1f} s ({created / elapsed:,.0f} rows/s)")
+    # 2. The table grows to its size with copies of those rows (SQL; the same bytes a row).
+    target_connections = size["records"] // per_connection
+    t = time.monotonic()
+    clone_mirror(connections[0].pk, [c.pk for c in connections[len(first):target_connections]])
+    sql("VACUUM ANALYZE integrations_syncrecord")
+    sql("VACUUM ANALYZE integrations_changeevent")
+    log(f"  grown to {SyncRecord.objects.count():,} records in {time.monotonic() - t:.1f} s")
+    # 3. The engine on the full table: new records, every record of some connections changed, then unchanged.
+    probe = range(target_connections, target_connections + max(1, size["probe"] // per_connection))
+    new_created, _, _, new_s = write(probe, 0)
+    resample = range(len(probe))
+    _, changed, _, changed_s = write(resample, 1)
+    _, _, unchanged_seen, unchanged_s = write(resample, 1)
+    new_rate, changed_rate, unchanged_rate = new_created / new_s, changed / changed_s, unchanged_seen / unchanged_s
+    log(f"  at {SyncRecord.objects.count():,} records: {new_created:,} new ({new_rate:,.0f} rows/s), {changed:,} "
+        f"changed ({changed_rate:,.0f} rows/s), {unchanged_seen:,} unchanged ({unchanged_rate:,.0f} rows/s)")
     sql("VACUUM ANALYZE integrations_syncrecord")
     sql("VACUUM ANALYZE integrations_changeevent")
     records, events = table_bytes(SyncRecord), table_bytes(ChangeEvent)
-    count = SyncRecord.objects.count()
-    if created != seen or count != seen:
-        raise SystemExit(f"{seen} records written, {created} created, {count} stored")
-    new_rate = created / elapsed
-    log(f"  {created:,} created in {elapsed:.1f} s ({new_rate:,.0f} rows/s); table {records}, events {events}")
-    # A tenth of the connections again: every record changed, then every record unchanged.
-    sample = everything[: max(1, len(everything) // 10)]
-    _, changed, _, changed_s = write(sample, 1)
-    _, _, unchanged_seen, unchanged_s = write(sample, 1)
-    changed_rate, unchanged_rate = changed / changed_s, unchanged_seen / unchanged_s
-    log(f"  {changed:,} changed in {changed_s:.1f} s ({changed_rate:,.0f} rows/s); {unchanged_seen:,} unchanged "
-        f"in {unchanged_s:.1f} s ({unchanged_rate:,.0f} rows/s)")
-    per_record = records["total"] / count
-    per_event = events["total"] / ChangeEvent.objects.filter(kind=ChangeEvent.Kind.CREATED).count()
+    count, event_count = SyncRecord.objects.count(), ChangeEvent.objects.count()
+    per_record, per_event = records["total"] / count, events["total"] / event_count
+    log(f"  table bytes: records {records}, events {events}")
     results.update({
         "records": count, "record_payload_bytes": len(json.dumps(template, separators=(",", ":"))),
+        "upsert_empty_table_rows_per_s": round(created / elapsed),
         "upsert_new_rows_per_s": round(new_rate), "upsert_changed_rows_per_s": round(changed_rate),
         "upsert_unchanged_rows_per_s": round(unchanged_rate),
         "record_bytes": round(per_record), "record_heap_bytes": round(records["heap"] / count),
@@ -646,10 +688,11 @@ def phase_records(size: dict, world: dict, results: dict, rows: list) -> None:
         "records_100m_gb": round(per_record * PROJECTION / 1e9, 1),
         "events_100m_gb": round(per_event * PROJECTION / 1e9, 1),
     })
-    rows.append((f"sync upsert, {count:,} new records (with events)", f"{new_rate:,.0f} rows/s", ""))
-    rows.append(("  changed / unchanged records", f"{changed_rate:,.0f} / {unchanged_rate:,.0f} rows/s", ""))
-    rows.append(("  record bytes (heap + toast + indexes)", f"{per_record:,.0f} B", ""))
-    rows.append(("  100 M records, on paper (+ one event each)",
+    rows.append((f"sync upsert into {count:,} records: new / changed / unchanged",
+                 f"{new_rate:,.0f} / {changed_rate:,.0f} / {unchanged_rate:,.0f} rows/s", ""))
+    rows.append((f"  record bytes (heap + toast + indexes; payload {results['record_payload_bytes']:,} B JSON)",
+                 f"{per_record:,.0f} B", ""))
+    rows.append(("  100 M records, on paper (+ one change event each)",
                  f"{per_record * PROJECTION / 1e9:,.0f} GB (+ {per_event * PROJECTION / 1e9:,.0f} GB)", ""))
 
 
@@ -707,8 +750,8 @@ def run(args, size: dict, phases: set, database_url: str, database: str, redis_u
     log(f"database: {database}; Redis: {client.info('server')['redis_version']}")
     setup_django(database_url, redis_url)
     pg_version = sql("SHOW server_version")[0][0]
-    results: dict = {"machine_cores": os.cpu_count(), "postgresql": pg_version,
-                     "redis": client.info("server")["redis_version"]}
+    results: dict = {"machine_cores": os.cpu_count(), "load_average_at_start": round(os.getloadavg()[0], 1),
+                     "postgresql": pg_version, "redis": client.info("server")["redis_version"]}
     rows: list[tuple[str, str, str]] = []
     world = build_world(size["connections"])
     if "dispatcher" in phases:
@@ -721,6 +764,7 @@ def run(args, size: dict, phases: set, database_url: str, database: str, redis_u
     if "records" in phases:
         phase_records(size, world, results, rows)
     results["seconds"] = round(time.monotonic() - started, 1)
+    results["load_average_at_end"] = round(os.getloadavg()[0], 1)
     width = max(len(row[0]) for row in rows) if rows else 10
     print(f"\n{'measure':<{width}}  {'figure':>22}  target")
     for label, figure, target in rows:
