@@ -276,6 +276,9 @@ def set_scenario(name: str) -> None:
     if name == "steady":  # streams that fell due while the table was being set up: due later, as they would be
         sql(f"UPDATE {streams} s SET next_run_at = now() + random() * interval '899 s' FROM {connections} c "
             "WHERE c.id = s.connection_id AND c.status = 'active' AND s.next_run_at <= now() - interval '1 s'")
+        sql(f"UPDATE {streams} s SET last_dispatched_at = next_run_at - interval '900 s' FROM {connections} c "
+            "WHERE c.id = s.connection_id AND c.status = 'active' "
+            "AND s.last_dispatched_at < s.next_run_at - interval '900 s'")
         sql(f"ANALYZE {streams}")
 
 
