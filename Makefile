@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench bench-sync install migrate seed clean
+.PHONY: run test lint bench bench-sync bench-scale install migrate seed clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,3 +45,10 @@ bench: install
 BENCH_SYNC_ARGS ?=
 bench-sync: install
 	$(PY) -m config.embedded_redis -- $(PY) tools/bench_sync.py $(BENCH_SYNC_ARGS)
+
+## At scale on PostgreSQL and Redis: dispatcher over 300,000 streams, limiter memory and p99 over 100,000 pools, usage
+## rollup of 100,000 installations, sync upserts at 1,000,000 records (a table and a JSON line; docs/scaling.md)
+## e.g. make bench-scale BENCH_SCALE_ARGS=--quick
+BENCH_SCALE_ARGS ?=
+bench-scale: install
+	$(PY) -m config.embedded_redis -- $(PY) tools/bench_scale.py $(BENCH_SCALE_ARGS)

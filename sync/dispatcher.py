@@ -9,10 +9,17 @@ huge account's backlog never holds back small ones: it gets one slice per turn l
 
 Streams are picked ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, and passes are serialised by a Redis lock,
 so several beat or worker processes never lease a stream twice.
+
+At scale (docs/scaling.md, ``make bench-scale``) a pass reads a few index entries, not every runnable
+stream: the never-dispatched streams, then the others, are each read in the order of the index
+``(last_dispatched_at, id)`` and only as many as there are free places; the in-flight count reads the
+partial index of live leases; and the picked streams are leased by one ``UPDATE``.
 """
 
 import logging
+import operator
 from datetime import timedelta
+from functools import reduce
 
 from celery import current_app
 from django.db import connection as db_connection, transaction
@@ -45,8 +52,11 @@ def in_flight_count(now) -> int:
 
 def _enqueue(leased: list[tuple[int, int]]) -> None:
     queue = sync_settings.QUEUE
-    for stream_id, epoch in leased:
-        current_app.signature(SLICE_TASK, args=(stream_id, epoch)).apply_async(queue=queue)
+    # One producer (one broker connection) for the whole pass: acquiring one per message cost more than the
+    # message itself (make bench-scale).
+    with current_app.producer_or_acquire() as producer:
+        for stream_id, epoch in leased:
+            current_app.signature(SLICE_TASK, args=(stream_id, epoch)).apply_async(queue=queue, producer=producer)
 
 
 def dispatch_once(*, redis_client=None, wait_s: float = 1.0) -> int:
@@ -77,22 +87,50 @@ def dispatch_once(*, redis_client=None, wait_s: float = 1.0) -> int:
             logger.warning("dispatcher lock expired before release")
 
 
+def pick_queries(now) -> list:
+    """The queries of :func:`pick_streams`: the runnable streams never dispatched, then the others."""
+    return [runnable_streams(now).filter(last_dispatched_at__isnull=never).order_by("last_dispatched_at", "id")
+            for never in (True, False)]
+
+
+def pick_streams(now, free: int) -> list[tuple[int, int]]:
+    """(id, epoch) of up to ``free`` runnable streams in :func:`runnable_streams`' order, locked (``SKIP
+    LOCKED``) where the database can. Two queries, never-dispatched streams first, each reading the index
+    ``(last_dispatched_at, id)`` in order and stopping at ``free`` rows: one ``ORDER BY ... NULLS FIRST``
+    made the database sort every runnable stream (PostgreSQL keeps NULLs last in an index, SQLite cannot
+    index NULLS FIRST). Must run in a transaction."""
+    picked: list[tuple[int, int]] = []
+    for part in pick_queries(now):
+        if len(picked) >= free:
+            break
+        if db_connection.features.has_select_for_update_skip_locked:
+            part = part.select_for_update(skip_locked=True, of=("self",))
+        picked += part.values_list("id", "epoch")[:free - len(picked)]
+    return picked
+
+
 def _dispatch() -> int:
     now = timezone.now()
     free = sync_settings.MAX_IN_FLIGHT - in_flight_count(now)
     if free <= 0:
         return 0
     lease_until = now + timedelta(seconds=sync_settings.LEASE_SECONDS)
-    leased: list[tuple[int, int]] = []
     with transaction.atomic():
-        candidates = runnable_streams(now)
-        if db_connection.features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-        for stream_id, epoch in candidates.values_list("id", "epoch")[:free]:
-            # Fenced on the epoch we read: a concurrent writer that bumped it wins, we skip the stream.
-            if SyncStream.objects.filter(pk=stream_id, epoch=epoch).update(
-                    epoch=epoch + 1, lease_expires_at=lease_until, last_dispatched_at=now):
-                leased.append((stream_id, epoch + 1))
+        picked = pick_streams(now, free)
+        if not picked:
+            return 0
+        # One UPDATE for all, fenced on the epochs we read: a concurrent writer that bumped one wins (on
+        # PostgreSQL the rows are locked since the pick, so none can), and that stream is not leased.
+        fence = reduce(operator.or_, (Q(pk=stream_id, epoch=epoch) for stream_id, epoch in picked))
+        ids = [stream_id for stream_id, _ in picked]
+        updated = SyncStream.objects.filter(pk__in=ids).filter(fence).update(
+            epoch=F("epoch") + 1, lease_expires_at=lease_until, last_dispatched_at=now)
+        if updated == len(picked):
+            leased = [(stream_id, epoch + 1) for stream_id, epoch in picked]
+        else:
+            ours = dict(SyncStream.objects.filter(pk__in=ids, last_dispatched_at=now, lease_expires_at=lease_until)
+                        .values_list("id", "epoch"))
+            leased = [(stream_id, ours[stream_id]) for stream_id in ids if stream_id in ours]
         if leased:
             transaction.on_commit(lambda: _enqueue(leased))
     return len(leased)

@@ -140,7 +140,14 @@ class SyncStream(models.Model):
         db_table = "integrations_syncstream"
         ordering = ["connection_id", "resource"]
         constraints = [models.UniqueConstraint(fields=["connection", "resource"], name="one_stream_per_resource")]
-        indexes = [models.Index(fields=["next_run_at", "last_dispatched_at"])]
+        indexes = [
+            models.Index(fields=["next_run_at", "last_dispatched_at"]),
+            # The dispatcher's order (sync/dispatcher.py): walked, not sorted, when every stream is due.
+            models.Index(fields=["last_dispatched_at", "id"], name="sync_stream_dispatch_order"),
+            # Live leases only (a finished slice clears its lease): the in-flight count reads a few rows.
+            models.Index(fields=["lease_expires_at"], name="sync_stream_leased",
+                         condition=models.Q(lease_expires_at__isnull=False)),
+        ]
 
     def __str__(self):
         return f"{self.resource} of connection {self.connection_id}"
