@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, DateTimeField, Q, Value, When
 from django.utils import timezone
 
 from accounts.models import Account
@@ -140,11 +140,22 @@ def usage_minutes_record(*, counts: dict[tuple[int, datetime], tuple[int, ...] |
     with transaction.atomic():
         UsageMinute.objects.bulk_create(rows, batch_size=500, update_conflicts=True,
                                         unique_fields=["installation", "minute"], update_fields=FIGURE_FIELDS)
-        for pk, moment in last_calls.items():
-            if pk in known and (known[pk] is None or known[pk] < moment):
-                (Installation.objects.filter(pk=pk).filter(Q(last_call_at__isnull=True) | Q(last_call_at__lt=moment))
-                 .update(last_call_at=moment))
+        _move_last_calls_forward({pk: moment for pk, moment in last_calls.items()
+                                  if pk in known and (known[pk] is None or known[pk] < moment)})
     return len(rows)
+
+
+def _move_last_calls_forward(moments: dict[int, datetime], *, batch_size: int = 500) -> None:
+    """``Installation.last_call_at = moments[pk]`` where that is later than the stored time: one UPDATE per
+    batch (a CASE on the id), never one per installation, and never moving a time back (another rollup may
+    have written a later one meanwhile)."""
+    items = sorted(moments.items())
+    for start in range(0, len(items), batch_size):
+        batch = items[start:start + batch_size]
+        moment = Case(*(When(pk=pk, then=Value(at)) for pk, at in batch), output_field=DateTimeField())
+        (Installation.objects.filter(pk__in=[pk for pk, _ in batch])
+         .filter(Q(last_call_at__isnull=True) | Q(last_call_at__lt=moment))
+         .update(last_call_at=moment))
 
 
 def staff_usage_minutes_record(*, counts: dict[tuple[int, datetime], dict | tuple[int, ...]]) -> int:
