@@ -9,11 +9,15 @@ tuples, and the limits in two more (``portal.limits``).
 """
 
 import heapq
+import json
 import math
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db import connections
+from django.db.models import Func, IntegerField, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from portal.limits import installation_limits, limit_steps
@@ -55,6 +59,52 @@ def _scope(app: App, account) -> list[Installation]:
 
 def _iso(minute: int) -> str:
     return minute_start(minute).isoformat().replace("+00:00", "Z")
+
+
+class EpochMinute(Func):
+    """Whole minutes since 1970 of a datetime column, computed by the database, so that thousands of rows
+    need no datetime conversion in Python."""
+
+    arity = 1
+    output_field = IntegerField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, **extra,
+                           template="CAST(ROUND((julianday(%(expressions)s) - 2440587.5) * 1440) AS INTEGER)")
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, **extra,
+                           template="CAST(FLOOR(EXTRACT(EPOCH FROM %(expressions)s) / 60) AS BIGINT)")
+
+
+def _usage_rows(installation_ids: list[int], first: int, end: int):
+    """(installation id, epoch minute, calls, throttled, failed, 4xx, 5xx, in retry wait, expired token,
+    endpoints JSON text, repeated searches JSON text) of the rows in [first, end). One query, plain tuples."""
+    rows = (UsageMinute.objects.filter(installation_id__in=installation_ids, minute__gte=minute_start(first),
+                                       minute__lt=minute_start(end))
+            .order_by().annotate(epoch_minute=EpochMinute("minute"),
+                                 endpoints_text=Cast("endpoints", TextField()),
+                                 repeated_text=Cast("repeated_searches", TextField()))
+            .values_list("installation_id", "epoch_minute", "calls", "throttled", "failed", "status_4xx",
+                         "status_5xx", "in_retry_wait", "expired_token", "endpoints_text", "repeated_text"))
+    return _plain_rows(rows)
+
+
+def _plain_rows(queryset):
+    """The queryset's rows as the database driver returns them: its columns are integers and text already,
+    and skipping the ORM's per-value converters halves the time of a 14-day report."""
+    sql, params = queryset.query.sql_with_params()
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        while batch := cursor.fetchmany(5000):
+            yield from batch
+
+
+def _decoded(text: str) -> dict:
+    if text in ("{}", "null"):
+        return {}
+    value = json.loads(text)
+    return value if isinstance(value, dict) else {}
 
 
 # --- The report ---------------------------------------------------------------------------------------
@@ -186,20 +236,13 @@ def optimisation_report(*, app: App, account=None, days: int = DEFAULT_DAYS,
             step_limits=[per_minute for _, per_minute, _ in changes])
 
     calls = throttled = failed = status_4xx = status_5xx = in_retry_wait = expired_token = 0
-    by_minute: dict[int, int] = {}
-    endpoints: dict[str, int] = {}
-    repeated: dict[str, int] = {}
-    singles: dict[str, list[int]] = {}  # "GET resource" -> [single reads, calls if batched, most in a minute]
     retry_minutes = expired_minutes = 0
+    by_minute: dict[int, int] = {}
+    endpoint_texts: dict[str, int] = {}  # the JSON text of a row's endpoints -> rows with exactly that text
+    repeated_texts: dict[str, int] = {}
     busiest: list[tuple] = []
-    rows = (UsageMinute.objects.filter(installation_id__in=list(scope), minute__gte=minute_start(first),
-                                       minute__lt=minute_start(end))
-            .order_by().values_list("installation_id", "minute", "calls", "throttled", "failed", "status_4xx",
-                                    "status_5xx", "in_retry_wait", "expired_token", "endpoints", "repeated_searches"))
-    for (installation_id, moment, row_calls, row_throttled, row_failed, row_4xx, row_5xx, row_retry, row_expired,
-         row_endpoints, row_repeated) in rows.iterator(chunk_size=5000):
-        minute = minute_of(moment)
-        demand = row_calls + row_throttled
+    for (installation_id, minute, row_calls, row_throttled, row_failed, row_4xx, row_5xx, row_retry, row_expired,
+         row_endpoints, row_repeated) in _usage_rows(list(scope), first, end):
         calls += row_calls
         throttled += row_throttled
         failed += row_failed
@@ -211,33 +254,47 @@ def optimisation_report(*, app: App, account=None, days: int = DEFAULT_DAYS,
         if row_expired:
             expired_token += row_expired
             expired_minutes += 1
+        # Rows of one app repeat the same few endpoint mixes: each distinct text is decoded once, at the end.
+        if row_endpoints:
+            endpoint_texts[row_endpoints] = endpoint_texts.get(row_endpoints, 0) + 1
+        if row_repeated:
+            repeated_texts[row_repeated] = repeated_texts.get(row_repeated, 0) + 1
+        demand = row_calls + row_throttled
+        if not demand:
+            continue
+        by_minute[minute] = by_minute.get(minute, 0) + demand
         one = scope[installation_id]
-        if demand:
-            by_minute[minute] = by_minute.get(minute, 0) + demand
-            one.requests += demand
-            one.throttled += row_throttled
-            if one.first_minute is None or minute < one.first_minute:
-                one.first_minute = minute
-            if demand > one.peak:
-                one.peak = demand
-            limit = one.limit_at(minute)
-            if demand >= limit:
-                one.minutes_at_limit += 1
-            entry = (demand / limit, demand, minute, installation_id, row_calls, row_throttled, limit)
-            if len(busiest) < TOP_MINUTES:
-                heapq.heappush(busiest, entry)
-            elif entry > busiest[0]:
-                heapq.heapreplace(busiest, entry)
-        for key, count in (row_endpoints or {}).items():
-            endpoints[key] = endpoints.get(key, 0) + count
+        one.requests += demand
+        one.throttled += row_throttled
+        if one.first_minute is None or minute < one.first_minute:
+            one.first_minute = minute
+        if demand > one.peak:
+            one.peak = demand
+        limit = one.limit_at(minute)
+        if demand >= limit:
+            one.minutes_at_limit += 1
+        share = demand / limit
+        if len(busiest) < TOP_MINUTES:
+            heapq.heappush(busiest, (share, demand, minute, installation_id, row_calls, row_throttled, limit))
+        elif share >= busiest[0][0]:
+            heapq.heappushpop(busiest, (share, demand, minute, installation_id, row_calls, row_throttled, limit))
+    endpoints: dict[str, int] = {}
+    singles: dict[str, list[int]] = {}  # "GET resource" -> [single reads, calls if batched, most in a minute]
+    for text, rows in endpoint_texts.items():
+        for key, count in _decoded(text).items():
+            if not isinstance(count, int) or count <= 0:
+                continue
+            endpoints[key] = endpoints.get(key, 0) + count * rows
             if count > 1 and key.startswith("GET ") and key.endswith(" single"):
                 figures = singles.setdefault(key[:-7], [0, 0, 0])
-                figures[0] += count
-                figures[1] += -(-count // ID_SET_SIZE)
-                if count > figures[2]:
-                    figures[2] = count
-        for key, count in (row_repeated or {}).items():
-            repeated[key] = repeated.get(key, 0) + count
+                figures[0] += count * rows
+                figures[1] += -(-count // ID_SET_SIZE) * rows
+                figures[2] = max(figures[2], count)
+    repeated: dict[str, int] = {}
+    for text, rows in repeated_texts.items():
+        for key, count in _decoded(text).items():
+            if isinstance(count, int) and count > 0:
+                repeated[key] = repeated.get(key, 0) + count * rows
 
     requests = calls + throttled
     active_minutes = len(by_minute)
@@ -477,17 +534,21 @@ class WhatIf:
                 "approximation": self.APPROXIMATION}
 
 
-def demand_series(*, installations, first: int, end: int) -> dict[int, list[tuple[int, int]]]:
-    """Each installation's (epoch minute, calls + throttled) in [first, end), ascending. One query."""
+def demand_series(*, installations, first: int, end: int) -> tuple[dict[int, list[tuple[int, int]]], int]:
+    """Each installation's (epoch minute, calls + throttled) in [first, end), ascending, and the throttled
+    calls recorded in that time. One query."""
     ids = [installation.pk for installation in installations]
     series: dict[int, list[tuple[int, int]]] = {pk: [] for pk in ids}
+    recorded = 0
     rows = (UsageMinute.objects.filter(installation_id__in=ids, minute__gte=minute_start(first),
                                        minute__lt=minute_start(end))
-            .order_by("installation_id", "minute").values_list("installation_id", "minute", "calls", "throttled"))
-    for installation_id, moment, calls, throttled in rows.iterator(chunk_size=5000):
+            .order_by("installation_id", "minute").annotate(epoch_minute=EpochMinute("minute"))
+            .values_list("installation_id", "epoch_minute", "calls", "throttled"))
+    for installation_id, minute, calls, throttled in _plain_rows(rows):
         if calls or throttled:
-            series[installation_id].append((minute_of(moment), calls + throttled))
-    return series
+            series[installation_id].append((minute, calls + throttled))
+            recorded += throttled
+    return series, recorded
 
 
 def what_if(*, app: App, account=None, days: int = DEFAULT_DAYS, limits=(), now: datetime | None = None) -> WhatIf:
@@ -497,10 +558,7 @@ def what_if(*, app: App, account=None, days: int = DEFAULT_DAYS, limits=(), now:
     first, end = report_period(days=days, now=now)
     installations = _scope(app, account)
     current = installation_limits(installations=installations, now=now or timezone.now())
-    series = demand_series(installations=installations, first=first, end=end)
-    recorded = (UsageMinute.objects.filter(installation_id__in=list(series), minute__gte=minute_start(first),
-                                           minute__lt=minute_start(end)).order_by().values_list("throttled", flat=True))
-    recorded_throttled = sum(recorded)
+    series, recorded_throttled = demand_series(installations=installations, first=first, end=end)
     peak = max((requests for one in series.values() for _, requests in one), default=0)
 
     def at(limit_of) -> tuple[int, int]:

@@ -13,6 +13,8 @@ read the ratios.
   defaults (secrets hashed with Django's password hasher).
 - Gateway (tools/gateway_bench.py): overhead over the bare resource handler, ours against a DRF view with
   django-oauth-toolkit's OAuth2Authentication and DRF's throttle on the Redis cache.
+- Optimisation report (tools/report_bench.py): one installation with 14 days of 200 calls every minute; the
+  report and the what-if, median wall and CPU time (target: the report under 200 ms).
 """
 
 import json
@@ -178,6 +180,7 @@ def main() -> int:
     world = _world()
     import gateway_bench  # these import Django models: after setup
     import limiter_bench
+    import report_bench
     import token_bench
 
     print("limiter: speed, edge burst, racing processes ...", flush=True)
@@ -190,6 +193,8 @@ def main() -> int:
     results.update(token_bench.measure(world))
     print("gateway ...", flush=True)
     results.update(gateway_bench.measure(world))
+    print("optimisation report ...", flush=True)
+    results.update(report_bench.measure())
     results["load_average_1m"] = os.getloadavg()[0]
     results["database"] = os.environ["DATABASE_URL"].partition(":")[0]
     print()
