@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import developer_required, reviewer_required
 from accounts.refusals import reported_refusal
-from portal import limits, selectors
+from portal import limit_requests, limits, selectors
 from portal.limit_forms import LimitApproveForm, LimitRejectForm, LimitRequestForm
 from portal.models import RateLimitIncreaseRequest
 from portal.usage import installations_usage
@@ -29,7 +29,7 @@ def app_limits(request, pk):
                             default_limit=default)
     if request.method == "POST" and form.is_valid():
         with reported_refusal(request, form, renames={"account": "scope"}) as refusal:
-            created = limits.limit_request_submit(app=app, actor=request.user, **form.service_fields())
+            created = limit_requests.limit_request_submit(app=app, actor=request.user, **form.service_fields())
         if not refusal:
             scope = created.account.code if created.account_id else "all installations"
             messages.success(request, f"Your request for {created.requested_limit:,} calls per minute ({scope}) "

@@ -15,6 +15,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Func, IntegerField, TextField
 from django.db.models.functions import Cast
@@ -93,7 +94,10 @@ def _usage_rows(installation_ids: list[int], first: int, end: int):
 def _plain_rows(queryset):
     """The queryset's rows as the database driver returns them: its columns are integers and text already,
     and skipping the ORM's per-value converters halves the time of a 14-day report."""
-    sql, params = queryset.query.sql_with_params()
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except EmptyResultSet:  # no installations in scope: the query would match nothing
+        return
     with connections[queryset.db].cursor() as cursor:
         cursor.execute(sql, params)
         while batch := cursor.fetchmany(5000):

@@ -21,7 +21,7 @@ from integrations.devapi.authentication import DeveloperApiKeyAuthentication
 from integrations.devapi.parsers import StrictJSONParser
 from integrations.devapi.schema import DeveloperApiSchema
 from integrations.oauth import api_domain
-from portal import limits, selectors, services
+from portal import limit_requests, limits, selectors, services
 from portal.models import App, EarlyAccess, ProgressionRequest, RateLimitIncreaseRequest, UsageMinute
 
 # Where a service names a model field, the API names the field the client sent.
@@ -344,7 +344,7 @@ class LimitRequestsView(DeveloperApiView):
             account = Account.objects.filter(code=code.strip().lower()).first()
             if account is None:
                 raise exceptions.ValidationError({"account_code": [f"There is no account with the code “{code}”."]})
-        created = limits.limit_request_submit(app=app, actor=request.user, account=account, **fields)
+        created = limit_requests.limit_request_submit(app=app, actor=request.user, account=account, **fields)
         return self.out(s.LimitRequestSerializer, created, status.HTTP_201_CREATED)
 
 

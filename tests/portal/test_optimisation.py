@@ -231,6 +231,14 @@ def test_an_app_without_usage(world):
     assert result.busiest_minutes == []
 
 
+def test_an_account_without_an_installation_has_an_empty_report(world):
+    elsewhere = AccountFactory(code="elsewhere")
+    result = report(world, account=elsewhere)
+    assert result.limits == [] and result.totals["requests"] == 0 and result.findings == []
+    scenario = what_if(app=world["app"], account=elsewhere, days=1, limits=[400], now=NOW)
+    assert scenario.current.throttled == 0 and scenario.rows[0].throttled == 0
+
+
 # --- What-if -------------------------------------------------------------------------------------------
 
 def naive_throttled(demand: dict[int, int], limit: int) -> int:
