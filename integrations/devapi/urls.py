@@ -52,3 +52,9 @@ urlpatterns = [
     # Anything else under the API (any character, newlines included) is a JSON 404.
     re_path(r"^(?P<path>[\s\S]*)\Z", views.not_found),
 ]
+
+# --- Optimisation report (issue 11): before the catch-all 404 above ---------------------------------
+urlpatterns[-1:-1] = [
+    path("apps/<slug:app_ref>/optimisation-report/", views.OptimisationReportView.as_view(),
+         name="optimisation_report"),
+]
