@@ -21,7 +21,7 @@ from django.db.models import Func, IntegerField, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from portal.limits import installation_limits, limit_steps
+from portal.limits import default_limit_per_minute, installation_limits, limit_steps
 from portal.minutes import minute_of, minute_start
 from portal.models import App, Installation, UsageMinute
 
@@ -113,6 +113,12 @@ def _decoded(text: str) -> dict:
 
 # --- The report ---------------------------------------------------------------------------------------
 
+def _label(key: str) -> str:
+    """An evidence key in words: ``single_id_reads`` -> ``single ID reads``."""
+    words = {"id": "ID", "4xx": "4xx answers", "5xx": "5xx answers", "status": ""}
+    return " ".join(filter(None, (words.get(word, word) for word in key.split("_"))))
+
+
 @dataclass(frozen=True)
 class Finding:
     code: str
@@ -120,6 +126,18 @@ class Finding:
     advice: str
     calls_saved_per_minute: float
     evidence: dict
+
+    @property
+    def figures(self) -> list[tuple[str, object]]:
+        """The evidence's single figures, labelled for a page."""
+        return [(_label(key), value) for key, value in self.evidence.items() if not isinstance(value, (list, dict))]
+
+    @property
+    def breakdown(self) -> tuple[list[str], list[list]]:
+        """The evidence's list (by endpoint, by installation) as a table: (headings, rows)."""
+        items = next((value for value in self.evidence.values() if isinstance(value, list) and value), [])
+        headings = list(items[0]) if items else []
+        return [_label(heading) for heading in headings], [[item.get(h) for h in headings] for item in items]
 
     def as_dict(self) -> dict:
         return {"code": self.code, "title": self.title, "advice": self.advice,
@@ -152,6 +170,12 @@ class OptimisationReport:
     @property
     def end(self) -> datetime:
         return minute_start(self.end_minute)
+
+    @property
+    def busiest_minutes_shown(self) -> list[dict]:
+        """``busiest_minutes`` with each minute as a datetime, for a page."""
+        return [{**row, "minute": datetime.fromisoformat(row["minute"].replace("Z", "+00:00"))}
+                for row in self.busiest_minutes]
 
     @property
     def has_requests(self) -> bool:
@@ -555,10 +579,12 @@ def demand_series(*, installations, first: int, end: int) -> tuple[dict[int, lis
     return series, recorded
 
 
-def what_if(*, app: App, account=None, days: int = DEFAULT_DAYS, limits=(), now: datetime | None = None) -> WhatIf:
+def what_if(*, app: App, account=None, days: int = DEFAULT_DAYS, limits=(), candidates: bool = False,
+            now: datetime | None = None) -> WhatIf:
     """The throttled requests of the period replayed at each installation's current limit (X) and at each of
     ``limits`` calls a minute for every installation in scope (Y), for the app's installation in ``account``
-    or all of them. See :func:`replay` for the model and ``WhatIf.APPROXIMATION`` for what it cannot know."""
+    or all of them; with ``candidates``, also at :func:`candidate_limits` of the highest current limit and the
+    peak minute. See :func:`replay` for the model and ``WhatIf.APPROXIMATION`` for what it cannot know."""
     first, end = report_period(days=days, now=now)
     installations = _scope(app, account)
     current = installation_limits(installations=installations, now=now or timezone.now())
@@ -573,6 +599,9 @@ def what_if(*, app: App, account=None, days: int = DEFAULT_DAYS, limits=(), now:
         return throttled, minutes
 
     distinct = {limit.per_minute for limit in current.values()}
+    if candidates:
+        highest = max(distinct, default=None) or default_limit_per_minute()
+        limits = [*limits, *candidate_limits(current=highest, peak=peak)]
     current_row = WhatIfRow(distinct.pop() if len(distinct) == 1 else None,
                             *at(lambda pk: current[pk].per_minute))
     rows = [WhatIfRow(limit, *at(lambda pk, limit=limit: limit)) for limit in sorted(set(limits)) if limit >= 1]
@@ -601,3 +630,16 @@ def limit_request_evidence(*, app: App, account, requested_limit: int, days: int
     return {"captured_at": now.isoformat().replace("+00:00", "Z"), "report": report.as_dict(),
             "what_if": scenario.as_dict()}
 
+
+def snapshot_findings(evidence: dict | None) -> list[Finding]:
+    """The findings of a stored snapshot (``RateLimitIncreaseRequest.evidence``) as Finding objects, for a page.
+    Entries that are not findings are left out."""
+    report = (evidence or {}).get("report") if isinstance(evidence, dict) else None
+    findings = []
+    for item in (report or {}).get("findings") or []:
+        if isinstance(item, dict) and item.get("code"):
+            findings.append(Finding(
+                code=str(item["code"]), title=str(item.get("title", "")), advice=str(item.get("advice", "")),
+                calls_saved_per_minute=item.get("calls_saved_per_minute") or 0,
+                evidence=item.get("evidence") if isinstance(item.get("evidence"), dict) else {}))
+    return findings
