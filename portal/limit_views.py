@@ -166,11 +166,19 @@ def review_limit_request(request, pk):
         earlier=[r for r in limits.limit_requests_of(app=app)[:20] if r.pk != limit_request.pk],
         history=selectors.app_history(app=app).filter(verb__startswith="limit_")[:20], now=timezone.now(),
         evidence=limit_request.evidence, snapshot_findings=optimisation.snapshot_findings(limit_request.evidence),
+        snapshot_error_percent=_snapshot_error_percent(limit_request.evidence),
         captured_at=parse_datetime(str((limit_request.evidence or {}).get("captured_at") or "")),
         what_if=what_if, granted=granted, highlight=[limit_request.requested_limit, granted],
         what_if_rows=[what_if.row(limit_request.requested_limit),
                       *([what_if.row(granted)] if granted and granted != limit_request.requested_limit else [])],
     ))
+
+
+def _snapshot_error_percent(evidence) -> float:
+    try:
+        return round(float(evidence["report"]["totals"]["error_rate"]) * 100, 1)
+    except (KeyError, TypeError, ValueError):
+        return 0.0
 
 
 @reviewer_required

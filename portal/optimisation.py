@@ -128,6 +128,11 @@ class Finding:
     evidence: dict
 
     @property
+    def saving_shown(self) -> str:
+        """``calls_saved_per_minute`` for a page: 47.8, 6, 0.01, 1,234.5."""
+        return f"{float(self.calls_saved_per_minute or 0):,.6g}"
+
+    @property
     def figures(self) -> list[tuple[str, object]]:
         """The evidence's single figures, labelled for a page."""
         return [(_label(key), value) for key, value in self.evidence.items() if not isinstance(value, (list, dict))]
@@ -178,6 +183,10 @@ class OptimisationReport:
                 for row in self.busiest_minutes]
 
     @property
+    def error_percent(self) -> float:
+        return round(self.totals["error_rate"] * 100, 1)
+
+    @property
     def has_requests(self) -> bool:
         return self.totals["requests"] > 0
 
@@ -226,7 +235,11 @@ def _endpoint_parts(key: str) -> tuple[str, str, str]:
 
 
 def _per_active_minute(count: int, active_minutes: int) -> float:
-    return round(count / active_minutes, 1) if active_minutes else 0.0
+    """To one decimal, or two below one call (so that a small saving never reads as none)."""
+    if not active_minutes:
+        return 0.0
+    value = count / active_minutes
+    return round(value, 1) if value >= 1 else max(round(value, 2), 0.01 if count else 0.0)
 
 
 def optimisation_report(*, app: App, account=None, days: int = DEFAULT_DAYS,
@@ -236,7 +249,8 @@ def optimisation_report(*, app: App, account=None, days: int = DEFAULT_DAYS,
 
     Each finding's ``calls_saved_per_minute`` is the requests the change would have saved over the period,
     divided by the period's active minutes (minutes in which the scope sent at least one request), to one
-    decimal: what the app would save a minute while it is working. Findings are computed each on its own,
+    decimal (two below 1, and at least 0.01 when anything is saved): what the app would save a minute while
+    it is working. Findings are computed each on its own,
     so their savings overlap and do not add up (a call inside a Retry-After wait may also be a throttled
     single-ID read). Each finding's evidence also has the whole-period count it was computed from.
 
