@@ -108,6 +108,11 @@ def _show_beta(event: AuditEvent) -> str:
     return f"chose to {'show' if shown else 'hide'} beta apps in the store of {event.target_label}"
 
 
+def _account_usage_alerts(event: AuditEvent) -> str:
+    muted = (event.data or {}).get("muted")
+    return f"{'muted' if muted else 'turned back on'} usage alerts for the owners of {event.target_label}"
+
+
 register_phrases({
     "developer.registered": "registered as a developer ({dev_ref})",
     "developer.updated": _changed,
@@ -120,6 +125,7 @@ register_phrases({
     "account.member_changed": "made {email} {role} of {account}",
     "account.member_removed": "removed {email} from {account}",
     "account.show_beta_apps_changed": _show_beta,
+    "account.usage_alerts_changed": _account_usage_alerts,
     "api_key.created": "created the API key “{name}” ({prefix}…)",
     "api_key.revoked": "revoked the API key “{name}” ({prefix}…)",
     "private_app.created": "added the private app {identifier} to {account}",

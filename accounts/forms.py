@@ -76,6 +76,14 @@ class ShowBetaAppsForm(forms.Form):
     show = forms.BooleanField(required=False)
 
 
+class UsageAlertsMuteForm(forms.Form):
+    """Mute usage alerts (``muted=yes``) or turn them back on (``muted=no``), for an app or an account."""
+
+    muted = forms.TypedChoiceField(choices=[("yes", "Muted"), ("no", "On")], coerce=lambda value: value == "yes",
+                                   error_messages={"required": "Choose whether to mute usage alerts.",
+                                                   "invalid_choice": "Choose whether to mute usage alerts."})
+
+
 class NotificationReadForm(forms.Form):
     """Mark one notification (``id``) or, without it, all of them read; ``open`` follows its link."""
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("my-accounts/<slug:code>/members/add/", views.member_add, name="member_add"),
     path("my-accounts/<slug:code>/members/<int:membership_id>/remove/", views.member_remove, name="member_remove"),
     path("my-accounts/<slug:code>/show-beta/", views.account_show_beta, name="account_show_beta"),
+    path("my-accounts/<slug:code>/usage-alerts/", views.account_usage_alerts, name="account_usage_alerts"),
     path("my-accounts/<slug:code>/staff-tokens/", token_views.staff_tokens, name="staff_tokens"),
     path("my-accounts/<slug:code>/staff-tokens/apps/add/", token_views.private_app_create, name="private_app_create"),
     path("my-accounts/<slug:code>/staff-tokens/apps/<int:app_id>/delete/", token_views.private_app_delete,

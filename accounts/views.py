@@ -25,11 +25,13 @@ from accounts.forms import (
     PartnerApplicationForm,
     PartnerDecisionForm,
     ShowBetaAppsForm,
+    UsageAlertsMuteForm,
 )
 from accounts.models import DeveloperProfile, Membership, Notification, PartnerApplication
 from accounts.notifications import notification_mark_read
 from accounts.refusals import apply_refusal, refusal_messages, reported_refusal
 from accounts.selectors import membership_or_404
+from accounts.usage_alerts import account_usage_alerts_mute
 
 # --- Developer profile and partner application ---------------------------------------------------------
 
@@ -199,6 +201,23 @@ def account_show_beta(request, code):
     if not refusal:
         messages.success(request, "Beta apps now show in this account's store." if show
                          else "Beta apps no longer show in this account's store (unless it has early access).")
+    return redirect("accounts:account_detail", code=code)
+
+
+@login_required
+@require_POST
+def account_usage_alerts(request, code):
+    membership = membership_or_404(user=request.user, code=code)
+    form = UsageAlertsMuteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form.errors["muted"][0])
+        return redirect("accounts:account_detail", code=code)
+    muted = form.cleaned_data["muted"]
+    with reported_refusal(request) as refusal:
+        account_usage_alerts_mute(actor=request.user, account=membership.account, muted=muted)
+    if not refusal:
+        messages.success(request, "Owners are no longer told when an app nears its limit in this account." if muted
+                         else "Owners will be told when an app nears its limit in this account.")
     return redirect("accounts:account_detail", code=code)
 
 

@@ -279,8 +279,14 @@ CELERY_BEAT_SCHEDULE: dict = {
     # The gateway's per-minute usage counters (Redis) into UsageMinute rows; idempotent, so an overlap
     # or a re-run never double counts. Expires so that a backlog does not pile up runs.
     "rollup-usage": {"task": "integrations.tasks.rollup_usage", "schedule": 60.0, "options": {"expires": 55}},
+    # Usage retention: minutes past PORTAL["USAGE_MINUTE_RETENTION_DAYS"] folded into hourly rows, hours past
+    # PORTAL["USAGE_HOUR_RETENTION_DAYS"] deleted; batched and idempotent.
+    "usage-retention": {"task": "integrations.tasks.usage_retention", "schedule": 3600.0,
+                        "options": {"expires": 3000}},
     # Signed outbound deliveries (install/uninstall callbacks, webhooks): new ones, and retries when due.
     "deliveries": {"task": "integrations.tasks.deliver_due", "schedule": 2.0, "options": {"expires": 10}},
+    # The limiter's usage alerts (an installation at 80% / 100% of its limit) into the portal's inbox and email.
+    "usage-alerts": {"task": "integrations.tasks.usage_alerts", "schedule": 10.0, "options": {"expires": 10}},
 }
 
 # Static and media files

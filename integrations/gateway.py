@@ -13,9 +13,11 @@ One decorator, :func:`api_endpoint`, wraps each API view. For every request it
    and a ``TOO_MANY_REQUESTS`` envelope, without running the view;
 4. refuses bad credentials (401) and calls for another account (403);
 5. runs the view, or forwards the request to ``PORTAL["UPSTREAM_API_URL"]`` when one is set;
-6. adds the throttle headers to every response, errors included. The call is counted in the
-   installation's usage counters (``integrations.usage``) by the limiter's own script, in the same
-   Redis round trip as the decision.
+6. adds the throttle headers to every response, errors included. The call is counted in the usage
+   counters of the installation (or of the account's staff-token pool) by the limiter's own script, in the
+   same Redis round trip as the decision: outcome, endpoint class, repeated searches, Retry-After waits
+   and expired tokens (``integrations.usage``). Only a view's own 4xx or 5xx, known after the view, costs
+   one more small pipeline (never sent for a 2xx).
 
 Views receive ``(request, caller, **url_kwargs)``; ``caller`` is an authorised :class:`Caller`.
 They may raise :class:`ApiError` for a clean error envelope. If Redis is unreachable, the gateway
@@ -127,6 +129,11 @@ class Pool:
     installation_id: int | None = None
     # The installation a request that failed authentication named: counted apart in its usage.
     failed_for_installation_id: int | None = None
+    # The account whose staff-token pool this is (its usage is counted like an installation's).
+    staff_account_id: int | None = None
+    # What the usage details count of the request taking a slot (see :func:`_with_usage_detail`): (the gateway
+    # refuses it itself, its token had expired, ``usage.request_fields``); None to count calls only.
+    detail: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,7 @@ class Identity:
     pool: Pool
     caller: Caller | None = None
     refusal: HttpResponse | None = None
+    expired_token: bool = False  # sent with an access token past its expiry (counted in the usage)
 
 
 def api_endpoint(view):
@@ -161,7 +169,7 @@ def handle(request: HttpRequest, *, account_code: str, run) -> HttpResponse:
     upstream). Returns the response with the throttle headers. ``run`` is not called when the
     request is refused for any reason."""
     identity = identify(request, account_code=account_code)
-    pool = identity.pool
+    pool = _with_usage_detail(identity, request)
     decision = _admit(pool)
     if decision is None:  # limiter unreachable and failing closed
         response = error_response(503, "SERVICE_UNAVAILABLE",
@@ -181,7 +189,13 @@ def handle(request: HttpRequest, *, account_code: str, run) -> HttpResponse:
     elif identity.refusal is not None:
         response = identity.refusal
     else:
-        response = _run(request, identity.caller, run)
+        try:
+            response = _run(request, identity.caller, run)
+        except Exception:
+            _count_status(pool, decision, 500)
+            raise
+        if response.status_code >= 400:
+            _count_status(pool, decision, response.status_code)
     return _with_brightpearl_headers(_with_throttle_headers(response, decision), identity.caller)
 
 
@@ -345,7 +359,8 @@ def _identify_bearer(request, account_code: str, app_ref: str, bearer: str) -> I
     pool = installation_pool(installation, limit=token.limit)
     app = installation.app
     refusal = None
-    if token.is_expired():
+    expired = token.is_expired()
+    if expired:
         refusal = JsonResponse(EXPIRED_TOKEN_BODY, status=401)
     elif app_ref != app.client_id:
         refusal = error_response(401, "INVALID_APP_REF",
@@ -362,7 +377,7 @@ def _identify_bearer(request, account_code: str, app_ref: str, bearer: str) -> I
     elif installation.account.status != Account.Status.ACTIVE:
         refusal = error_response(403, "ACCOUNT_SUSPENDED", "This account is suspended.")
     if refusal is not None:
-        return Identity(pool=pool, refusal=refusal)
+        return Identity(pool=pool, refusal=refusal, expired_token=expired)
     return Identity(pool=pool, caller=Caller(account=installation.account, app_ref=app.client_id,
                                              installation=installation))
 
@@ -392,7 +407,7 @@ def installation_pool(installation: Installation, *, limit: tuple[int, int] | No
 def staff_pool(account_id: int) -> Pool:
     """The one fixed pool shared by all staff tokens of an account."""
     row = platform_settings()
-    return Pool(f"staff:{account_id}", row.staff_token_limit, row.limit_period_seconds)
+    return Pool(f"staff:{account_id}", row.staff_token_limit, row.limit_period_seconds, staff_account_id=account_id)
 
 
 def unauthenticated_pool(request: HttpRequest, account_code: str, app_ref: str) -> Pool:
@@ -456,18 +471,41 @@ def _limiters_for(client: redis.Redis) -> tuple[redis.Redis, SlidingLogLimiter, 
     return current
 
 
+# Count the usage details (endpoint, outcome, waits, expired tokens, alerts). Always on in service: the
+# benchmark (tools/gateway_bench.py) turns it off on every other call to measure what the details cost.
+_usage_detail = True
+
+
+def _with_usage_detail(identity: Identity, request: HttpRequest) -> Pool:
+    """The identity's pool, holding what the usage details count of this request when the pool has usage (an
+    installation's or an account's staff pool): whether the gateway refuses the request itself, whether its
+    token had expired, and its endpoint class and search (plain string work, no routing)."""
+    pool = identity.pool
+    if not _usage_detail or (pool.installation_id is None and pool.staff_account_id is None):
+        return pool
+    fields = usage.request_fields(request.method, request.path_info, request.META.get("QUERY_STRING", ""))
+    # Built field by field: dataclasses.replace costs a few microseconds more, on every call.
+    return Pool(pool.name, pool.limit, pool.window_s, pool.installation_id, pool.failed_for_installation_id,
+                pool.staff_account_id, (identity.refusal is not None, identity.expired_token, fields))
+
+
 def _admit(pool: Pool) -> Decision | None:
-    """One slot from the pool, and the request counted in the usage of the installation it is for (or
-    that it named, when it failed authentication), in one script: one Redis round trip. When Redis
-    fails, an admitting decision (fail open) or None; the request is not counted then."""
+    """One slot from the pool, and the request counted in the usage of the installation (or staff pool)
+    it is for, or of the installation it named when it failed authentication, in one script: one Redis
+    round trip. When Redis fails, an admitting decision (fail open) or None; the request is not counted
+    then."""
     try:
         _, plain, counting = _limiters_for(api_redis())
-        if pool.installation_id is not None or pool.failed_for_installation_id is not None:
-            failed = pool.installation_id is None
-            keys, args = usage.record_keys_args(
-                installation_id=pool.failed_for_installation_id if failed else pool.installation_id, failed=failed)
-            return counting.hit(pool.name, limit=pool.limit, window_s=pool.window_s, then_keys=keys, then_args=args)
-        return plain.hit(pool.name, limit=pool.limit, window_s=pool.window_s)
+        if pool.installation_id is not None or (pool.staff_account_id is not None and pool.detail is not None):
+            refused, expired, fields = pool.detail or (False, False, None)
+            keys, args = usage.record_keys_args(installation_id=pool.installation_id,
+                                                staff_account_id=pool.staff_account_id, refused=refused,
+                                                expired_token=expired, fields=fields)
+        elif pool.failed_for_installation_id is not None:
+            keys, args = usage.record_keys_args(installation_id=pool.failed_for_installation_id, failed=True)
+        else:
+            return plain.hit(pool.name, limit=pool.limit, window_s=pool.window_s)
+        return counting.hit(pool.name, limit=pool.limit, window_s=pool.window_s, then_keys=keys, then_args=args)
     except (redis.RedisError, OSError) as error:
         fail_open = integrations_settings.LIMITER_FAIL_OPEN
         metrics.limiter_error(fail_open=fail_open)  # /metrics: portal_api_limiter_errors_total
@@ -475,6 +513,19 @@ def _admit(pool: Pool) -> Decision | None:
         if not fail_open:
             return None
         return Decision(allowed=True, limit=pool.limit, remaining=pool.limit, reset_ms=pool.window_s * 1000)
+
+
+def _count_status(pool: Pool, decision: Decision, status: int) -> None:
+    """Count a view's own 4xx or 5xx answer in the usage the call was counted in (one small pipeline). A
+    Redis failure here is logged, never the request's problem."""
+    if not _usage_detail or not decision.at_us or (pool.installation_id is None and pool.staff_account_id is None):
+        return  # not counted by the script (Redis failed open), or a pool without usage
+    try:
+        usage.record_status(status=status, at_us=decision.at_us, installation_id=pool.installation_id,
+                            staff_account_id=pool.staff_account_id, client=api_redis())
+    except (redis.RedisError, OSError) as error:
+        logger.warning("API usage: the %s answer of a call was not counted (%s: %s)", status,
+                       type(error).__name__, error)
 
 
 def _log_limiter_error(error: Exception, *, fail_open: bool) -> None:

@@ -1,5 +1,5 @@
-"""Celery tasks of the integrations: the usage rollup (beat, every minute) and signed outbound deliveries
-(beat, every two seconds).
+"""Celery tasks of the integrations: the usage rollup (beat, every minute), the usage retention (beat, every
+hour) and signed outbound deliveries (beat, every two seconds).
 
 Tasks take ids, re-fetch, and call one function; they are short and bounded.
 """
@@ -14,19 +14,22 @@ from django.utils import timezone
 from integrations import callbacks, deliveries, usage
 from integrations.redis_client import worker_redis
 from portal.models import Installation
-from portal.usage import usage_minutes_record
+from portal.usage import staff_usage_minutes_record, usage_minutes_record
+from portal.usage_retention import usage_retention_once
 
 logger = logging.getLogger(__name__)
 
 # --- Usage rollup ----------------------------------------------------------------------------------
 # The gateway counts every call in Redis (integrations/usage.py): one HASH per installation and minute,
-#   usage:{<installation id>}:<unix time // 60>   fields "calls" (admitted), "throttled" (refused) and
-#   "failed" (requests naming it that failed authentication, counted in their own pool),
+#   usage:{<installation id>}:<unix time // 60>   fields "calls" (admitted), "throttled" (refused),
+#   "failed" (requests naming it that failed authentication, counted in their own pool), and the details
+#   (statuses, Retry-After waits, expired tokens, endpoint classes, repeated searches: see the module),
 # which expires after two hours, and the hash usage:last_call (installation id -> unix seconds of its
-# latest admitted call). Every minute the rollup copies the minutes since its last run (less a grace
-# period, for calls counted late, and including the minute still being counted) into UsageMinute as
-# absolute figures, so re-reading a minute never double counts. Only installations that called in the
-# window are read: a throttled call implies an admitted one less than a window earlier (failed calls
+# latest admitted call); the same per account's staff-token pool (usage:{staff:<account id>}:<minute>,
+# usage:last_staff_call). Every minute the rollup copies the minutes since its last run (less a grace
+# period, for calls counted late, and including the minute still being counted) into UsageMinute and
+# StaffUsageMinute as absolute figures, so re-reading a minute never double counts. Only pools that called
+# in the window are read: a throttled call implies an admitted one less than a window earlier (failed calls
 # have their own latest-time hash, usage:last_failed).
 
 GRACE_MINUTES = 5
@@ -58,20 +61,40 @@ def rollup_usage_once(client: redis.Redis | None = None) -> dict:
         ids = active[start:start + BATCH]
         counts = usage.read_minutes(ids, since, now_minute + 1, client=client)
         rows += usage_minutes_record(
-            counts={(c.installation_id, c.minute_start): (c.calls, c.throttled, c.failed) for c in counts},
+            counts={(c.installation_id, c.minute_start): c.figures() for c in counts},
             last_calls={pk: datetime.fromtimestamp(last_calls[pk], tz=dt_timezone.utc)
                         for pk in ids if pk in last_calls},
         )
+    last_staff = client.hgetall(usage.LAST_STAFF_CALL_KEY)
+    staff = sorted(int(pk) for pk, at in last_staff.items() if int(at) // 60 >= since - 1)
+    staff_rows = 0
+    for start in range(0, len(staff), BATCH):
+        counts = usage.read_staff_minutes(staff[start:start + BATCH], since, now_minute + 1, client=client)
+        staff_rows += staff_usage_minutes_record(counts={(c.installation_id, c.minute_start): c.figures()
+                                                         for c in counts})
     client.set(ROLLED_THROUGH_KEY, now_minute - 1, ex=MAX_LOOKBACK_MINUTES * 60)
-    return {"installations": len(active), "minutes": [since, now_minute], "rows": rows}
+    return {"installations": len(active), "minutes": [since, now_minute], "rows": rows,
+            "staff_accounts": len(staff), "staff_rows": staff_rows}
 
 
 @shared_task(acks_late=True, ignore_result=True, expires=55)
 def rollup_usage() -> dict:
     """Beat, every minute (CELERY_BEAT_SCHEDULE["rollup-usage"])."""
     result = rollup_usage_once()
-    if result["rows"]:
-        logger.info("usage rollup: %(rows)s minutes of %(installations)s installations", result)
+    if result["rows"] or result["staff_rows"]:
+        logger.info("usage rollup: %(rows)s minutes of %(installations)s installations, %(staff_rows)s minutes "
+                    "of %(staff_accounts)s staff pools", result)
+    return result
+
+
+@shared_task(acks_late=True, ignore_result=True, expires=3000)
+def usage_retention() -> dict:
+    """Beat, every hour (CELERY_BEAT_SCHEDULE["usage-retention"]): per-minute usage older than
+    PORTAL["USAGE_MINUTE_RETENTION_DAYS"] folded into hourly rows, hourly rows older than
+    PORTAL["USAGE_HOUR_RETENTION_DAYS"] and old staff-pool minutes deleted (portal.usage_retention)."""
+    result = usage_retention_once()
+    worked = any(result.values())
+    logger.log(logging.INFO if worked else logging.DEBUG, "usage retention: %s", result)
     return result
 
 
@@ -108,3 +131,17 @@ def send_callback(installation_id: int, kind: str) -> str:
         return "stale"
     delivery = callbacks.callback_schedule(installation=installation, kind=kind)
     return "scheduled" if delivery else "no url"
+
+
+# --- Usage alerts (integrations/usage_alert_consumer.py) ---------------------------------------------------
+
+@shared_task(acks_late=True, ignore_result=True, expires=10)
+def usage_alerts() -> dict:
+    """Beat, every 10 s (CELERY_BEAT_SCHEDULE["usage-alerts"]): the limiter's 80% / 100% entries into alerts,
+    bounded per run. Logs at INFO only when it did something."""
+    from integrations.usage_alert_consumer import consume_usage_alerts
+
+    result = consume_usage_alerts()
+    worked = any(value for key, value in result.items() if key != "stopped") or result["stopped"]
+    logger.log(logging.INFO if worked else logging.DEBUG, "usage alerts: %s", result)
+    return result

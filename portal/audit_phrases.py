@@ -30,6 +30,21 @@ def _review_check(ticked: bool):
     return phrase
 
 
+def _app_usage_alerts(event) -> str:
+    muted = (event.data or {}).get("muted")
+    return f"{'muted' if muted else 'turned back on'} usage alerts for {event.target_label}"
+
+
+def _usage_alert(event) -> str:
+    data = event.data or {}
+    level = "hit its limit" if data.get("level") == 100 else "reach 80% of its limit"
+    owners = data.get("owners_told") or 0
+    told = [*(["its developer"] if data.get("developer_told") else []),
+            *([f"{owners} owner{'s' if owners != 1 else ''} of the account"] if owners else [])]
+    return (f"saw {event.app_ref} {level} in {data.get('account', '')} ({data.get('calls')} of {data.get('limit')} "
+            f"calls a minute) and told {' and '.join(told) if told else 'nobody (alerts are muted)'}")
+
+
 def register() -> None:
     register_phrases({
         "app.registered": "registered the app {target}",
@@ -55,4 +70,6 @@ def register() -> None:
         "limit_request.rejected": "turned down a higher limit for {app} ({scope})",
         "limit_request.withdrawn": "withdrew the limit request of {app} ({scope})",
         "limit_grant.ended": "ended the raised limit of {app} ({scope})",
+        "app.usage_alerts_changed": _app_usage_alerts,
+        "usage_alert.sent": _usage_alert,
     }, details={"requested_until": "Wanted until", "granted_until": "Until"})

@@ -176,6 +176,7 @@ AUDIT_ACTIONS = [
     ("early_access.", "Early access"),
     ("progression.", "Progression requests and review checks"),
     ("limit_", "Rate-limit requests and grants"),
+    ("usage_alert.", "Usage alerts (80% and 100% of a limit)"),
     ("account.", "Accounts and members"),
     ("staff_token.", "Staff tokens"),
     ("private_app.", "Private apps"),

@@ -25,9 +25,12 @@ TURN_ON_REDIRECT = "turn_on_redirect"
 CALLBACK_LOG = "callback_log"
 # ask(): url=..., purpose=...  ->  why the portal may not call that URL, or None (the egress guard answers)
 URL_REFUSAL = "url_refusal"
+# tell(): app=..., installations=..., since=..., now=...  ->  {check code: {"passed", "summary", "figures",
+# optional "fix"}}: the conformance checks whose evidence those layers hold (portal/conformance.py)
+CONFORMANCE_EVIDENCE = "conformance_evidence"
 
 EVENTS = (INSTALLATION_TURNED_ON, INSTALLATION_TURNED_OFF, APP_SUSPENDED, TURN_ON_REDIRECT, CALLBACK_LOG,
-          URL_REFUSAL)
+          URL_REFUSAL, CONFORMANCE_EVIDENCE)
 
 _listeners: dict[str, list[Callable]] = {event: [] for event in EVENTS}
 

@@ -396,7 +396,7 @@ def optimisation_report(*, app: App, account=None, days: int = DEFAULT_DAYS,
                        for key, count in sorted(repeated.items(), key=lambda item: (-item[1], item[0])) if count]
         top = _endpoint_parts(by_endpoint[0]["endpoint"])[1]
         findings.append(Finding(
-            code="repeated_search", title=f"Stop repeating the same {top} search",
+            code="repeated_search", title=f"Stop repeating identical {top} requests",
             advice=("The same search was sent again within a minute, which returns what the app already has. "
                     "Poll with an updatedOn filter from the time of the last poll so that only changes come back, "
                     "poll less often, or subscribe to webhooks and search only when told something changed."),

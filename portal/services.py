@@ -15,7 +15,7 @@ from accounts.audit import audit_record
 from accounts.models import Account, DeveloperProfile
 from accounts.notifications import notify
 from accounts.roles import require_reviewer
-from portal import hooks, lifecycle, owner_notices
+from portal import conformance, hooks, lifecycle, owner_notices
 from portal.credentials import SECRET_OVERLAP_CHOICES, callback_signing_key, new_client_secret
 from portal.locks import lock_own_app
 from portal.models import (
@@ -208,7 +208,8 @@ def early_access_remove(*, grant: EarlyAccess, actor) -> None:
 
 @transaction.atomic
 def progression_request_submit(*, app: App, actor, message: str) -> ProgressionRequest:
-    """A partner asks a reviewer to move their app to the next stage.
+    """A partner asks a reviewer to move their app to the next stage. The conformance report as it stands now
+    (what the app did in its early-access accounts) is stored with the request for the reviewer.
 
     Refused (nothing created) when: the actor is not the app's developer or not a partner; intake is
     closed (with the platform's message); the app is suspended or already released; a request is
@@ -229,8 +230,10 @@ def progression_request_submit(*, app: App, actor, message: str) -> ProgressionR
         raise ValidationError({"message": "Tell the reviewer what changed and what to test."})
     if app.progression_requests.filter(status=ProgressionRequest.Status.PENDING).exists():
         raise ValidationError("A request for this app is already waiting for review.")
+    report = conformance.conformance_report(app=app)
     request = ProgressionRequest.objects.create(
-        app=app, from_stage=app.stage, to_stage=to_stage, submitted_by=actor, message=message.strip()
+        app=app, from_stage=app.stage, to_stage=to_stage, submitted_by=actor, message=message.strip(),
+        conformance=report.as_dict(),
     )
     stages = [stage for stage in ReviewStage.objects.filter(is_active=True) if to_stage in (stage.required_for or [])]
     ReviewCheck.objects.bulk_create([ReviewCheck(request=request, stage=stage) for stage in stages])

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal import limit_views, store_views, views
+from portal import limit_views, store_views, usage_alert_views, views
 
 app_name = "portal"
 urlpatterns = [
@@ -20,6 +20,7 @@ urlpatterns = [
         "apps/<int:pk>/progression/<int:request_id>/withdraw/", views.progression_withdraw, name="progression_withdraw"
     ),
     path("apps/<int:pk>/history/", views.app_history, name="app_history"),
+    path("apps/<int:pk>/usage-alerts/", usage_alert_views.app_usage_alerts, name="app_usage_alerts"),
     path("apps/<int:pk>/limits/", limit_views.app_limits, name="app_limits"),
     path(
         "apps/<int:pk>/limits/<int:request_id>/withdraw/",

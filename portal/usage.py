@@ -2,8 +2,10 @@
 counters, read in the shapes the pages and charts need. (The callback log is the OAuth server's: the app
 page asks for it through ``portal.hooks.CALLBACK_LOG``.)
 
-The rollup (``integrations.tasks.rollup_usage``) writes through ``usage_minutes_record`` with absolute
-figures per (installation, minute), so running it twice for the same minute changes nothing.
+The rollup (``integrations.tasks.rollup_usage``) writes through ``usage_minutes_record`` (and
+``staff_usage_minutes_record`` for staff-token pools) with absolute figures per (installation, minute), so
+running it twice for the same minute changes nothing. Old minutes are folded into hours by
+``portal.usage_retention``.
 """
 
 from dataclasses import dataclass
@@ -13,10 +15,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import Account
 from portal.charts import Chart, usage_chart
 from portal.limits import EffectiveLimit, installation_limits, limit_steps
 from portal.minutes import EPOCH, minute_of, minute_start
-from portal.models import Installation, UsageMinute
+from portal.models import Installation, StaffUsageMinute, UsageMinute
 
 WINDOW_HOURS = 24
 BUCKET_MINUTES = 15
@@ -96,11 +99,30 @@ def usage_series_of(*, installations, now: datetime | None = None, hours: int = 
     return series
 
 
-def usage_minutes_record(*, counts: dict[tuple[int, datetime], tuple[int, ...]],
+# The figures of portal.models.UsageFigures, in the order a tuple of figures gives them.
+FIGURE_FIELDS = ("calls", "throttled", "failed", "status_4xx", "status_5xx", "in_retry_wait", "expired_token",
+                 "endpoints", "repeated_searches")
+DICT_FIGURES = ("endpoints", "repeated_searches")
+
+
+def _figures_of(figures) -> dict:
+    """Figures given as a mapping by field name, or as a tuple in FIGURE_FIELDS order (``(calls, throttled[,
+    failed])`` as the first callers wrote them); missing ones are zero (or empty)."""
+    if not isinstance(figures, dict):
+        figures = dict(zip(FIGURE_FIELDS, figures))
+    unknown = set(figures) - set(FIGURE_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown usage figures: {sorted(unknown)}")
+    return {name: dict(figures.get(name) or {}) if name in DICT_FIGURES else int(figures.get(name) or 0)
+            for name in FIGURE_FIELDS}
+
+
+def usage_minutes_record(*, counts: dict[tuple[int, datetime], tuple[int, ...] | dict],
                          last_calls: dict[int, datetime] | None = None) -> int:
-    """Store absolute per-minute figures, ``{(installation_id, minute start): (calls, throttled[,
-    failed])}``, and move ``Installation.last_call_at`` forward to ``last_calls[installation_id]`` (by default: the
-    start of the installation's latest minute with calls here).
+    """Store absolute per-minute figures, ``{(installation_id, minute start): figures}``, figures being a
+    dict by ``UsageFigures`` field name (``{"calls": 3, "endpoints": {...}, ...}``) or a tuple ``(calls,
+    throttled[, failed, ...])`` in :data:`FIGURE_FIELDS` order, and move ``Installation.last_call_at`` forward to
+    ``last_calls[installation_id]`` (by default: the start of the installation's latest minute with calls here).
 
     Rows are upserted, never added to, so writing the same figures again changes nothing; figures of
     installations that no longer exist are skipped. Returns the number of rows written."""
@@ -108,8 +130,7 @@ def usage_minutes_record(*, counts: dict[tuple[int, datetime], tuple[int, ...]],
     if not ids:
         return 0
     known = dict(Installation.objects.filter(pk__in=ids).values_list("pk", "last_call_at"))
-    rows = [UsageMinute(installation_id=pk, minute=minute, calls=figures[0], throttled=figures[1],
-                        failed=figures[2] if len(figures) > 2 else 0)
+    rows = [UsageMinute(installation_id=pk, minute=minute, **_figures_of(figures))
             for (pk, minute), figures in counts.items() if pk in known]
     if last_calls is None:
         last_calls = {}
@@ -118,12 +139,27 @@ def usage_minutes_record(*, counts: dict[tuple[int, datetime], tuple[int, ...]],
                 last_calls[row.installation_id] = row.minute
     with transaction.atomic():
         UsageMinute.objects.bulk_create(rows, batch_size=500, update_conflicts=True,
-                                        unique_fields=["installation", "minute"],
-                                        update_fields=["calls", "throttled", "failed"])
+                                        unique_fields=["installation", "minute"], update_fields=FIGURE_FIELDS)
         for pk, moment in last_calls.items():
             if pk in known and (known[pk] is None or known[pk] < moment):
                 (Installation.objects.filter(pk=pk).filter(Q(last_call_at__isnull=True) | Q(last_call_at__lt=moment))
                  .update(last_call_at=moment))
+    return len(rows)
+
+
+def staff_usage_minutes_record(*, counts: dict[tuple[int, datetime], dict | tuple[int, ...]]) -> int:
+    """Store absolute per-minute figures of accounts' staff-token pools, ``{(account_id, minute start):
+    figures}`` (as :func:`usage_minutes_record` takes them), as ``StaffUsageMinute`` upserts. Accounts that no
+    longer exist are skipped. Returns the number of rows written."""
+    ids = {pk for pk, _ in counts}
+    if not ids:
+        return 0
+    known = set(Account.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    rows = [StaffUsageMinute(account_id=pk, minute=minute, **_figures_of(figures))
+            for (pk, minute), figures in counts.items() if pk in known]
+    with transaction.atomic():
+        StaffUsageMinute.objects.bulk_create(rows, batch_size=500, update_conflicts=True,
+                                             unique_fields=["account", "minute"], update_fields=FIGURE_FIELDS)
     return len(rows)
 
 

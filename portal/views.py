@@ -12,7 +12,7 @@ from accounts.decorators import developer_required, reviewer_required
 from accounts.models import PartnerApplication
 from accounts.refusals import reported_refusal
 from accounts.roles import is_reviewer
-from portal import audit_csv, confirmations, hooks, lifecycle, limits, selectors, services, usage
+from portal import audit_csv, confirmations, conformance, hooks, lifecycle, limits, selectors, services, usage
 from portal.credentials import SECRET_OVERLAP_CHOICES
 from portal.forms import (
     AppForm,
@@ -91,9 +91,11 @@ def _app_detail_page(request, app: App, progression_form=None, status: int = 200
     """The app's overview; with a progression form that came back with errors, that form (what was typed
     stays in it)."""
     intake = selectors.platform_settings()
+    next_stage = lifecycle.next_stage(app.stage)
     response = _app_page(
         request, app, "portal/app_detail.html",
-        next_stage=lifecycle.next_stage(app.stage), intake=intake,
+        next_stage=next_stage, intake=intake,
+        conformance=conformance.live_display(app=app) if next_stage and not app.is_suspended else None,
         progression_form=progression_form or ProgressionRequestForm(),
         is_partner=request.user.developer_profile.is_partner,
         requests=selectors.progression_requests_of(app=app)[:10],
@@ -263,6 +265,7 @@ def _review_request_page(request, pk, decision_form=None, status: int = 200):
     checks = list(progression.checks.all())
     return render(request, "portal/review_request.html", review_context(
         progression=progression, app=progression.app, checks=checks,
+        **conformance.review_display(progression=progression, checks=checks),
         all_checked=all(check.is_checked for check in checks),
         history=selectors.app_history(app=progression.app)[:30],
         decision_form=decision_form or DecisionForm(), stages=STAGE_ORDER,

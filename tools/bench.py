@@ -12,7 +12,8 @@ read the ratios.
 - Token endpoint (tools/token_bench.py): refresh exchanges per second, ours against django-oauth-toolkit's
   defaults (secrets hashed with Django's password hasher).
 - Gateway (tools/gateway_bench.py): overhead over the bare resource handler, ours against a DRF view with
-  django-oauth-toolkit's OAuth2Authentication and DRF's throttle on the Redis cache.
+  django-oauth-toolkit's OAuth2Authentication and DRF's throttle on the Redis cache; and ours with and
+  without the usage details (what they cost per call).
 - Optimisation report (tools/report_bench.py): one installation with 14 days of 200 calls every minute; the
   report and the what-if, median wall and CPU time (target: the report under 200 ms).
 """
@@ -205,6 +206,16 @@ def main() -> int:
         print(f"{ours_key:<28}{_shown(ours):>12}   {PEER_NAMES[peer_key]:<34}{_shown(peer):>12}"
               f"{_ratio(ours, peer, better):>10}")
     print(f"(limit {results['limit']} calls per window in the exactness traces; ratios of times: ours / peer)")
+    print(f"usage details (endpoint, outcome, Retry-After, expired token, alerts): "
+          f"{_shown(results.get('usage_detail_cost_ms'))} ms per call through the view "
+          f"(fastest tenth {_shown(results.get('usage_detail_cost_p10_ms'))} ms) "
+          f"(overhead {_shown(results.get('gateway_overhead_ms'))} ms with, "
+          f"{_shown(results.get('gateway_overhead_without_usage_detail_ms'))} ms without), "
+          f"{_shown(results.get('usage_detail_stack_cost_ms'))} ms through the stack, "
+          f"{_shown(results.get('usage_detail_search_cost_ms'))} ms on a repeated search, "
+          f"parts alone {_shown(results.get('usage_detail_parts_ms'))} ms "
+          f"(Python {_shown(results.get('usage_detail_python_us'))} us, script "
+          f"{_shown(results.get('usage_detail_script_us'))} us); budget 0.1 ms")
     print()
     print(json.dumps({key: (round(value, 4) if isinstance(value, float) else value) for key, value in results.items()}))
     return 0

@@ -35,9 +35,9 @@ def _busy_installation():
             installation=installation, minute=minute_start(now - ago), calls=200, throttled=0,
             status_4xx=ago % 3, status_5xx=0,
             endpoints={"GET product-service/product idset": 120, "GET product-service/product single": single,
-                       "GET order-service/order search": 40, "GET order-service/order idset": 40 - single,
+                       "GET order-service/order-search search": 40, "GET order-service/order idset": 40 - single,
                        "POST order-service/order other": 0},
-            repeated_searches={"GET order-service/order search": 5} if ago % 10 == 0 else {}))
+            repeated_searches={"GET order-service/order-search search": 5} if ago % 10 == 0 else {}))
     UsageMinute.objects.bulk_create(rows, batch_size=2000)
     return app, account, minute_start(now)
 

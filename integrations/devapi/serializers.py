@@ -403,3 +403,50 @@ class OptimisationReportSerializer(serializers.Serializer):
     peak_to_mean = serializers.FloatField(read_only=True, allow_null=True)
     findings = ReportFindingSerializer(many=True, read_only=True,
                                        help_text="What to change, most calls saved first; empty when nothing.")
+
+
+# --- Conformance report (portal/conformance.py) ------------------------------------------------------------
+
+from portal.conformance import CODES as CONFORMANCE_CODES  # noqa: E402 (kept with this block, apart)
+
+
+@extend_schema_field({"type": "number", "nullable": True})
+class FigureField(serializers.Field):
+    """A figure of a check's evidence: a count, a rate from 0 to 1, or null when it has no value."""
+
+    def to_representation(self, value):
+        return value
+
+
+class ConformanceEvidenceSerializer(serializers.Serializer):
+    summary = serializers.CharField(help_text="One plain sentence.")
+    figures = serializers.DictField(child=FigureField(), help_text="The counts behind the sentence, by name.")
+
+
+class ConformanceCheckSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=list(CONFORMANCE_CODES), help_text="Stable; scripts may rely on it.")
+    title = serializers.CharField()
+    passed = serializers.BooleanField(allow_null=True, help_text="null: no evidence either way (no traffic, or "
+                                                                 "not applicable).")
+    evidence = ConformanceEvidenceSerializer()
+    fix = serializers.CharField(allow_null=True, help_text="What to change; only when the check failed.")
+
+
+class ConformancePeriodSerializer(serializers.Serializer):
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    days = serializers.IntegerField()
+
+
+class ConformanceCountsSerializer(serializers.Serializer):
+    passed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    no_evidence = serializers.IntegerField()
+
+
+class ConformanceReportSerializer(serializers.Serializer):
+    app_ref = serializers.CharField()
+    accounts = serializers.ListField(child=serializers.CharField(), help_text="The early-access accounts looked at.")
+    period = ConformancePeriodSerializer()
+    counts = ConformanceCountsSerializer()
+    checks = ConformanceCheckSerializer(many=True, help_text="Always every check, in the same order.")

@@ -58,3 +58,8 @@ urlpatterns[-1:-1] = [
     path("apps/<slug:app_ref>/optimisation-report/", views.OptimisationReportView.as_view(),
          name="optimisation_report"),
 ]
+
+# --- Conformance report (before the catch-all 404 above) ----------------------------------------------------
+urlpatterns[-1:-1] = [
+    path("apps/<slug:app_ref>/conformance/", views.ConformanceView.as_view(), name="conformance"),
+]

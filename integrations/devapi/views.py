@@ -439,3 +439,19 @@ class OptimisationReportView(DeveloperApiView):
             account = installation.account
         report = optimisation.optimisation_report(app=app, account=account, days=int(query["days"]))
         return self.out(s.OptimisationReportSerializer, report.as_dict())
+
+
+# --- Conformance report -------------------------------------------------------------------------------------
+
+class ConformanceView(DeveloperApiView):
+    @extend_schema(
+        operation_id="apps_conformance", tags=["progression"],
+        summary="The conformance report a progression review looks at",
+        description="What the app did in its early-access accounts over the last 14 days: each check passed, failed "
+                    "or null (no evidence either way), with its evidence and, when it failed, what to fix.",
+        responses=s.ConformanceReportSerializer,
+    )
+    def get(self, request, app_ref):
+        from portal.conformance import conformance_report
+
+        return self.out(s.ConformanceReportSerializer, conformance_report(app=self.own_app()).as_dict())

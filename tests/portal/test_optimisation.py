@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 3, 10, 12, 0, 30, tzinfo=dt_timezone.utc)
 SINGLE = "GET product-service/product single"
 IDSET = "GET product-service/product idset"
-SEARCH = "GET order-service/order search"
+SEARCH = "GET order-service/order-search search"
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ APP_REF = "demo-order-poller"
 DEVELOPER_EMAIL = "developer@example.com"
 SINGLE = "GET product-service/product single"
 IDSET = "GET product-service/product idset"
-ORDER_SEARCH = "GET order-service/order search"
+ORDER_SEARCH = "GET order-service/order-search search"
 ORDERS = "GET order-service/order idset"
 AVAILABILITY = "GET warehouse-service/product-availability idset"
 
