@@ -5,7 +5,9 @@ an app over the last 1, 7 or 14 days, where the calls went and what the app coul
 them; ``what_if`` replays the recorded demand through the limiter's rule at other limits.
 
 Both read ``UsageMinute`` (see ``UsageFigures`` for what each figure counts) in one query, iterating plain
-tuples, and the limits in two more (``portal.limits``).
+tuples (epoch minutes and JSON text straight from the database), and the installations and their limits in
+a few more (``portal.limits``), however many rows and installations. Per-minute rows are kept
+``USAGE_MINUTE_RETENTION_DAYS`` (14 by default): a longer period than that would find fewer rows.
 """
 
 import heapq
