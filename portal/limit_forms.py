@@ -68,3 +68,40 @@ class LimitApproveForm(forms.Form):
 class LimitRejectForm(forms.Form):
     note = forms.CharField(label="Why it is rejected", max_length=2000, widget=forms.Textarea(attrs={"rows": 4}),
                            help_text="Required; the developer reads it.")
+
+
+class ReportQueryForm(forms.Form):
+    """The optimisation report's period and installation (``?days=`` and ``?account=``). A value that is not
+    one of the choices falls back (the default period, every installation) with a note instead of failing."""
+
+    days = forms.TypedChoiceField(label="Period", coerce=int, required=False,
+                                  choices=[(1, "Last 24 hours"), (7, "Last 7 days"), (14, "Last 14 days")])
+    account = forms.ChoiceField(label="Installation", required=False)
+
+    def __init__(self, data=None, *, accounts=(), default_days: int = 7, **kwargs):
+        super().__init__(data, **kwargs)
+        self.default_days = default_days
+        self.accounts = {account.code: account for account in accounts}
+        self.fields["account"].choices = [(ALL_INSTALLATIONS, "All installations"),
+                                          *[(code, code) for code in self.accounts]]
+
+    def chosen(self) -> tuple[int, object, list[str]]:
+        """(days, account or None, notes on values that fell back)."""
+        notes = []
+        data = self.data or {}
+        raw_days = str(data.get("days", "") or "").strip()
+        days = int(raw_days) if raw_days in {str(value) for value, _ in self.fields["days"].choices} else None
+        if days is None:
+            if raw_days:
+                notes.append(f"Reports cover the last 1, 7 or 14 days; showing the last {self.default_days}.")
+            days = self.default_days
+        raw_account = str(data.get("account", "") or "").strip().lower()
+        account = self.accounts.get(raw_account)
+        if raw_account and account is None:
+            notes.append("This app is not installed in that account; showing every installation.")
+        return days, account, notes
+
+    def shown(self, days: int, account) -> "ReportQueryForm":
+        """The form to draw: unbound, set to what is shown."""
+        return ReportQueryForm(accounts=self.accounts.values(), default_days=self.default_days,
+                               initial={"days": days, "account": account.code if account else ALL_INSTALLATIONS})

@@ -11,7 +11,7 @@ Requests and grants are counted in calls per minute; the gateway's window is the
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -202,61 +202,6 @@ def _scope(limit_request: RateLimitIncreaseRequest) -> str:
 
 def _limits_link(app: App) -> str:
     return reverse("portal:app_limits", args=[app.pk])
-
-
-@transaction.atomic
-def limit_request_submit(
-    *, app: App, actor, use_case: str, calls_per_period: int, period: str, processing_time: str,
-    optimisations: str, requested_limit: int, account: Account | None = None, requested_until: date | None = None,
-) -> RateLimitIncreaseRequest:
-    """The app's developer asks for a higher API rate limit, for every installation (``account`` None)
-    or for the installation in one account.
-
-    Requires the actor to own the app (PermissionDenied otherwise). Refused with a ValidationError,
-    nothing created, when: the app is suspended; a description is empty; the period is unknown; the
-    limit wanted is not above the current default; ``requested_until`` is not in the future; the
-    account has neither an installation of the app nor early access; or a request for the same scope
-    is already pending. Writes ``limit_request.submitted``."""
-    app = lock_own_app(app, actor)
-    if app.is_suspended:
-        raise ValidationError("A suspended app cannot ask for a higher limit.")
-    errors = {}
-    texts = {"use_case": (use_case, "Say what the app is doing with these calls."),
-             "processing_time": (processing_time, "Say how fast these calls must be processed."),
-             "optimisations": (optimisations, "Say what you have already done to make fewer calls.")}
-    for name, (value, message) in texts.items():
-        if not (value or "").strip():
-            errors[name] = message
-    if not calls_per_period or calls_per_period < 1:
-        errors["calls_per_period"] = "Give the number of calls, at least 1."
-    if period not in RateLimitIncreaseRequest.Period.values:
-        errors["period"] = "Choose per minute, per hour or per day."
-    default = default_limit_per_minute()
-    if not requested_limit or requested_limit <= default:
-        errors["requested_limit"] = f"Ask for more than the default of {default} calls per minute."
-    if requested_until is not None and requested_until <= timezone.localdate():
-        errors["requested_until"] = "Choose a date after today, or leave it empty."
-    if account is not None and not (
-        app.installations.filter(account=account).exists() or app.early_access.filter(account=account).exists()
-    ):
-        errors["account"] = f"{account.code} has neither turned this app on nor has early access to it."
-    if errors:
-        raise ValidationError(errors)
-    same_scope = app.limit_requests.filter(status=Status.PENDING)
-    same_scope = same_scope.filter(account=account) if account is not None else same_scope.filter(account__isnull=True)
-    if same_scope.exists():
-        scope = account.code if account is not None else "all installations"
-        raise ValidationError(f"A request for {scope} is already waiting for review. Withdraw it to send a new one.")
-    limit_request = RateLimitIncreaseRequest.objects.create(
-        app=app, account=account, use_case=use_case.strip(), calls_per_period=calls_per_period, period=period,
-        processing_time=processing_time.strip(), optimisations=optimisations.strip(),
-        requested_limit=requested_limit, requested_until=requested_until, submitted_by=actor,
-    )
-    audit_record(actor=actor, verb="limit_request.submitted", target=limit_request, app_ref=app.client_id, data={
-        "scope": _scope(limit_request), "requested_limit": requested_limit,
-        "requested_until": requested_until.isoformat() if requested_until else None,
-    })
-    return limit_request
 
 
 @transaction.atomic

@@ -39,6 +39,7 @@ urlpatterns = [
     path("review/limits/", limit_views.review_limits, name="review_limits"),
     path("review/limits/<int:pk>/", limit_views.review_limit_request, name="review_limit_request"),
     path("review/limits/<int:pk>/end/", limit_views.review_limit_end, name="review_limit_end"),
+    path("review/limits/<int:pk>/report/", limit_views.review_limit_report, name="review_limit_report"),
     path("review/apps/", views.review_apps, name="review_apps"),
     path("review/apps/<int:pk>/", views.review_app, name="review_app"),
     path("review/apps/<int:pk>/suspension/", views.review_app_suspension, name="review_app_suspension"),

@@ -318,6 +318,93 @@ class UsageQuerySerializer(serializers.Serializer):
         return {"since": since, "until": until}
 
 
+# --- Optimisation report (issue 11) ----------------------------------------------------------------
+
+FINDING_CODES = ["batch_single_id_reads", "repeated_search", "calls_during_retry_after", "expired_token_calls",
+                 "error_rate", "bursty_traffic"]
+
+
+class OptimisationReportQuerySerializer(serializers.Serializer):
+    days = serializers.ChoiceField(choices=[(1, "1"), (7, "7"), (14, "14")], default=7,
+                                   help_text="The period: the last 1, 7 or 14 days (default 7).")
+    account = serializers.CharField(required=False, max_length=50,
+                                    help_text="An account the app is installed in; omit for every installation.")
+
+
+class ReportPeriodSerializer(serializers.Serializer):
+    days = serializers.IntegerField(read_only=True)
+    start = serializers.DateTimeField(read_only=True)
+    end = serializers.DateTimeField(read_only=True, help_text="Exclusive: the end of the current minute.")
+    minutes = serializers.IntegerField(read_only=True)
+
+
+class ReportLimitSerializer(serializers.Serializer):
+    account = serializers.CharField(read_only=True)
+    per_minute = serializers.IntegerField(read_only=True, help_text="The installation's limit now.")
+    is_default = serializers.BooleanField(read_only=True)
+    granted_until = serializers.DateTimeField(read_only=True, allow_null=True)
+
+
+class ReportTotalsSerializer(serializers.Serializer):
+    requests = serializers.IntegerField(read_only=True, help_text="Admitted and throttled.")
+    admitted = serializers.IntegerField(read_only=True)
+    throttled = serializers.IntegerField(read_only=True)
+    failed = serializers.IntegerField(read_only=True, help_text="Requests that failed authentication (apart).")
+    status_2xx = serializers.IntegerField(read_only=True)
+    status_4xx = serializers.IntegerField(read_only=True)
+    status_5xx = serializers.IntegerField(read_only=True)
+    error_rate = serializers.FloatField(read_only=True, help_text="4xx and 5xx answers over admitted calls.")
+    in_retry_wait = serializers.IntegerField(read_only=True)
+    expired_token = serializers.IntegerField(read_only=True)
+    active_minutes = serializers.IntegerField(read_only=True, help_text="Minutes with at least one request.")
+
+
+class ReportEndpointSerializer(serializers.Serializer):
+    endpoint = serializers.CharField(read_only=True, help_text="Method, resource path and kind, space-separated.")
+    method = serializers.CharField(read_only=True)
+    resource = serializers.CharField(read_only=True)
+    kind = serializers.CharField(read_only=True, help_text="single, idset, search, collection or other.")
+    requests = serializers.IntegerField(read_only=True)
+    share = serializers.FloatField(read_only=True)
+    repeated_searches = serializers.IntegerField(read_only=True)
+
+
+class ReportMinuteSerializer(serializers.Serializer):
+    minute = serializers.DateTimeField(read_only=True)
+    account = serializers.CharField(read_only=True)
+    requests = serializers.IntegerField(read_only=True)
+    admitted = serializers.IntegerField(read_only=True)
+    throttled = serializers.IntegerField(read_only=True)
+    limit = serializers.IntegerField(read_only=True, help_text="The installation's limit in that minute.")
+    share_of_limit = serializers.FloatField(read_only=True)
+
+
+class ReportFindingSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=FINDING_CODES, read_only=True, help_text="Stable: scripts may rely on it.")
+    title = serializers.CharField(read_only=True)
+    advice = serializers.CharField(read_only=True, help_text="What to change, in plain words.")
+    calls_saved_per_minute = serializers.FloatField(
+        read_only=True, help_text="Requests the change would have saved over the period per active minute.")
+    evidence = serializers.DictField(read_only=True, help_text="The figures behind the finding.")
+
+
+class OptimisationReportSerializer(serializers.Serializer):
+    app_ref = serializers.CharField(read_only=True)
+    account = serializers.CharField(read_only=True, allow_null=True, help_text="Null: every installation.")
+    period = ReportPeriodSerializer(read_only=True)
+    limits = ReportLimitSerializer(many=True, read_only=True)
+    totals = ReportTotalsSerializer(read_only=True)
+    endpoints = ReportEndpointSerializer(many=True, read_only=True, help_text="Most requested first.")
+    busiest_minutes = ReportMinuteSerializer(many=True, read_only=True,
+                                             help_text="The five minutes nearest to (or over) their limit.")
+    peak_requests_per_minute = serializers.IntegerField(read_only=True)
+    mean_requests_per_minute = serializers.FloatField(
+        read_only=True, help_text="From the first minute with requests to the end of the period.")
+    peak_to_mean = serializers.FloatField(read_only=True, allow_null=True)
+    findings = ReportFindingSerializer(many=True, read_only=True,
+                                       help_text="What to change, most calls saved first; empty when nothing.")
+
+
 # --- Conformance report (portal/conformance.py) ------------------------------------------------------------
 
 from portal.conformance import CODES as CONFORMANCE_CODES  # noqa: E402 (kept with this block, apart)

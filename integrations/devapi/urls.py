@@ -53,6 +53,12 @@ urlpatterns = [
     re_path(r"^(?P<path>[\s\S]*)\Z", views.not_found),
 ]
 
+# --- Optimisation report (issue 11): before the catch-all 404 above ---------------------------------
+urlpatterns[-1:-1] = [
+    path("apps/<slug:app_ref>/optimisation-report/", views.OptimisationReportView.as_view(),
+         name="optimisation_report"),
+]
+
 # --- Conformance report (before the catch-all 404 above) ----------------------------------------------------
 urlpatterns[-1:-1] = [
     path("apps/<slug:app_ref>/conformance/", views.ConformanceView.as_view(), name="conformance"),

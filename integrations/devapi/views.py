@@ -21,7 +21,7 @@ from integrations.devapi.authentication import DeveloperApiKeyAuthentication
 from integrations.devapi.parsers import StrictJSONParser
 from integrations.devapi.schema import DeveloperApiSchema
 from integrations.oauth import api_domain
-from portal import limits, selectors, services
+from portal import limit_requests, limits, optimisation, selectors, services
 from portal.models import App, EarlyAccess, ProgressionRequest, RateLimitIncreaseRequest, UsageMinute
 
 # Where a service names a model field, the API names the field the client sent.
@@ -344,7 +344,7 @@ class LimitRequestsView(DeveloperApiView):
             account = Account.objects.filter(code=code.strip().lower()).first()
             if account is None:
                 raise exceptions.ValidationError({"account_code": [f"There is no account with the code “{code}”."]})
-        created = limits.limit_request_submit(app=app, actor=request.user, account=account, **fields)
+        created = limit_requests.limit_request_submit(app=app, actor=request.user, account=account, **fields)
         return self.out(s.LimitRequestSerializer, created, status.HTTP_201_CREATED)
 
 
@@ -412,6 +412,33 @@ class UsageView(DeveloperApiView):
             "current_limit": s.limit_fields(limit),
             "minutes": minutes,
         })
+
+
+# --- Optimisation report (issue 11) ----------------------------------------------------------------
+
+class OptimisationReportView(DeveloperApiView):
+    query_serializer_class = s.OptimisationReportQuerySerializer
+
+    @extend_schema(
+        operation_id="apps_optimisation_report", tags=["limits"],
+        summary="Where the app's calls go and what to change to make fewer",
+        description="For every installation of the app, or the one in `account`, over the last 1, 7 or 14 days: "
+                    "totals by outcome, calls by endpoint, the busiest minutes against the limit and findings, "
+                    "each with a stable `code`, advice and the calls a minute it would save.",
+        parameters=[s.OptimisationReportQuerySerializer], responses=s.OptimisationReportSerializer,
+    )
+    def get(self, request, app_ref):
+        app = self.own_app()
+        query = self.valid(s.OptimisationReportQuerySerializer, request.query_params)
+        account = None
+        if query.get("account"):
+            installation = app.installations.select_related("account").filter(
+                account__code=query["account"].strip().lower()).first()
+            if installation is None:
+                raise exceptions.NotFound("This app is not installed in that account.")
+            account = installation.account
+        report = optimisation.optimisation_report(app=app, account=account, days=int(query["days"]))
+        return self.out(s.OptimisationReportSerializer, report.as_dict())
 
 
 # --- Conformance report -------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditEvent, Notification
-from portal import limits
+from portal import limit_requests, limits
 from portal.models import EarlyAccess, Installation, RateLimitIncreaseRequest, UsageMinute
 from portal.selectors import platform_settings
 from tests.factories import AccountFactory, AppFactory, DeveloperFactory, UserFactory, make_reviewer
@@ -40,7 +40,7 @@ def world():
 
 
 def submit(world, **changes):
-    return limits.limit_request_submit(app=world["app"], actor=world["developer"], **{**REQUEST, **changes})
+    return limit_requests.limit_request_submit(app=world["app"], actor=world["developer"], **{**REQUEST, **changes})
 
 
 def approve(world, request, **changes):
@@ -67,7 +67,7 @@ def test_submit_creates_a_pending_request_with_its_audit_event(world):
 def test_another_developer_cannot_ask_for_an_app_that_is_not_theirs(world):
     stranger = DeveloperFactory().user
     with pytest.raises(PermissionDenied):
-        limits.limit_request_submit(app=world["app"], actor=stranger, **REQUEST)
+        limit_requests.limit_request_submit(app=world["app"], actor=stranger, **REQUEST)
     assert not RateLimitIncreaseRequest.objects.exists()
     assert not AuditEvent.objects.filter(verb__startswith="limit_").exists()
 

@@ -74,6 +74,8 @@ class Command(BaseCommand):
         call_command("seed_api_data", *[code for code, _, _ in ACCOUNTS], stdout=self.stdout)
         # An app with managed sync, turned on in both accounts (integrations, called by name as well).
         call_command("seed_sync_demo", stdout=self.stdout)
+        # An app with a day of usage for the optimisation report, and its pending limit request.
+        call_command("seed_demo_usage", stdout=self.stdout)
         data = {
             "base_url": settings.SITE_URL,
             "password": PASSWORD,
