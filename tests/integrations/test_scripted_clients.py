@@ -171,6 +171,13 @@ def test_each_scripted_client_gets_exactly_the_findings_it_earned(client, live_s
     headers = {"Authorization": f"Bearer {key}"}
     for behaviour, (findings, failures) in EXPECTED.items():
         app_ref = apps[behaviour].client_id
+        report = requests.get(f"{live_server.url}/api/developer/apps/{app_ref}/optimisation-report/?days=1",
+                              headers=headers, timeout=10)
+        assert report.status_code == 200, report.text
+        got = {finding["code"] for finding in report.json()["findings"]}
+        assert got == findings, (behaviour.__name__, report.json()["findings"])
+        for finding in report.json()["findings"]:
+            assert finding["evidence"] and finding["calls_saved_per_minute"] >= 0
         conformance = requests.get(f"{live_server.url}/api/developer/apps/{app_ref}/conformance/",
                                    headers=headers, timeout=10)
         assert conformance.status_code == 200, conformance.text
