@@ -233,17 +233,21 @@ def _rotate(refresh_pk: int, access_pk: int, stamp, access_values: list, refresh
                                            *refresh_values])
             row = cursor.fetchone()
         return None if row is None else row[0]
-    access_token_at = REFRESH_TOKEN_FIELDS.index("access_token")
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql["claim"], [stamp, stamp, refresh_pk, access_pk])
         if cursor.rowcount != 1:
             return None
         cursor.execute(sql["delete_access"], [access_pk])
-        cursor.execute(sql["insert_access"], access_values)
-        new_access_pk = (cursor.fetchone()[0] if connection.features.can_return_columns_from_insert
-                         else cursor.lastrowid)
-        refresh_values[access_token_at] = new_access_pk
-        cursor.execute(sql["insert_refresh"], refresh_values)
+        return _insert_pair(cursor, sql, access_values, refresh_values)
+
+
+def _insert_pair(cursor, sql: dict, access_values: list, refresh_values: list) -> int:
+    """Write the new access token, then its refresh token pointing at it (the path without one statement for
+    all); the new access token's id."""
+    cursor.execute(sql["insert_access"], access_values)
+    new_access_pk = cursor.fetchone()[0] if connection.features.can_return_columns_from_insert else cursor.lastrowid
+    refresh_values[REFRESH_TOKEN_FIELDS.index("access_token")] = new_access_pk
+    cursor.execute(sql["insert_refresh"], refresh_values)
     return new_access_pk
 
 
@@ -325,17 +329,11 @@ def _redeem(grant_pk: int, stamp, family_value, access_values: list, refresh_val
             cursor.execute(sql["redeem"], [stamp, family_value, grant_pk, *access_values, *refresh_values])
             row = cursor.fetchone()
         return None if row is None else row[0]
-    access_token_at = REFRESH_TOKEN_FIELDS.index("access_token")
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql["claim_grant"], [stamp, family_value, grant_pk])
         if cursor.rowcount != 1:
             return None
-        cursor.execute(sql["insert_access"], access_values)
-        new_access_pk = (cursor.fetchone()[0] if connection.features.can_return_columns_from_insert
-                         else cursor.lastrowid)
-        refresh_values[access_token_at] = new_access_pk
-        cursor.execute(sql["insert_refresh"], refresh_values)
-    return new_access_pk
+        return _insert_pair(cursor, sql, access_values, refresh_values)
 
 
 def code_exchange(request, account_code: str, *, sender=None) -> HttpResponse | None:
