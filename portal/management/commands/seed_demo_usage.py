@@ -14,18 +14,17 @@ nothing else. Refused unless DEBUG or DEMO_MODE is on. Fast: 2,880 rows in bulk.
 import random
 from datetime import timedelta
 
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Account, Membership, User
+from accounts.models import Account, Membership
 from portal import installations, limit_requests, services
+from portal.management.demo import demo_developer
 from portal.minutes import minute_of, minute_start
 from portal.models import App, RateLimitIncreaseRequest, UsageMinute
 
 APP_REF = "demo-order-poller"
-DEVELOPER_EMAIL = "developer@example.com"
 SINGLE = "GET product-service/product single"
 IDSET = "GET product-service/product idset"
 ORDER_SEARCH = "GET order-service/order-search search"
@@ -71,11 +70,7 @@ class Command(BaseCommand):
     help = "Create (or refresh) the demo app whose usage the optimisation report explains."
 
     def handle(self, *args, **options):
-        if not (settings.DEBUG or settings.DEMO_MODE):
-            raise CommandError("seed_demo_usage only runs with DEBUG or DEMO_MODE on.")
-        developer = User.objects.filter(email=DEVELOPER_EMAIL).first()
-        if developer is None:
-            raise CommandError("Run seed_demo first: the demo developer does not exist.")
+        developer = demo_developer("seed_demo_usage")
         with transaction.atomic():
             app = App.objects.filter(client_id=APP_REF).first() or services.app_register(
                 actor=developer, app_ref=APP_REF, name="Demo Order Poller",

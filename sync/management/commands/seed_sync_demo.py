@@ -6,29 +6,25 @@ accounts exist); the connections are made without a browser (``managed_connectio
 """
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.urls import reverse
 
-from accounts.models import Account, Membership, User
+from accounts.models import Account, Membership
 from portal import installations, services
+from portal.management.demo import demo_developer
 from portal.models import App
 from sync import services as sync_services
 from sync.models import Connection, SyncResource, SyncSpec
 
 SYNC_APP_REF = "demo-stock-mirror"
-DEVELOPER_EMAIL = "developer@example.com"
 
 
 class Command(BaseCommand):
     help = "Create (or refresh) the managed-sync demo app and connect it to the demo accounts."
 
     def handle(self, *args, **options):
-        if not (settings.DEBUG or settings.DEMO_MODE):
-            raise CommandError("seed_sync_demo only runs with DEBUG or DEMO_MODE on.")
-        developer = User.objects.filter(email=DEVELOPER_EMAIL).first()
-        if developer is None:
-            raise CommandError("Run seed_demo first: the demo developer does not exist.")
+        developer = demo_developer("seed_sync_demo")
         with transaction.atomic():
             app = App.objects.filter(client_id=SYNC_APP_REF).first()
             if app is None:
