@@ -141,7 +141,7 @@ class Account(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
     # The owners do not want usage alerts (an app reaching 80% / 100% of its limit) for this account.
-    usage_alerts_muted = models.BooleanField(default=False)
+    usage_alerts_muted = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["code"]

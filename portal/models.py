@@ -50,7 +50,7 @@ class App(AbstractApplication):
     # The developer derives the same key from the secret they were shown; the secret itself is only hashed.
     callback_signing_key = models.CharField(max_length=64, blank=True)
     # The developer does not want usage alerts (80% / 100% of the limit) for this app.
-    usage_alerts_muted = models.BooleanField(default=False)
+    usage_alerts_muted = models.BooleanField(default=False, db_default=False)
 
     objects = ApplicationManager()
 
@@ -301,16 +301,16 @@ class UsageFigures(models.Model):
                 "while_off")
     BY_ENDPOINT = ("endpoints", "repeated_searches")
 
-    calls = models.PositiveIntegerField(default=0)
-    throttled = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
-    status_4xx = models.PositiveIntegerField(default=0)
-    status_5xx = models.PositiveIntegerField(default=0)
-    in_retry_wait = models.PositiveIntegerField(default=0)
-    expired_token = models.PositiveIntegerField(default=0)
-    while_off = models.PositiveIntegerField(default=0)
-    endpoints = models.JSONField(default=dict, blank=True)
-    repeated_searches = models.JSONField(default=dict, blank=True)
+    calls = models.PositiveIntegerField(default=0, db_default=0)
+    throttled = models.PositiveIntegerField(default=0, db_default=0)
+    failed = models.PositiveIntegerField(default=0, db_default=0)
+    status_4xx = models.PositiveIntegerField(default=0, db_default=0)
+    status_5xx = models.PositiveIntegerField(default=0, db_default=0)
+    in_retry_wait = models.PositiveIntegerField(default=0, db_default=0)
+    expired_token = models.PositiveIntegerField(default=0, db_default=0)
+    while_off = models.PositiveIntegerField(default=0, db_default=0)
+    endpoints = models.JSONField(default=dict, db_default={}, blank=True)
+    repeated_searches = models.JSONField(default=dict, db_default={}, blank=True)
 
     class Meta:
         abstract = True
