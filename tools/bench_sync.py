@@ -392,6 +392,19 @@ def wait_for_http(url: str, timeout: float = 30) -> None:
     raise RuntimeError(f"the server at {url} did not start")
 
 
+def wait_for_workers(count: int, timeout: float = 90) -> int:
+    """Wait until ``count`` Celery workers answer a ping (they consume from the broker); how many did."""
+    from config.celery_app import app
+
+    replies: list = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        replies = app.control.ping(timeout=1.0) or []
+        if len(replies) >= count:
+            break
+    return len(replies)
+
+
 def worker_main(argv: list[str]) -> int:
     """Child process: a Celery sync worker running ``strategy`` (argv: strategy, rate_limit or -, worker args)."""
     import django
@@ -526,7 +539,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             # Tasks wait in their worker for the bucket: as many queued as half a lease's worth of the rate,
             # so that none waits so long that its lease expires (the dispatcher would lease the stream again).
             task_rate = args.accounts * args.limit / args.period / calls_per_page(args.page_size)
-            args.in_flight = max(2 * args.workers, math.ceil(task_rate * args.lease / 2))
+            args.in_flight = max(2 * args.workers, math.ceil(round(task_rate * args.lease / 2, 6)))
     args.slice_pages = args.slice_pages or 20
     if not args.in_flight:
         # Enough places for every call of the whole rate to wait up to max_slot_wait and run, with room.
@@ -687,7 +700,8 @@ def _run(args, workdir, interval, database_url, database, redis_url, started_at)
     workers.start()
     spawn([PY, str(Path(__file__).resolve()), "--dispatcher"], env=env,
           stdout=open(workdir / "dispatcher.log", "wb"))
-    time.sleep(3)  # workers connect to the broker
+    ready = wait_for_workers(args.workers)  # every strategy starts with its workers consuming
+    log(f"{ready}/{args.workers} sync workers answer")
     log(f"server {site_url} ({args.server_workers} workers x {args.server_threads} threads), {args.workers} sync "
         f"workers x {args.threads} threads, strategy {args.strategy}"
         f"{f' (sync_slice rate_limit {args.rate_limit} per worker)' if args.rate_limit else ''}, "
@@ -850,6 +864,7 @@ def _run(args, workdir, interval, database_url, database, redis_url, started_at)
         "refresh_calls_per_expiry_with_kills": round(len(token_calls) / generations, 4) if generations else None,
         "needs_reauth": needs_reauth,
         "api_calls_total": all_accepted, "bench_seconds": round(elapsed, 1),
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
     print()
     print(f"{'figure':<30}{'value':>14}   target")
