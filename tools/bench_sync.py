@@ -17,7 +17,9 @@ Phases
   ``--seconds`` without incidents gives ``utilisation`` (accepted ÷ allowed, from the server's own access
   log, over the accounts backlogged the whole window) and ``jain_index`` (over their accepted calls). Then
   a window during which a random worker is SIGKILLed every ``--kill-every`` seconds and replaced gives
-  ``utilisation_with_kills``. Then the limit is raised so every account finishes its run quickly; the
+  ``utilisation_with_kills``. Then, at the same limit, every account finishes its run (at most
+  ``--drain-seconds``): ``mirror_seconds`` is the time from turning the accounts on to the last run's end
+  (``mirror_seconds_at_limit``: the same calls evenly spaced at exactly the limit's rate). The
   mirror is compared with the source: ``lost_records`` (source ids missing from the mirror) and
   ``duplicate_records`` (mirror rows beyond one per remote id, plus records created twice by runs).
   ``refresh_calls_per_expiry``: refresh requests seen by the token endpoint ÷ refresh tokens it issued,
@@ -25,6 +27,13 @@ Phases
   mid-refresh costs one replayed request, answered in the grace period with the same pair).
 - B (small accounts): one huge account (backlogged throughout) and ``--small`` accounts of 1–2 pages are
   turned on together; ``small_account_p95_s`` is the 95th percentile of their first run's completion time.
+
+Strategies (``--strategy``, tools/bench_sync_strategies.py): ``paced`` (the engine, the default), ``reactive``
+(calls as fast as allowed, sleeps Retry-After on 503/429 and retries) and ``celery-rate-limit`` (the reactive
+client under Celery's per-worker task ``rate_limit``: the accounts' combined limit ÷ workers, a task being a
+page). Same accounts, data, limits, server and processes; only how a call waits differs. ``--strategy all``
+runs the three one after another, each in its own run of this bench (fresh database, Redis, server and
+workers; same seed), prints each one's table and JSON line (with ``strategy``), then a side-by-side table.
 
 Every child process is stopped at the end, on errors and on Ctrl-C.
 """
