@@ -563,7 +563,7 @@ SIDE_BY_SIDE = ("rejected_calls", "rejected_share", "utilisation", "utilisation_
                 "mirror_seconds_at_limit", "jain_index", "min_account_accepted", "max_account_accepted",
                 "utilisation_with_kills", "rejected_in_kill_window", "lost_records", "duplicate_records",
                 "runs_unfinished", "refresh_calls_per_expiry", "small_account_p95_s", "api_calls_total",
-                "bench_seconds")
+                "bench_seconds", "load_average_1m")
 
 
 def without_strategy(argv: list[str]) -> list[str]:
