@@ -559,7 +559,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-SIDE_BY_SIDE = ("rejected_calls", "rejected_share", "utilisation", "utilisation_from_spacing", "mirror_seconds",
+SIDE_BY_SIDE = ("rejected_calls", "rejected_share", "utilisation", "mirror_seconds",
                 "mirror_seconds_at_limit", "jain_index", "min_account_accepted", "max_account_accepted",
                 "utilisation_with_kills", "rejected_in_kill_window", "lost_records", "duplicate_records",
                 "runs_unfinished", "refresh_calls_per_expiry", "small_account_p95_s", "api_calls_total",

@@ -55,7 +55,7 @@ def test_unknown_strategies_are_refused_and_all_runs_each_with_the_other_argumen
 def test_the_side_by_side_table_has_a_column_per_strategy_and_says_what_is_missing():
     table = bench_sync.side_by_side({"reactive": {"rejected_calls": 12, "utilisation": 0.98765},
                                      "paced": {"rejected_calls": 0, "mirror_seconds": None}})
-    header, _rule, rejected, _share, utilisation, *_ = table.splitlines()
+    header, _rule, rejected, _share, utilisation, *_ = table.splitlines()  # rows in SIDE_BY_SIDE order
     assert header.split() == ["figure", "reactive", "paced"]
     assert rejected.split() == ["rejected_calls", "12", "0"]
     assert utilisation.split() == ["utilisation", "0.9877", "n/a"]
