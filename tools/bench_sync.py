@@ -545,10 +545,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.rate_limit = celery_rate_limit(accounts=args.accounts, limit=args.limit, period_s=args.period,
                                             page_size=args.page_size, workers=args.workers)
         if not args.in_flight:
-            # Tasks wait in their worker for the bucket: as many queued as half a lease's worth of the rate,
-            # so that none waits so long that its lease expires (the dispatcher would lease the stream again).
+            # Tasks wait in their worker for the bucket: as many queued as a quarter of a lease's worth of the
+            # rate. A task that waits longer than its lease finds its stream leased again (it does nothing but
+            # still spends a token) while the new lease's task queues behind it: with half a lease's worth, a
+            # loaded machine (tasks run slower than the rate) tipped 200 accounts into only such tasks.
             task_rate = args.accounts * args.limit / args.period / calls_per_page(args.page_size)
-            args.in_flight = max(2 * args.workers, math.ceil(round(task_rate * args.lease / 2, 6)))
+            args.in_flight = max(2 * args.workers, math.ceil(round(task_rate * args.lease / 4, 6)))
     args.slice_pages = args.slice_pages or 20
     if not args.in_flight:
         # Enough places for every call of the whole rate to wait up to max_slot_wait and run, with room.

@@ -35,8 +35,8 @@ def test_celery_rate_limit_splits_the_accounts_limit_per_worker_in_tasks_of_one_
     # 200 accounts x 10 calls a minute, a page is a search and one GET (2 calls), 4 workers
     args = bench_sync.parse_args(["--strategy", "celery-rate-limit"])
     assert args.rate_limit == "250/m" and args.slice_pages == 1
-    # queued tasks wait at most about half a lease for their worker's bucket (1000 tasks/min, lease 15 s)
-    assert args.in_flight == 125
+    # queued tasks wait about a quarter of a lease for their worker's bucket (1000 tasks/min, lease 15 s)
+    assert args.in_flight == 63
     assert bench_sync.celery_rate_limit(accounts=1, limit=200, period_s=60, page_size=5, workers=4) == "25/m"
     assert bench_sync.celery_rate_limit(accounts=3, limit=200, period_s=60, page_size=300, workers=2) == "100/m"
     with pytest.raises(ValueError):
