@@ -42,6 +42,7 @@ bench: install
 
 ## Sync engine end to end: N accounts, a real server, W Celery workers killed at random (prints a table and a JSON line)
 ## e.g. make bench-sync BENCH_SYNC_ARGS="--accounts 1000 --workers 4"
+## --strategy reactive|celery-rate-limit|paced|all: the engine (paced, default) beside what clients usually do
 BENCH_SYNC_ARGS ?=
 bench-sync: install
 	$(PY) -m config.embedded_redis -- $(PY) tools/bench_sync.py $(BENCH_SYNC_ARGS)

@@ -3,7 +3,7 @@
 
 N connected accounts (managed connections of one app) are synced from the built-in API served by a real
 gunicorn process, by W Celery worker processes (queue "sync", thread pool) and one dispatcher process
-that calls ``dispatch_once()`` every second. Limits are scaled down together (default 20 calls per 40 s
+that calls ``dispatch_once()`` every second. Limits are scaled down together (default 10 calls per 60 s
 per installation) so that the 2-core machine is not what limits the figures.
 
 Database: a private PostgreSQL cluster (initdb in a temporary directory, as our child, loopback only,
@@ -17,7 +17,9 @@ Phases
   ``--seconds`` without incidents gives ``utilisation`` (accepted ÷ allowed, from the server's own access
   log, over the accounts backlogged the whole window) and ``jain_index`` (over their accepted calls). Then
   a window during which a random worker is SIGKILLed every ``--kill-every`` seconds and replaced gives
-  ``utilisation_with_kills``. Then the limit is raised so every account finishes its run quickly; the
+  ``utilisation_with_kills``. Then, at the same limit, every account finishes its run (at most
+  ``--drain-seconds``): ``mirror_seconds`` is the time from turning the accounts on to the last run's end
+  (``mirror_seconds_at_limit``: the same calls evenly spaced at exactly the limit's rate). The
   mirror is compared with the source: ``lost_records`` (source ids missing from the mirror) and
   ``duplicate_records`` (mirror rows beyond one per remote id, plus records created twice by runs).
   ``refresh_calls_per_expiry``: refresh requests seen by the token endpoint ÷ refresh tokens it issued,
@@ -25,6 +27,13 @@ Phases
   mid-refresh costs one replayed request, answered in the grace period with the same pair).
 - B (small accounts): one huge account (backlogged throughout) and ``--small`` accounts of 1–2 pages are
   turned on together; ``small_account_p95_s`` is the 95th percentile of their first run's completion time.
+
+Strategies (``--strategy``, tools/bench_sync_strategies.py): ``paced`` (the engine, the default), ``reactive``
+(calls as fast as allowed, sleeps Retry-After on 503/429 and retries) and ``celery-rate-limit`` (the reactive
+client under Celery's per-worker task ``rate_limit``: the accounts' combined limit ÷ workers, a task being a
+page). Same accounts, data, limits, server and processes; only how a call waits differs. ``--strategy all``
+runs the three one after another, each in its own run of this bench (fresh database, Redis, server and
+workers; same seed), prints each one's table and JSON line (with ``strategy``), then a side-by-side table.
 
 Every child process is stopped at the end, on errors and on Ctrl-C.
 """
@@ -59,6 +68,7 @@ TARGETS = {
     "refresh_calls_per_expiry": ("==", 1.0),
 }
 
+STRATEGIES = ("reactive", "celery-rate-limit", "paced")  # tools/bench_sync_strategies.py
 IDSET_MAX = 200  # ids per GET by ID set (sync.client.IDSET_MAX; the engine's default SYNC_IDSET_MAX)
 
 CHILDREN: list[subprocess.Popen] = []
@@ -354,7 +364,10 @@ class Workers:
     def start_one(self) -> subprocess.Popen:
         self.started += 1
         out = open(self.log_dir / f"worker-{self.started}.log", "wb")
-        process = spawn([PY, "-m", "celery", "-A", "config", "worker", "-Q", "sync", "-P", "threads",
+        # Every strategy's workers start the same way: this file's --worker mode installs the strategy's client
+        # (and, for celery-rate-limit, the task's rate_limit), then runs Celery's worker.
+        process = spawn([PY, str(Path(__file__).resolve()), "--worker", self.args.strategy, self.args.rate_limit or "-",
+                         "worker", "-Q", "sync", "-P", "threads",
                          "-c", str(self.args.threads), "--without-mingle", "--without-gossip", "--without-heartbeat",
                          "-l", "warning", "-n", f"bench{self.started}@%h"], env=self.env, stdout=out)
         self.processes.append(process)
@@ -386,6 +399,34 @@ def wait_for_http(url: str, timeout: float = 30) -> None:
         except requests.RequestException:
             time.sleep(0.2)
     raise RuntimeError(f"the server at {url} did not start")
+
+
+def wait_for_workers(count: int, timeout: float = 90) -> int:
+    """Wait until ``count`` Celery workers answer a ping (they consume from the broker); how many did."""
+    from config.celery_app import app
+
+    replies: list = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        replies = app.control.ping(timeout=1.0) or []
+        if len(replies) >= count:
+            break
+    return len(replies)
+
+
+def worker_main(argv: list[str]) -> int:
+    """Child process: a Celery sync worker running ``strategy`` (argv: strategy, rate_limit or -, worker args)."""
+    import django
+
+    django.setup()
+    import bench_sync_strategies
+
+    from config.celery_app import app
+
+    strategy, rate_limit, celery_argv = argv[0], argv[1], argv[2:]
+    bench_sync_strategies.install(strategy, rate_limit="" if rate_limit == "-" else rate_limit)
+    app.worker_main(celery_argv)
+    return 0
 
 
 def dispatcher_loop() -> int:
@@ -448,10 +489,25 @@ def mirror_check(world: dict, codes: list[str], all_codes: list[str]) -> dict:
 
 # --- The benchmark ------------------------------------------------------------------------------------------
 
-def main() -> int:
-    if len(sys.argv) > 1 and sys.argv[1] == "--dispatcher":
-        return dispatcher_loop()
+def calls_per_page(page_size: int) -> int:
+    """A page costs its search and ceil(page size / ID-set max) GETs by ID set (the engine's call pattern)."""
+    return 1 + math.ceil(page_size / IDSET_MAX)
+
+
+def celery_rate_limit(*, accounts: int, limit: int, period_s: float, page_size: int, workers: int) -> str:
+    """``sync_slice``'s ``rate_limit`` per worker for celery-rate-limit, as people set it: the accounts' combined
+    limit, in tasks of one page, divided by the workers (200 accounts x 10 calls/60 s, 2 calls a page, 4
+    workers: "250/m")."""
+    if min(accounts, limit, workers) < 1 or period_s <= 0:
+        raise ValueError("accounts, limit and workers must be at least 1 and the period positive")
+    per_minute = accounts * limit * 60 / period_s / calls_per_page(page_size) / workers
+    return f"{per_minute:.6g}/m"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--strategy", choices=[*STRATEGIES, "all"], default="paced",
+                        help="client strategy (default: paced, the engine); all: the three, one after another")
     parser.add_argument("--accounts", type=int, default=200)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=0, help="threads per worker (default: enough for all slices)")
@@ -470,25 +526,107 @@ def main() -> int:
     parser.add_argument("--lease", type=int, default=15)
     parser.add_argument("--max-slot-wait", type=float, default=0, help="seconds (default: the engine's 4 s)")
     parser.add_argument("--in-flight", type=int, default=0, help="SYNC_MAX_IN_FLIGHT (default: from the rate)")
-    parser.add_argument("--slice-pages", type=int, default=20)
+    parser.add_argument("--slice-pages", type=int, default=0,
+                        help="SYNC_SLICE_MAX_PAGES (default 20; 1 for celery-rate-limit: a task is a page)")
     parser.add_argument("--slice-seconds", type=int, default=20)
     parser.add_argument("--pace-factor", type=float, default=0.99)
     parser.add_argument("--server-workers", type=int, default=3)
     parser.add_argument("--server-threads", type=int, default=4)
     parser.add_argument("--keep", action="store_true", help="keep the logs directory")
-    args = parser.parse_args()
-    random.seed(7)
-    interval = args.period / (args.limit * args.pace_factor)
+    args = parser.parse_args(argv)
     if not args.max_slot_wait:
         # The engine's default: a slot further away than this hands the worker back, and the stream comes
         # back to the dispatcher a little before its slot (so a waiting stream holds no worker).
         args.max_slot_wait = 4.0
+    args.rate_limit = ""
+    if args.strategy == "celery-rate-limit":
+        # A task is one page (a search and its GET by ID set): Celery's rate_limit counts tasks.
+        args.slice_pages = args.slice_pages or 1
+        args.rate_limit = celery_rate_limit(accounts=args.accounts, limit=args.limit, period_s=args.period,
+                                            page_size=args.page_size, workers=args.workers)
+        if not args.in_flight:
+            # Tasks wait in their worker for the bucket: as many queued as a quarter of a lease's worth of the
+            # rate. A task that waits longer than its lease finds its stream leased again (it does nothing but
+            # still spends a token) while the new lease's task queues behind it: with half a lease's worth, a
+            # loaded machine (tasks run slower than the rate) tipped 200 accounts into only such tasks.
+            task_rate = args.accounts * args.limit / args.period / calls_per_page(args.page_size)
+            args.in_flight = max(2 * args.workers, math.ceil(round(task_rate * args.lease / 4, 6)))
+    args.slice_pages = args.slice_pages or 20
     if not args.in_flight:
         # Enough places for every call of the whole rate to wait up to max_slot_wait and run, with room.
         total_rate = (args.accounts + args.small + 1) * args.limit / args.period
         args.in_flight = max(32, math.ceil(total_rate * (args.max_slot_wait + 2) * 1.5))
     if not args.threads:
         args.threads = math.ceil(args.in_flight * 1.25 / args.workers)
+    return args
+
+
+SIDE_BY_SIDE = ("rejected_calls", "rejected_share", "utilisation", "mirror_seconds",
+                "mirror_seconds_at_limit", "jain_index", "min_account_accepted", "max_account_accepted",
+                "utilisation_with_kills", "rejected_in_kill_window", "lost_records", "duplicate_records",
+                "runs_unfinished", "refresh_calls_per_expiry", "small_account_p95_s", "api_calls_total",
+                "bench_seconds", "load_average_1m")
+
+
+def without_strategy(argv: list[str]) -> list[str]:
+    """``argv`` without its --strategy option (either spelling)."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--strategy":
+            skip = True
+        elif not arg.startswith("--strategy="):
+            kept.append(arg)
+    return kept
+
+
+def side_by_side(results: dict[str, dict]) -> str:
+    """The figures of each strategy's run in columns (a run that printed no JSON line shows n/a)."""
+    names = list(results)
+    lines = [f"{'figure':<28}" + "".join(f"{name:>20}" for name in names), "-" * (28 + 20 * len(names))]
+    for key in SIDE_BY_SIDE:
+        cells = []
+        for name in names:
+            value = results[name].get(key)
+            cells.append("n/a" if value is None else (f"{value:,.4g}" if isinstance(value, float) else str(value)))
+        lines.append(f"{key:<28}" + "".join(f"{cell:>20}" for cell in cells))
+    return "\n".join(lines)
+
+
+def run_all(argv: list[str]) -> int:
+    """Each strategy in its own run of this bench, one after another (same arguments, same seed, so the same
+    accounts and data; a fresh database, Redis, server and workers each), then the side-by-side table."""
+    rest = without_strategy(argv)
+    results: dict[str, dict] = {}
+    status = 0
+    for strategy in STRATEGIES:
+        log(f"=== strategy {strategy} ===")
+        process = subprocess.Popen([PY, str(Path(__file__).resolve()), *rest, "--strategy", strategy], cwd=BASE_DIR,
+                                   stdout=subprocess.PIPE, text=True)
+        CHILDREN.append(process)
+        results[strategy] = {}
+        for line in process.stdout:
+            print(line, end="", flush=True)
+            if line.startswith("{"):
+                results[strategy] = json.loads(line)
+        status = process.wait() or status
+    print()
+    print("Side by side (same accounts, data, limits and server; one run each, one after another):")
+    print(side_by_side(results))
+    return status
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--dispatcher":
+        return dispatcher_loop()
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        return worker_main(sys.argv[2:])
+    args = parse_args()
+    if args.strategy == "all":
+        return run_all(sys.argv[1:])
+    random.seed(7)
+    interval = args.period / (args.limit * args.pace_factor)
     workdir = Path(tempfile.mkdtemp(prefix="bench-sync-"))
     try:
         return run(args, workdir, interval)
@@ -505,7 +643,7 @@ def main() -> int:
 
 def run(args, workdir: Path, interval: float) -> int:
     started_at = time.time()
-    print(f"Sync engine benchmark (this machine: {os.cpu_count()} cores)", flush=True)
+    print(f"Sync engine benchmark, strategy {args.strategy} (this machine: {os.cpu_count()} cores)", flush=True)
     database_url, database = private_postgres(workdir), "private PostgreSQL cluster"
     if database_url is None:
         database_url, database = shared_postgres(), "PostgreSQL (database partner_portal_bench)"
@@ -543,8 +681,8 @@ def _run(args, workdir, interval, database_url, database, redis_url, started_at)
     rate = args.limit * args.pace_factor / args.period
     phase_a_s = args.warmup + args.seconds + args.kill_seconds
     # A page costs one search and ceil(page size / ID-set max) GETs by ID set (the engine's call pattern).
-    calls_per_page = 1 + math.ceil(args.page_size / IDSET_MAX)
-    pages_a = math.ceil(rate * phase_a_s * 1.15 / calls_per_page) + 2
+    page_calls = calls_per_page(args.page_size)
+    pages_a = math.ceil(rate * phase_a_s * 1.15 / page_calls) + 2
     codes_a = [f"acct{i:05d}" for i in range(args.accounts)]
     code_huge = "huge00000"
     codes_small = [f"small{i:04d}" for i in range(args.small)]
@@ -573,9 +711,12 @@ def _run(args, workdir, interval, database_url, database, redis_url, started_at)
     workers.start()
     spawn([PY, str(Path(__file__).resolve()), "--dispatcher"], env=env,
           stdout=open(workdir / "dispatcher.log", "wb"))
-    time.sleep(3)  # workers connect to the broker
+    ready = wait_for_workers(args.workers)  # every strategy starts with its workers consuming
+    log(f"{ready}/{args.workers} sync workers answer")
     log(f"server {site_url} ({args.server_workers} workers x {args.server_threads} threads), {args.workers} sync "
-        f"workers x {args.threads} threads, limit {args.limit}/{args.period} s, pace {args.pace_factor}, "
+        f"workers x {args.threads} threads, strategy {args.strategy}"
+        f"{f' (sync_slice rate_limit {args.rate_limit} per worker)' if args.rate_limit else ''}, "
+        f"limit {args.limit}/{args.period} s, pace {args.pace_factor}, slices of at most {args.slice_pages} pages, "
         f"max slot wait {args.max_slot_wait} s, lease {args.lease} s, tokens live {args.token_seconds} s")
     reader = AccessLog(access_log)
     ids_a = [world["connections"][c] for c in codes_a]
@@ -637,9 +778,10 @@ def _run(args, workdir, interval, database_url, database, redis_url, started_at)
     allowed_k = len(backlogged_k) * args.limit * args.kill_seconds / args.period
     utilisation_k = sum(accepted_k[c] for c in backlogged_k) / allowed_k if allowed_k else 0.0
 
-    # --- Drain: a high limit lets every account finish its run; then compare the mirror with the source ---
-    log("phase A: drain (limit raised so every run finishes), then mirror check")
-    set_limit(args.limit * 50, args.period)
+    # --- Drain: every account finishes its run; then compare the mirror with the source ---
+    # The limit stays as it was: when the last account's run finishes is the strategy's time to mirror
+    # every record (mirror_seconds).
+    log("phase A: drain (same limit, until every run finishes), then mirror check")
     drain_start = time.time()
     while True:
         done = finished_at(ids_a)
@@ -649,13 +791,16 @@ def _run(args, workdir, interval, database_url, database, redis_url, started_at)
         if int(time.time() - drain_start) % 10 < 2:
             log(f"  drain: {len(done)}/{len(ids_a)} runs finished")
     log(f"  {len(done)}/{len(ids_a)} runs finished, drain took {time.time() - drain_start:.0f} s")
+    # From the moment the accounts were turned on (their first calls spread over one pace interval) to the
+    # last one's run finishing; the same calls at exactly the limit's rate, evenly spaced, take calls_at_limit_s.
+    mirror_s = max(done.values()) - t0 if len(done) == len(ids_a) and done else None
+    calls_per_account = pages_a * page_calls
+    calls_at_limit_s = (calls_per_account - 1) * args.period / args.limit
     finished_codes = [c for c in codes_a if world["connections"][c] in done]
     check = mirror_check(world, finished_codes, codes_a)  # lost records only count where the run claims to be complete
     needs_reauth = Connection.objects.filter(status=Connection.Status.NEEDS_REAUTH).count()
 
     # --- Phase B: one huge account backlogged, small accounts turned on together ---
-    set_limit(args.limit, args.period)
-    time.sleep(1)
     ids_b = [world["connections"][c] for c in [code_huge] + codes_small]
     log(f"phase B: 1 huge account + {len(codes_small)} small accounts (1-2 pages) turned on together")
     b_start = time.time()
@@ -697,12 +842,18 @@ def _run(args, workdir, interval, database_url, database, redis_url, started_at)
     elapsed = time.time() - started_at
 
     results = {
+        "strategy": args.strategy, "celery_rate_limit_per_worker": args.rate_limit or None,
+        "slice_max_pages": args.slice_pages,
         "accounts": args.accounts, "workers": args.workers, "threads_per_worker": args.threads,
         "max_in_flight": args.in_flight, "max_slot_wait_s": args.max_slot_wait,
         "seconds": args.seconds, "limit": args.limit, "period_s": args.period, "pace_factor": args.pace_factor,
         "page_size": args.page_size, "database": database.split(" (")[0],
         "allowed_calls": round(allowed, 1), "accepted_calls": sum(accepted[c] for c in backlogged),
-        "rejected_calls": all_rejected, "rejected_in_window": sum(rejected.values()),
+        "rejected_calls": all_rejected,
+        "rejected_share": round(all_rejected / max(1, all_accepted + all_rejected), 4),
+        "mirror_seconds": round(mirror_s, 1) if mirror_s is not None else None,
+        "mirror_seconds_at_limit": round(calls_at_limit_s, 1), "calls_per_account": calls_per_account,
+        "rejected_in_window": sum(rejected.values()),
         "other_errors_in_window": sum(other.values()),
         "backlogged_accounts": len(backlogged),
         "utilisation": round(utilisation, 4), "utilisation_from_spacing": round(utilisation_from_spacing, 4),
@@ -724,6 +875,7 @@ def _run(args, workdir, interval, database_url, database, redis_url, started_at)
         "refresh_calls_per_expiry_with_kills": round(len(token_calls) / generations, 4) if generations else None,
         "needs_reauth": needs_reauth,
         "api_calls_total": all_accepted, "bench_seconds": round(elapsed, 1),
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
     print()
     print(f"{'figure':<30}{'value':>14}   target")
