@@ -43,7 +43,6 @@ import random
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -110,35 +109,7 @@ def _drop_database(url: str) -> None:
 
 def _private_cluster(workdir: Path) -> str | None:
     """A private PostgreSQL cluster with production durability (fsync, synchronous commit); its URL or None."""
-    bin_dir = bench_sync._pg_bin()
-    if bin_dir is None:
-        return None
-    data = workdir / "pgdata"
-    run_as = []
-    if os.geteuid() == 0:  # postgres refuses to run as root
-        run_as = ["runuser", "-u", "postgres", "--"]
-        os.chmod(workdir, 0o755)
-        data.mkdir()
-        shutil.chown(data, "postgres", "postgres")
-    init = subprocess.run([*run_as, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-                           "--no-sync", "-E", "UTF8"], capture_output=True, text=True)
-    if init.returncode:
-        log(f"initdb failed ({init.stderr.strip()[:200]}); not using a private cluster")
-        return None
-    port = bench_sync.free_port()
-    process = bench_sync.spawn(
-        [*run_as, str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(data),
-         "-c", "listen_addresses=127.0.0.1", "-c", "shared_buffers=1GB", "-c", "max_wal_size=4GB",
-         "-c", "log_min_messages=fatal"], env=dict(os.environ))
-    deadline = time.monotonic() + 30
-    while True:
-        url = _create_database(f"postgres://postgres@127.0.0.1:{port}/postgres")
-        if url:
-            return url
-        if process.poll() is not None or time.monotonic() > deadline:
-            log("the private PostgreSQL cluster did not start")
-            return None
-        time.sleep(0.3)
+    return bench_sync.private_postgres(workdir, settings=("shared_buffers=1GB", "max_wal_size=4GB"), database=DB_NAME)
 
 
 def choose_database(workdir: Path) -> tuple[str, str, bool]:

@@ -123,8 +123,14 @@ def _pg_bin() -> Path | None:
     return Path(found).parent if found and (Path(found).parent / "initdb").exists() else None
 
 
-def private_postgres(workdir: Path) -> str | None:
-    """A private PostgreSQL cluster tuned for a benchmark (no durability); its URL, or None."""
+# A benchmark's cluster: nothing is kept if the machine stops, and every running slice holds a connection.
+FAST_CLUSTER = ("max_connections=600", "fsync=off", "synchronous_commit=off", "full_page_writes=off",
+                "shared_buffers=256MB", "max_wal_size=2GB")
+
+
+def private_postgres(workdir: Path, *, settings=FAST_CLUSTER, database: str = "partner_portal_bench") -> str | None:
+    """A private PostgreSQL cluster started with these server ``settings`` (no durability by default) and an
+    empty ``database``; its URL, or None."""
     bin_dir = _pg_bin()
     if bin_dir is None:
         return None
@@ -141,10 +147,10 @@ def private_postgres(workdir: Path) -> str | None:
         log(f"initdb failed ({init.stderr.strip()[:200]}); not using a private cluster")
         return None
     port = free_port()
+    options = [part for setting in ("listen_addresses=127.0.0.1", *settings, "log_min_messages=fatal")
+               for part in ("-c", setting)]
     process = spawn([*run_as, str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(data),
-                     "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=600", "-c", "fsync=off",
-                     "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "shared_buffers=256MB",
-                     "-c", "max_wal_size=2GB", "-c", "log_min_messages=fatal"], env=dict(os.environ))
+                     *options], env=dict(os.environ))
     import psycopg
 
     deadline = time.monotonic() + 30
@@ -152,14 +158,14 @@ def private_postgres(workdir: Path) -> str | None:
         try:
             with psycopg.connect(f"postgres://postgres@127.0.0.1:{port}/postgres", autocommit=True,
                                  connect_timeout=2) as conn:
-                conn.execute("CREATE DATABASE partner_portal_bench")
+                conn.execute(f"CREATE DATABASE {database}")
             break
         except psycopg.OperationalError:
             if process.poll() is not None or time.monotonic() > deadline:
                 log("the private PostgreSQL cluster did not start")
                 return None
             time.sleep(0.2)
-    return f"postgres://postgres@127.0.0.1:{port}/partner_portal_bench"
+    return f"postgres://postgres@127.0.0.1:{port}/{database}"
 
 
 def shared_postgres() -> str | None:
