@@ -4,6 +4,7 @@ then the optimisation report: each client gets exactly the findings its habit ea
 import pytest
 
 from integrations import tasks
+from integrations.models import Product
 from portal.optimisation import optimisation_report
 from tests.integrations.api_support import api_url, fresh_pools, issue_token, seed_rows, set_default_limit, world  # noqa: F401
 
@@ -15,6 +16,11 @@ def report_of(world):
     return optimisation_report(app=world.app, account=world.account, days=1)
 
 
+def product_ids(world) -> list[int]:
+    """The ids of the account's products (not 1, 2, 3...: sequences are not reset between tests)."""
+    return list(Product.objects.filter(account=world.account).order_by("pk").values_list("pk", flat=True))
+
+
 def codes(report) -> list[str]:
     return sorted(finding.code for finding in report.findings)
 
@@ -22,9 +28,12 @@ def codes(report) -> list[str]:
 def test_a_well_behaved_client_gets_no_findings(client, world):
     # given a client that reads by ID set and searches by updatedOn, each search different
     seed_rows(world.account, products=10)
+    ids = product_ids(world)
     headers = world.issued.headers()
-    assert client.get(api_url("acme", "product-service/product/1-5"), **headers).status_code == 200
-    assert client.get(api_url("acme", "product-service/product/6,7,8"), **headers).status_code == 200
+    id_set = ",".join(map(str, ids[:5]))
+    assert client.get(api_url("acme", f"product-service/product/{id_set}"), **headers).status_code == 200
+    assert client.get(api_url("acme", f"product-service/product/{ids[5]},{ids[6]},{ids[7]}"),
+                      **headers).status_code == 200
     for since in ("2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z"):
         assert client.get(api_url("acme", f"{SEARCH}?updatedOn={since}/"), **headers).status_code == 200
     # then the report has its calls and nothing to change
@@ -34,7 +43,7 @@ def test_a_well_behaved_client_gets_no_findings(client, world):
 
 def test_a_client_reading_single_ids_in_a_loop(client, world):
     seed_rows(world.account, products=6)
-    for pk in range(1, 7):
+    for pk in product_ids(world):
         client.get(api_url("acme", f"product-service/product/{pk}"), **world.issued.headers())
     report = report_of(world)
     assert codes(report) == ["batch_single_id_reads"]
