@@ -400,11 +400,14 @@ def connections_disable(*, connections, reason: str) -> int:
     """Disable ``connections`` (a queryset) in the caller's transaction: the portal turned their installation
     off or suspended their app. Returns how many were not disabled already."""
     # Locked first, so that exactly the connections changed here have their streams parked (the streams of
-    # connections already disabled are parked already).
+    # connections already disabled are parked already); in chunks, as an app may have many.
     ids = list(connections.exclude(status=Connection.Status.DISABLED).select_for_update().values_list("pk", flat=True))
-    disabled = Connection.objects.filter(pk__in=ids).update(
-        status=Connection.Status.DISABLED, status_reason=reason[:300], status_changed_at=timezone.now())
-    _park_streams(ids, parked=True)
+    now, disabled = timezone.now(), 0
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        disabled += Connection.objects.filter(pk__in=chunk).update(
+            status=Connection.Status.DISABLED, status_reason=reason[:300], status_changed_at=now)
+        _park_streams(chunk, parked=True)
     return disabled
 
 
