@@ -13,7 +13,9 @@ so several beat or worker processes never lease a stream twice.
 At scale (docs/scaling.md, ``make bench-scale``) a pass reads a few index entries, not every runnable
 stream: the never-dispatched streams, then the others, are each read in the order of the index
 ``(last_dispatched_at, id)`` and only as many as there are free places; the in-flight count reads the
-partial index of live leases; and the picked streams are leased by one ``UPDATE``.
+partial index of live leases; and the picked streams are leased by one ``UPDATE``. The streams of inactive
+connections are parked (``SyncStream.parked``, kept in step by ``sync.services``) and are not in the order
+index at all, so a pass never steps over them.
 """
 
 import logging
@@ -39,7 +41,9 @@ MAX_PASSES = 5
 
 def runnable_streams(now):
     return (SyncStream.objects
-            .filter(connection__status=Connection.Status.ACTIVE, next_run_at__lte=now)
+            # Parked streams (their connection is not active) are not in the order index: ``parked=False`` lets
+            # the database walk it; the status stays the rule.
+            .filter(parked=False, connection__status=Connection.Status.ACTIVE, next_run_at__lte=now)
             # Managed connections run while the app's managed sync is on; external ones always.
             .filter(Q(connection__kind=Connection.Kind.EXTERNAL) | Q(connection__app__sync_spec__is_enabled=True))
             .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))

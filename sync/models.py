@@ -135,6 +135,10 @@ class SyncStream(models.Model):
     full_resync_requested = models.BooleanField(default=False)
     failures = models.PositiveSmallIntegerField(default=0, help_text="Failed attempts in a row.")
     last_error = models.CharField(max_length=500, blank=True)
+    # True while the connection is not active (needs re-authorising, paused, disabled): the stream is left out of
+    # the dispatcher's order index, so passes do not step over it. Kept in step by every status change
+    # (sync.services._park_streams) and set when the stream is made (_ensure_streams).
+    parked = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         db_table = "integrations_syncstream"
@@ -142,8 +146,10 @@ class SyncStream(models.Model):
         constraints = [models.UniqueConstraint(fields=["connection", "resource"], name="one_stream_per_resource")]
         indexes = [
             models.Index(fields=["next_run_at", "last_dispatched_at"]),
-            # The dispatcher's order (sync/dispatcher.py): walked, not sorted, when every stream is due.
-            models.Index(fields=["last_dispatched_at", "id"], name="sync_stream_dispatch_order"),
+            # The dispatcher's order (sync/dispatcher.py): walked, not sorted, when every stream is due. Parked
+            # streams (inactive connections) are not in it, so a pass never reads past them.
+            models.Index(fields=["last_dispatched_at", "id"], name="sync_stream_dispatch_order",
+                         condition=models.Q(parked=False)),
             # Live leases only (a finished slice clears its lease): the in-flight count reads a few rows.
             models.Index(fields=["lease_expires_at"], name="sync_stream_leased",
                          condition=models.Q(lease_expires_at__isnull=False)),

@@ -68,6 +68,16 @@ def _require_manager(connection: Connection, actor) -> None:
 def _set_status(connection: Connection, status: str, reason: str = "") -> None:
     connection.status, connection.status_reason, connection.status_changed_at = status, reason[:300], timezone.now()
     connection.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
+    _park_streams([connection.pk], parked=status != Connection.Status.ACTIVE)
+
+
+def _park_streams(connection_ids, *, parked: bool) -> None:
+    """Park (or unpark) the streams of the connections whose status the caller has just changed, in its
+    transaction: a stream is parked exactly while its connection is not active, and parked streams are left
+    out of the dispatcher's order index (docs/scaling.md). Every status change calls this after its write to
+    the connections, whose row locks it then holds, so a stream being made meanwhile (:func:`_ensure_streams`
+    reads the status under that lock) is parked right too."""
+    SyncStream.objects.filter(connection_id__in=connection_ids).exclude(parked=parked).update(parked=parked)
 
 
 def _lock_to_act(connection: Connection, actor, *, status: str, refusal: str) -> Connection:
@@ -175,9 +185,15 @@ def sync_spec_save(*, app: App, actor, is_enabled: bool, resources, interval_sec
 
 
 def _ensure_streams(connection: Connection, resources) -> None:
-    """One stream per chosen resource (existing streams and their checkpoints are kept)."""
+    """One stream per chosen resource (existing streams and their checkpoints are kept); a new stream is
+    parked if the connection is not active, as read under its row lock (see :func:`_park_streams`)."""
     have = set(connection.streams.values_list("resource", flat=True))
-    SyncStream.objects.bulk_create([SyncStream(connection=connection, resource=r) for r in resources if r not in have])
+    missing = [r for r in resources if r not in have]
+    if not missing:
+        return
+    status = Connection.objects.select_for_update().filter(pk=connection.pk).values_list("status", flat=True).get()
+    parked = status != Connection.Status.ACTIVE
+    SyncStream.objects.bulk_create([SyncStream(connection=connection, resource=r, parked=parked) for r in missing])
 
 
 # --- Managed connections (an account turns the app on) -----------------------------------------------------
@@ -383,8 +399,16 @@ def reauthorize_url(*, connection: Connection, actor) -> str:
 def connections_disable(*, connections, reason: str) -> int:
     """Disable ``connections`` (a queryset) in the caller's transaction: the portal turned their installation
     off or suspended their app. Returns how many were not disabled already."""
-    return connections.exclude(status=Connection.Status.DISABLED).update(
-        status=Connection.Status.DISABLED, status_reason=reason[:300], status_changed_at=timezone.now())
+    # Locked first, so that exactly the connections changed here have their streams parked (the streams of
+    # connections already disabled are parked already); in chunks, as an app may have many.
+    ids = list(connections.exclude(status=Connection.Status.DISABLED).select_for_update().values_list("pk", flat=True))
+    now, disabled = timezone.now(), 0
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        disabled += Connection.objects.filter(pk__in=chunk).update(
+            status=Connection.Status.DISABLED, status_reason=reason[:300], status_changed_at=now)
+        _park_streams(chunk, parked=True)
+    return disabled
 
 
 def connection_needs_reauth(*, connection: Connection, reason: str) -> bool:
@@ -395,6 +419,7 @@ def connection_needs_reauth(*, connection: Connection, reason: str) -> bool:
             status=Connection.Status.NEEDS_REAUTH, status_reason=reason[:300], status_changed_at=timezone.now())
         if not changed:
             return False
+        _park_streams([connection.pk], parked=True)
         connection = Connection.objects.select_related("app__user").get(pk=connection.pk)
         audit_record(actor=None, verb="sync.connection_needs_reauth", target=connection,
                      app_ref=connection.app.client_id, data={"reason": reason[:300]})

@@ -219,6 +219,9 @@ def build_world(n: int) -> dict:
         # One connection in 20 waits for its account to re-authorise (it stays so for days).
         sql(f"UPDATE {Connection._meta.db_table} SET status = %s WHERE app_id = %s AND id %% 20 = 0",
             [Connection.Status.NEEDS_REAUTH, app.pk])
+        # Their streams are parked, as the service that changes a status does (sync.services._park_streams).
+        sql(f"UPDATE {SyncStream._meta.db_table} s SET parked = true FROM {Connection._meta.db_table} c "
+            "WHERE c.id = s.connection_id AND c.status <> 'active'")
     sql("ANALYZE")
     counts = {"accounts": Account.objects.count(), "installations": Installation.objects.count(),
               "connections": Connection.objects.count(), "streams": SyncStream.objects.count()}
