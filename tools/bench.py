@@ -40,6 +40,7 @@ PAIRS = [
     ("limiter_max_in_window", "fixed_window_max_in_window", "exact"),
     ("limiter_max_in_window", "drf_max_in_window", "exact"),
     ("token_exchanges_per_s", "token_peer_exchanges_per_s", "higher"),
+    ("token_code_exchanges_per_s", "token_peer_code_exchanges_per_s", "higher"),
     ("gateway_overhead_ms", "gateway_peer_overhead_ms", "lower"),
     ("gateway_stack_overhead_ms", "gateway_peer_stack_overhead_ms", "lower"),
 ]
@@ -49,6 +50,7 @@ PEER_NAMES = {
     "drf_decisions_per_s": "DRF cache throttle", "limits_max_in_window": "limits moving window",
     "fixed_window_max_in_window": "fixed window (django-ratelimit)", "drf_max_in_window": "DRF cache throttle",
     "token_peer_exchanges_per_s": "DOT defaults (PBKDF2 secret)",
+    "token_peer_code_exchanges_per_s": "DOT defaults (PBKDF2 secret)",
     "gateway_peer_overhead_ms": "DRF + DOT auth + DRF throttle",
     "gateway_peer_stack_overhead_ms": "DRF + DOT auth + DRF throttle",
 }
