@@ -205,13 +205,29 @@ def account_member_set_role(*, membership: Membership, role: str, actor: User) -
                        "account": account.code})
     return membership
 
-@transaction.atomic
 def account_set_show_beta_apps(*, account: Account, show: bool, actor: User) -> Account:
     """Owners and admins choose whether the account's store shows beta apps."""
+    return _account_switch(account, actor, "show_beta_apps", show, verb="account.show_beta_apps_changed",
+                           data={"show": show})
+
+
+def account_usage_alerts_mute(*, actor, account: Account, muted: bool) -> Account:
+    """Owners and admins of the account turn usage alerts for it off (``muted``) or back on (the alerts
+    themselves are the portal's: ``portal/usage_alerts.py``)."""
+    if not isinstance(muted, bool):
+        raise ValidationError("Say whether usage alerts are muted (true or false).")
+    return _account_switch(account, actor, "usage_alerts_muted", muted, verb="account.usage_alerts_changed",
+                           data={"muted": muted})
+
+
+@transaction.atomic
+def _account_switch(account: Account, actor, field: str, value: bool, *, verb: str, data: dict) -> Account:
+    """Set one on/off setting of the account, as its owners and admins only (PermissionDenied for anyone else);
+    audited when it changes, and the same value again changes nothing."""
     account = Account.objects.select_for_update().get(pk=account.pk)
     require_account_manager(actor, account=account, message="Only owners and admins can change this.")
-    if account.show_beta_apps != show:
-        account.show_beta_apps = show
-        account.save(update_fields=["show_beta_apps"])
-        audit_record(actor=actor, verb="account.show_beta_apps_changed", target=account, data={"show": show})
+    if getattr(account, field) != value:
+        setattr(account, field, value)
+        account.save(update_fields=[field])
+        audit_record(actor=actor, verb=verb, target=account, data=data)
     return account

@@ -31,7 +31,6 @@ from accounts.models import DeveloperProfile, Membership, Notification, PartnerA
 from accounts.notifications import notification_mark_read
 from accounts.refusals import apply_refusal, refusal_messages, reported_refusal
 from accounts.selectors import membership_or_404
-from accounts.usage_alerts import account_usage_alerts_mute
 
 # --- Developer profile and partner application ---------------------------------------------------------
 
@@ -214,7 +213,7 @@ def account_usage_alerts(request, code):
         return redirect("accounts:account_detail", code=code)
     muted = form.cleaned_data["muted"]
     with reported_refusal(request) as refusal:
-        account_usage_alerts_mute(actor=request.user, account=membership.account, muted=muted)
+        services.account_usage_alerts_mute(actor=request.user, account=membership.account, muted=muted)
     if not refusal:
         messages.success(request, "Owners are no longer told when an app nears its limit in this account." if muted
                          else "Owners will be told when an app nears its limit in this account.")

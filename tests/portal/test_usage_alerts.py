@@ -9,9 +9,9 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
+from accounts import services as account_services
 from accounts.audit_text import event_sentence
 from accounts.models import Account, AuditEvent, Membership, Notification
-from accounts.usage_alerts import account_usage_alerts_mute
 from portal.models import App, Installation, UsageAlert
 from portal.usage_alerts import app_usage_alerts_mute, record_usage_alert
 from tests.factories import AccountFactory, AppFactory, MembershipFactory, UserFactory
@@ -222,7 +222,7 @@ def test_only_the_developer_can_mute_the_app(installation, who):
 def test_owners_and_admins_mute_the_account(installation, role):
     actor = installation.account.memberships.filter(role=role).first().user
 
-    account_usage_alerts_mute(actor=actor, account=installation.account, muted=True)
+    account_services.account_usage_alerts_mute(actor=actor, account=installation.account, muted=True)
 
     assert Account.objects.get(pk=installation.account_id).usage_alerts_muted is True
     event = AuditEvent.objects.get()
@@ -237,7 +237,7 @@ def test_nobody_else_can_mute_the_account(installation, who):
              "owner of another account": lambda: MembershipFactory(role=Membership.Role.OWNER).user,
              "the app's developer": lambda: installation.app.user}[who]()
     with pytest.raises(PermissionDenied):
-        account_usage_alerts_mute(actor=actor, account=installation.account, muted=True)
+        account_services.account_usage_alerts_mute(actor=actor, account=installation.account, muted=True)
     assert Account.objects.get(pk=installation.account_id).usage_alerts_muted is False
     assert not AuditEvent.objects.exists()
 
@@ -247,7 +247,7 @@ def test_a_mute_that_is_not_true_or_false_is_refused(installation):
         app_usage_alerts_mute(actor=installation.app.user, app=installation.app, muted="yes")
     owner = next(iter(owners(installation)))
     with pytest.raises(ValidationError):
-        account_usage_alerts_mute(actor=owner, account=installation.account, muted=1)
+        account_services.account_usage_alerts_mute(actor=owner, account=installation.account, muted=1)
     assert not AuditEvent.objects.exists()
 
 
