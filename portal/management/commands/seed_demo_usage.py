@@ -18,9 +18,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Account, Membership
-from portal import installations, limit_requests, services
-from portal.management.demo import demo_developer
+from portal import limit_requests, services
+from portal.management.demo import demo_developer, turn_on_in_demo_accounts
 from portal.minutes import minute_of, minute_start
 from portal.models import App, RateLimitIncreaseRequest, UsageMinute
 
@@ -77,17 +76,8 @@ class Command(BaseCommand):
                 short_description="Sends new orders and stock levels to a warehouse system.",
                 client_type=App.CLIENT_CONFIDENTIAL, redirect_uris="http://localhost:8080/callback",
             )[0]
-        installed = {}
-        for account in Account.objects.filter(code__in=["outerheaven", "topfurniture"]):
-            owner = (Membership.objects.filter(account=account, role=Membership.Role.OWNER)
-                     .select_related("user").first())
-            if owner is None:
-                continue
-            with transaction.atomic():
-                if not app.early_access.filter(account=account).exists():
-                    services.early_access_add(app=app, account_code=account.code, actor=developer)
-                installed[account.code] = installations.installation_turn_on(app=app, account=account,
-                                                                             actor=owner.user)
+        installed = {installation.account.code: installation
+                     for installation, _ in turn_on_in_demo_accounts(app, developer)}
         rng = random.Random(11)
         now = minute_of(timezone.now())
         rows = []

@@ -10,9 +10,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.urls import reverse
 
-from accounts.models import Account, Membership
-from portal import installations, services
-from portal.management.demo import demo_developer
+from portal import services
+from portal.management.demo import demo_developer, turn_on_in_demo_accounts
 from portal.models import App
 from sync import services as sync_services
 from sync.models import Connection, SyncResource, SyncSpec
@@ -41,17 +40,9 @@ class Command(BaseCommand):
                                              webhook_url=settings.SITE_URL + reverse("sync:demo_webhook_receiver"),
                                              client_secret=secret)
         connected = 0
-        for account in Account.objects.filter(code__in=["outerheaven", "topfurniture"]):
-            owner = (Membership.objects.filter(account=account, role=Membership.Role.OWNER)
-                     .select_related("user").first())
-            if owner is None:
-                continue
-            with transaction.atomic():
-                if not app.early_access.filter(account=account).exists():
-                    services.early_access_add(app=app, account_code=account.code, actor=developer)
-                installation = installations.installation_turn_on(app=app, account=account, actor=owner.user)
+        for installation, owner in turn_on_in_demo_accounts(app, developer):
             if not Connection.objects.filter(installation=installation, status=Connection.Status.ACTIVE).exists():
-                sync_services.managed_connection_provision(installation=installation, actor=owner.user)
+                sync_services.managed_connection_provision(installation=installation, actor=owner)
                 connected += 1
         spec = SyncSpec.objects.get(app=app)
         self.stdout.write(self.style.SUCCESS(
