@@ -78,6 +78,7 @@ import redis
 
 from integrations.redis_client import api_redis
 from portal.minutes import minute_of, minute_start
+from portal.models import UsageFigures
 
 logger = logging.getLogger(__name__)
 
@@ -122,10 +123,8 @@ class UsageCount:
 
     def figures(self) -> dict:
         """The figures by the names of ``portal.models.UsageFigures``'s fields."""
-        return {"calls": self.calls, "throttled": self.throttled, "failed": self.failed,
-                "status_4xx": self.status_4xx, "status_5xx": self.status_5xx, "in_retry_wait": self.in_retry_wait,
-                "expired_token": self.expired_token, "while_off": self.while_off, "endpoints": dict(self.endpoints),
-                "repeated_searches": dict(self.repeated_searches)}
+        return {**{name: getattr(self, name) for name in UsageFigures.COUNTERS},
+                **{name: dict(getattr(self, name)) for name in UsageFigures.BY_ENDPOINT}}
 
 
 def minute_key(installation_id: int, minute: int) -> str:

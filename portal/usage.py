@@ -100,8 +100,7 @@ def usage_series_of(*, installations, now: datetime | None = None, hours: int = 
 
 
 # The figures of portal.models.UsageFigures, in the order a tuple of figures gives them.
-FIGURE_FIELDS = ("calls", "throttled", "failed", "status_4xx", "status_5xx", "in_retry_wait", "expired_token",
-                 "endpoints", "repeated_searches", "while_off")
+FIGURE_FIELDS = (*UsageFigures.COUNTERS, *UsageFigures.BY_ENDPOINT)
 DICT_FIGURES = UsageFigures.BY_ENDPOINT
 
 
