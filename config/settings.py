@@ -362,6 +362,7 @@ PORTAL = set_only({
                                      default=env_bool("CALLBACKS_TO_PRIVATE_ADDRESSES", default=None)),
     "THROTTLE_STATUS": env_int("API_THROTTLE_STATUS", None),
     "LIMITER_FAIL_OPEN": env_bool("API_LIMITER_FAIL_OPEN", default=None),
+    "TOKEN_CACHE_SECONDS": env_int("API_TOKEN_CACHE_SECONDS", None),
     "UPSTREAM_API_URL": os.environ.get("UPSTREAM_API_URL") or None,
     "UPSTREAM_TIMEOUT_SECONDS": env_int("UPSTREAM_API_TIMEOUT_SECONDS", None),
     "FAILED_AUTH_LIMIT": env_int("API_FAILED_AUTH_LIMIT", None),

@@ -21,6 +21,9 @@ class IntegrationsSettings(AppSettings):
         "THROTTLE_STATUS": 503,
         # When Redis cannot be reached: admit API requests and log an error (True), or answer 503.
         "LIMITER_FAIL_OPEN": True,
+        # Seconds a web process may use its copy of an access token's lookup (integrations/token_cache.py; at
+        # most 3600; 0: read the database on every API call).
+        "TOKEN_CACHE_SECONDS": 60,
         # Socket timeouts of the gateway's Redis client (limiter and usage counters), in seconds.
         "LIMITER_TIMEOUT_SECONDS": 0.2,
         # Forwarding mode: pass authorised, admitted API requests on to this Brightpearl-style API ("" = off).
@@ -48,6 +51,7 @@ class IntegrationsSettings(AppSettings):
         "THROTTLE_STATUS": int,
         "LIMITER_FAIL_OPEN": bool,
         "LIMITER_TIMEOUT_SECONDS": float,
+        "TOKEN_CACHE_SECONDS": int,
         "UPSTREAM_API_URL": lambda value: (value or "").rstrip("/"),
         "UPSTREAM_TIMEOUT_SECONDS": float,
         "FAILED_AUTH_LIMIT": int,

@@ -3,7 +3,10 @@
 One decorator, :func:`api_endpoint`, wraps each API view. For every request it
 
 1. identifies the caller and the rate pool the request names (an OAuth installation, an account's
-   staff-token pool, or, when nothing usable is named, the client address's anonymous pool);
+   staff-token pool, or, when nothing usable is named, the client address's anonymous pool). An access
+   token this process has served before is resolved from its copy of the token's lookup, without the
+   database; the limiter's script checks first that nothing the copy depends on has changed
+   (``integrations.token_cache``), so a revoked token or a changed limit applies at the next call;
 2. takes one slot from that pool in the exact sliding-log limiter (``integrations.ratelimit``), on
    Redis, before running anything. Requests that fail authentication are counted in a pool of their
    own (per account, app reference and client address, see :func:`unauthenticated_pool`), never in
@@ -49,6 +52,8 @@ from datetime import datetime, timezone as dt_timezone
 import redis
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, connection
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -57,7 +62,7 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts.client_ip import client_ip
 from accounts.models import Account, DeveloperProfile, StaffToken
 from accounts.tokens import staff_token_lookup
-from integrations import forwarding, metrics, usage
+from integrations import forwarding, metrics, token_cache, usage
 from integrations.conf import integrations_settings
 from integrations.models import AccessToken
 from integrations.ratelimit import Decision, SlidingLogLimiter, installation_pool_name
@@ -136,6 +141,10 @@ class Pool:
     # What the usage details count of the request taking a slot (see :func:`_with_usage_detail`): (the gateway
     # refuses it itself, its token had expired, ``usage.request_fields``); None to count calls only.
     detail: tuple | None = None
+    # The stamp the caller's token lookup was read under: the limiter's script first checks it is still
+    # current (``integrations.token_cache``); None when the lookup came straight from the database.
+    stamp: token_cache.Stamp | None = None
+    from_copy: bool = False  # the lookup is this process's copy, not read for this request
 
 
 @dataclass(frozen=True)
@@ -147,6 +156,16 @@ class Identity:
     caller: Caller | None = None
     refusal: HttpResponse | None = None
     expired_token: bool = False  # sent with an access token past its expiry (counted in the usage)
+    held: "Held | None" = None  # the token lookup to keep once the limiter's script has confirmed its stamp
+
+
+@dataclass(frozen=True)
+class Held:
+    """A token lookup read from the database under a stamp, kept as this process's copy once confirmed."""
+
+    checksum: str
+    row: tuple
+    stamp: token_cache.Stamp
 
 
 def api_endpoint(view):
@@ -173,6 +192,12 @@ def handle(request: HttpRequest, *, account_code: str, run) -> HttpResponse:
     identity = identify(request, account_code=account_code)
     pool = _with_usage_detail(identity, request)
     decision = _admit(pool)
+    if decision is STALE:  # the token lookup changed since it was read, or Redis failed while using a copy
+        identity = identify(request, account_code=account_code, fresh=True)
+        pool = _with_usage_detail(identity, request)
+        decision = _admit(pool)
+    elif identity.held is not None and decision is not None and decision.at_us:
+        _keep(identity.held)
     if decision is None:  # limiter unreachable and failing closed
         response = error_response(503, "SERVICE_UNAVAILABLE",
                                   "The API is temporarily unavailable. Please retry shortly.")
@@ -222,17 +247,18 @@ def throttle_status() -> int:
 
 # --- Who is calling, and which pool does the request name ----------------------------------------------
 
-def identify(request: HttpRequest, *, account_code: str) -> Identity:
+def identify(request: HttpRequest, *, account_code: str, fresh: bool = False) -> Identity:
     """Read the credentials of an API request. Never raises for bad credentials: the refusal is
     part of the returned identity, with the pool the refused request is counted in (the caller's
-    own pool when it holds a real token, the unauthenticated pool otherwise)."""
+    own pool when it holds a real token, the unauthenticated pool otherwise). ``fresh``: read the access
+    token from the database, not from this process's copy."""
     app_ref = request.headers.get(APP_REF_HEADER, "").strip()
     authorization = request.headers.get("Authorization", "")
     staff_secret = staff_token_secret(request)
     if authorization:
         scheme, _, bearer = authorization.partition(" ")
         if scheme.lower() == "bearer" and bearer.strip():
-            return _identify_bearer(request, account_code, app_ref, bearer.strip())
+            return _identify_bearer(request, account_code, app_ref, bearer.strip(), fresh=fresh)
         return Identity(pool=unauthenticated_pool(request, account_code, app_ref),
                         refusal=error_response(401, "UNAUTHORIZED",
                                                "Send the access token as 'Authorization: Bearer <token>'."))
@@ -252,13 +278,14 @@ def staff_token_secret(request: HttpRequest) -> str:
 @functools.cache
 def _token_sql(vendor: str) -> str:
     q = connection.ops.quote_name
-    default, period, granted = installation_limit_sql(q, "i")
+    default, period, granted, grant_ends = installation_limit_sql(q, "i")
     return (
         f"SELECT t.{q('id')}, t.{q('expires')}, i.{q('id')} AS installation_pk, i.{q('is_enabled')} AS is_enabled, "
         f"i.{q('app_id')} AS app_pk, i.{q('account_id')} AS account_pk, a.{q('client_id')} AS app_ref, "
         f"a.{q('suspended_at')} AS suspended_at, a.{q('user_id')} AS developer_pk, c.{q('code')} AS account_code, "
         f"c.{q('status')} AS account_status, d.{q('dev_ref')} AS dev_ref, "
-        f"{default} AS limit_default, {period} AS limit_period, {granted} AS limit_granted "
+        f"{default} AS limit_default, {period} AS limit_period, {granted} AS limit_granted, "
+        f"{grant_ends} AS grant_ends "
         f"FROM {q(AccessToken._meta.db_table)} t "
         f"JOIN {q(Installation._meta.db_table)} i ON i.{q('id')} = t.{q('installation_id')} "
         f"JOIN {q(App._meta.db_table)} a ON a.{q('id')} = i.{q('app_id')} "
@@ -274,20 +301,30 @@ def bearer_token(raw: str) -> AccessToken | None:
     ``account``) attached, holding only what the gateway checks (other fields load on access),
     ``dev_ref``, the reference of the app's developer, ``app_is_suspended``, and ``limit``: the
     installation's (calls, window seconds) now, as ``portal.limits.installation_limit`` gives it.
+    Always from the database (the gateway itself may use its copy: :func:`_resolve_bearer`)."""
+    row = _token_row(_checksum(raw))
+    return None if row is None else _token_from_row(row)
 
-    This is the hottest query of the API, so it is one hand-written join, the installation's limit
-    included (the platform settings row and the best grant as subqueries): the ORM spends about a
-    millisecond compiling the equivalent queries, which is the whole gateway's budget. On PostgreSQL it
-    is a prepared statement (see :func:`_execute_token_query`)."""
-    checksum = hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+def _checksum(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def _token_row(checksum: str) -> tuple | None:
+    """The token lookup's row. This is the hottest query of the API, so it is one hand-written join, the
+    installation's limit included (the platform settings row and the best grant as subqueries): the ORM spends
+    about a millisecond compiling the equivalent queries. On PostgreSQL it is a prepared statement (see
+    :func:`_execute_token_query`)."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
-        _execute_token_query(cursor, [now, checksum])
-        row = cursor.fetchone()
-    if row is None:
-        return None
+        _execute_token_query(cursor, [now, now, checksum])
+        return cursor.fetchone()
+
+
+def _token_from_row(row: tuple) -> AccessToken:
+    """Fresh model instances (never shared between requests) from a row of the token lookup."""
     (token_pk, expires, installation_pk, is_enabled, app_pk, account_pk, app_ref, suspended_at, developer_pk,
-     account_code, account_status, dev_ref, limit_default, limit_period, limit_granted) = row
+     account_code, account_status, dev_ref, limit_default, limit_period, limit_granted, _grant_ends) = row
     db = connection.alias
     token = _partial(AccessToken, db, id=token_pk, expires=_aware(expires))
     account = _partial(Account, db, id=account_pk, code=account_code, status=account_status)
@@ -300,6 +337,43 @@ def bearer_token(raw: str) -> AccessToken | None:
     token.app_is_suspended = suspended_at is not None
     token.limit = limit_of(limit_default, limit_period, limit_granted)
     return token
+
+
+def _resolve_bearer(raw: str, *, fresh: bool) -> tuple[AccessToken | None, token_cache.Stamp | None, Held | None]:
+    """(The access token, the stamp the limiter's script must find, the lookup to keep once it has): the stamp
+    without a lookup to keep when the token came from this process's copy; neither when it came from the
+    database alone.
+
+    A copy that is still within its lifetime is used as it is (the limiter's script checks its stamp). Else,
+    for a token whose installation this process has seen, the stamp is read first, then the database; a token
+    never seen is read from the database only, and its installation noted (``integrations.token_cache``)."""
+    checksum = _checksum(raw)
+    if fresh or not token_cache.copy_seconds():
+        row = _token_row(checksum)
+        return (None if row is None else _token_from_row(row)), None, None
+    copy = token_cache.cached(checksum)
+    if copy is not None:
+        return _token_from_row(copy.row), copy.stamp, None
+    stamp = None
+    installation_id = token_cache.installation_of(checksum)
+    if installation_id is not None:
+        try:
+            stamp = token_cache.read_stamp(installation_id, api_redis())
+        except (redis.RedisError, OSError):
+            token_cache.clear()  # the limiter reports the failure
+    row = _token_row(checksum)
+    if row is None:
+        return None, None, None
+    token = _token_from_row(row)
+    if stamp is None or stamp.installation_id != token.installation.pk:
+        token_cache.note_installation(checksum, token.installation.pk)
+        return token, None, None
+    return token, stamp, Held(checksum, row, stamp)
+
+
+def _keep(held: Held) -> None:
+    ends = _aware(held.row[-1])
+    token_cache.keep(held.checksum, held.row, held.stamp, ends_at=ends.timestamp() if ends is not None else None)
 
 
 TOKEN_STATEMENT = "portal_gateway_token"
@@ -317,10 +391,12 @@ def _execute_token_query(cursor, params: list) -> None:
     session = connection.connection
     try:
         if session not in _prepared_on:
-            numbered = _token_sql(connection.vendor).replace("%s", "{}").format("$1", "$2")
-            cursor.execute(f"PREPARE {TOKEN_STATEMENT} (timestamptz, text) AS {numbered}")
+            parts = _token_sql(connection.vendor).split("%s")
+            numbered = parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
+            types = ", ".join(["timestamptz"] * (len(parts) - 2) + ["text"])
+            cursor.execute(f"PREPARE {TOKEN_STATEMENT} ({types}) AS {numbered}")
             _prepared_on.add(session)
-        cursor.execute(f"EXECUTE {TOKEN_STATEMENT} (%s, %s)", params)
+        cursor.execute(f"EXECUTE {TOKEN_STATEMENT} ({', '.join(['%s'] * len(params))})", params)
     except DatabaseError:
         # The session lost the statement (DISCARD ALL by a pooler), or it no longer fits the tables (a
         # migration): drop it, answer the ordinary way, and prepare it again on the next call.
@@ -347,18 +423,28 @@ def _field_names(model) -> tuple[str, ...]:
 
 def _partial(model, db: str, **values):
     """A model instance loaded with only these fields (the others load from the database on access,
-    as with ``QuerySet.only()``)."""
-    names = [name for name in _field_names(model) if name in values]
-    return model.from_db(db, names, [values[name] for name in names])
+    as with ``QuerySet.only()``). Built as ``Model.from_db`` leaves it (a field missing from the instance's
+    ``__dict__`` is deferred) but without ``Model.__init__`` going over every field, a quarter of the
+    gateway's own Python time on a known token, unless something listens to the model's init signals."""
+    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        names = [name for name in _field_names(model) if name in values]
+        return model.from_db(db, names, [values[name] for name in names])
+    instance = model.__new__(model)
+    instance._state = ModelState()
+    instance._state.adding, instance._state.db = False, db
+    instance.__dict__.update(values)
+    return instance
 
 
-def _identify_bearer(request, account_code: str, app_ref: str, bearer: str) -> Identity:
-    token = bearer_token(bearer)
+def _identify_bearer(request, account_code: str, app_ref: str, bearer: str, *, fresh: bool = False) -> Identity:
+    token, stamp, held = _resolve_bearer(bearer, fresh=fresh)
     installation = token.installation if token is not None else None
     if installation is None:
         return Identity(pool=unauthenticated_pool(request, account_code, app_ref),
                         refusal=error_response(401, "UNAUTHORIZED", f"Invalid instance token: {bearer[:200]}"))
-    pool = installation_pool(installation, limit=token.limit)
+    limit, window_s = token.limit
+    pool = Pool(installation_pool_name(installation.pk), limit, window_s, installation_id=installation.pk,
+                stamp=stamp, from_copy=stamp is not None and held is None)
     app = installation.app
     refusal = None
     expired = token.is_expired()
@@ -379,9 +465,9 @@ def _identify_bearer(request, account_code: str, app_ref: str, bearer: str) -> I
     elif installation.account.status != Account.Status.ACTIVE:
         refusal = error_response(403, "ACCOUNT_SUSPENDED", "This account is suspended.")
     if refusal is not None:
-        return Identity(pool=pool, refusal=refusal, expired_token=expired)
+        return Identity(pool=pool, refusal=refusal, expired_token=expired, held=held)
     return Identity(pool=pool, caller=Caller(account=installation.account, app_ref=app.client_id,
-                                             installation=installation))
+                                             installation=installation), held=held)
 
 
 def _identify_staff(request, account_code: str, app_ref: str, secret: str) -> Identity:
@@ -455,20 +541,21 @@ def _touch_staff_token(token: StaffToken) -> None:
 # --- The limiter, its failure policy, headers and usage ------------------------------------------------
 
 _limiter_lock = threading.Lock()
-_limiter: tuple[redis.Redis, SlidingLogLimiter, SlidingLogLimiter] | None = None
+_limiter: tuple[redis.Redis, SlidingLogLimiter, SlidingLogLimiter, SlidingLogLimiter] | None = None
 _last_limiter_error_at = 0.0
 
 
-def _limiters_for(client: redis.Redis) -> tuple[redis.Redis, SlidingLogLimiter, SlidingLogLimiter]:
-    """(client, the plain limiter, the limiter that also counts usage) on the shared client (rebuilt
-    only when the client is)."""
+def _limiters_for(client: redis.Redis) -> tuple[redis.Redis, SlidingLogLimiter, SlidingLogLimiter, SlidingLogLimiter]:
+    """(client, the plain limiter, the limiter that also counts usage, the same checking a token lookup's
+    stamp first) on the shared client (rebuilt only when the client is)."""
     global _limiter
     current = _limiter
     if current is None or current[0] is not client:
         with _limiter_lock:
             if _limiter is None or _limiter[0] is not client:
                 _limiter = (client, SlidingLogLimiter(client),
-                            SlidingLogLimiter(client, then=usage.RECORD_AFTER_DECISION))
+                            SlidingLogLimiter(client, then=usage.RECORD_AFTER_DECISION),
+                            SlidingLogLimiter(client, first=token_cache.GUARD, then=usage.RECORD_AFTER_DECISION))
             current = _limiter
     return current
 
@@ -489,21 +576,34 @@ def _with_usage_detail(identity: Identity, request: HttpRequest) -> Pool:
     # Built field by field: dataclasses.replace costs a few microseconds more, on every call.
     return Pool(pool.name, pool.limit, pool.window_s, pool.installation_id, pool.failed_for_installation_id,
                 pool.failed_while_off, pool.staff_account_id,
-                (identity.refusal is not None, identity.expired_token, fields))
+                (identity.refusal is not None, identity.expired_token, fields), pool.stamp, pool.from_copy)
 
 
-def _admit(pool: Pool) -> Decision | None:
+class _Stale:
+    """What :func:`_admit` answers when the pool's stamp is no longer current: nothing was decided or counted."""
+
+
+STALE = _Stale()
+
+
+def _admit(pool: Pool) -> Decision | None | _Stale:
     """One slot from the pool, and the request counted in the usage of the installation (or staff pool)
     it is for, or of the installation it named when it failed authentication, in one script: one Redis
-    round trip. When Redis fails, an admitting decision (fail open) or None; the request is not counted
-    then."""
+    round trip. When the pool carries a stamp, the script first checks it (:data:`STALE` when it moved). When
+    Redis fails, an admitting decision (fail open) or None; the request is not counted then, and a copy of a
+    token lookup is not trusted (:data:`STALE`: the caller reads the database)."""
     try:
-        _, plain, counting = _limiters_for(api_redis())
+        _, plain, counting, guarded = _limiters_for(api_redis())
         if pool.installation_id is not None or (pool.staff_account_id is not None and pool.detail is not None):
             refused, expired, fields = pool.detail or (False, False, None)
             keys, args = usage.record_keys_args(installation_id=pool.installation_id,
                                                 staff_account_id=pool.staff_account_id, refused=refused,
                                                 expired_token=expired, fields=fields)
+            if pool.stamp is not None:
+                guard_keys, guard_args = pool.stamp.keys_args()
+                decision = guarded.hit(pool.name, limit=pool.limit, window_s=pool.window_s,
+                                       then_keys=[*keys, *guard_keys], then_args=[*args, *guard_args])
+                return STALE if decision is None else decision
         elif pool.failed_for_installation_id is not None:
             keys, args = usage.record_keys_args(installation_id=pool.failed_for_installation_id, failed=True,
                                                 while_off=pool.failed_while_off)
@@ -511,6 +611,9 @@ def _admit(pool: Pool) -> Decision | None:
             return plain.hit(pool.name, limit=pool.limit, window_s=pool.window_s)
         return counting.hit(pool.name, limit=pool.limit, window_s=pool.window_s, then_keys=keys, then_args=args)
     except (redis.RedisError, OSError) as error:
+        token_cache.clear()  # a change announced meanwhile may not have reached this process
+        if pool.from_copy:
+            return STALE
         fail_open = integrations_settings.LIMITER_FAIL_OPEN
         metrics.limiter_error(fail_open=fail_open)  # /metrics: portal_api_limiter_errors_total
         _log_limiter_error(error, fail_open=fail_open)

@@ -48,6 +48,7 @@ from oauthlib.common import generate_token
 from oauthlib.oauth2 import Server
 
 from accounts.models import Account
+from integrations import token_cache
 from integrations.conf import integrations_settings
 from integrations.models import AccessToken, Grant, RefreshToken
 from integrations.oauth import PortalOAuth2Validator, api_domain, decode_basic, token_checksum
@@ -295,6 +296,7 @@ def refresh_exchange(request, account_code: str, *, sender=None) -> HttpResponse
                             access_values, refresh_values)
     if new_access_pk is None:
         return None  # claimed or revoked meanwhile: the toolkit decides (grace period, reuse detection)
+    token_cache.forget_installations([installation_pk])  # the old access token is gone (raw SQL: no signal)
     return _issued(request, sender, new_access_pk, {
         "access_token": access_raw, "refresh_token": refresh_raw, "api_domain": api_domain(),
         "token_type": "Bearer", "expires_in": expires_in})

@@ -85,26 +85,33 @@ class SlidingLogLimiter:
     """The limiter on one client. ``then`` is Lua run in the same script after each decision, with
     ``allowed`` and ``now`` in scope: its own keys follow the pool's (``KEYS[2]``...) and its arguments
     the limiter's (``ARGV[4]``...), given to :meth:`hit` as ``then_keys`` and ``then_args``. The gateway
-    counts usage there, so that an API call costs one Redis round trip."""
+    counts usage there, so that an API call costs one Redis round trip.
 
-    def __init__(self, client: redis.Redis, *, then: str = ""):
+    ``first`` is Lua run before the decision; it may end the script with ``return {-1, 0, 0, 0}``, and then
+    :meth:`hit` returns None: nothing was decided or counted. Its keys and arguments come last (the gateway
+    checks there that its copy of a token's lookup is still current: ``integrations.token_cache``)."""
+
+    def __init__(self, client: redis.Redis, *, first: str = "", then: str = ""):
         self._client = client
-        self._script = client.register_script(SLIDING_LOG_DECIDE + then + SLIDING_LOG_ANSWER)
+        self._script = client.register_script(first + SLIDING_LOG_DECIDE + then + SLIDING_LOG_ANSWER)
 
-    def hit(self, pool: str, *, limit: int, window_s: float, then_keys=(), then_args=()) -> Decision:
-        """Admit one call to ``pool`` if the limit allows it; always report what is left."""
+    def hit(self, pool: str, *, limit: int, window_s: float, then_keys=(), then_args=()) -> Decision | None:
+        """Admit one call to ``pool`` if the limit allows it; always report what is left (None only when
+        ``first`` ended the script)."""
         return self._run(pool, limit=limit, window_s=window_s, cost=1, then_keys=then_keys, then_args=then_args)
 
     def peek(self, pool: str, *, limit: int, window_s: float) -> Decision:
         """What is left in ``pool`` without using a slot."""
         return self._run(pool, limit=limit, window_s=window_s, cost=0)
 
-    def _run(self, pool: str, *, limit: int, window_s: float, cost: int, then_keys=(), then_args=()) -> Decision:
+    def _run(self, pool: str, *, limit: int, window_s: float, cost: int, then_keys=(), then_args=()) -> Decision | None:
         if limit < 1 or window_s <= 0:
             raise ValueError("limit must be at least 1 and the window positive")
         allowed, remaining, reset_us, now_us = self._script(
             keys=[pool_key(pool), *then_keys], args=[limit, int(window_s * 1_000_000), cost, *then_args]
         )
+        if allowed == -1:
+            return None
         return Decision(allowed=bool(allowed), limit=limit, remaining=int(remaining),
                         reset_ms=-(-int(reset_us) // 1000), at_us=int(now_us))
 

@@ -79,10 +79,11 @@ def installation_limit(*, installation: Installation, now=None) -> tuple[int, in
     return max(row["default_instance_limit"], granted), row["limit_period_seconds"]
 
 
-def installation_limit_sql(quote, installation: str) -> tuple[str, str, str]:
-    """SQL for the three figures ``installation_limit`` reads, as columns of a query that has the
-    installation's row under the alias ``installation``: the platform default, the window, and the best
-    grant covering it that has not ended (per minute; NULL when none). They take one parameter, ``now``
+def installation_limit_sql(quote, installation: str) -> tuple[str, str, str, str]:
+    """SQL for the figures ``installation_limit`` reads, as columns of a query that has the installation's row
+    under the alias ``installation``: the platform default, the window, the best grant covering it that has
+    not ended (per minute; NULL when none), and when the first of the grants covering it ends (NULL when none
+    ends: the limit cannot change by itself before then). The last two take one parameter each, ``now``
     (adapted for the database). The gateway adds them to its token lookup so that an API call costs one
     query; :func:`limit_of` turns the row into (calls, window seconds) exactly as ``installation_limit``
     does."""
@@ -90,13 +91,15 @@ def installation_limit_sql(quote, installation: str) -> tuple[str, str, str]:
     settings_table, grants_table = q(PlatformSettings._meta.db_table), q(RateLimitIncreaseRequest._meta.db_table)
     default = f"(SELECT s.{q('default_instance_limit')} FROM {settings_table} s WHERE s.{q('id')} = 1)"
     period = f"(SELECT s.{q('limit_period_seconds')} FROM {settings_table} s WHERE s.{q('id')} = 1)"
-    granted = (
-        f"(SELECT MAX(g.{q('granted_limit')}) FROM {grants_table} g "
+    covering = (
+        f"FROM {grants_table} g "
         f"WHERE g.{q('app_id')} = {i}.{q('app_id')} AND g.{q('status')} = '{Status.APPROVED.value}' "
-        f"AND (g.{q('granted_until')} IS NULL OR g.{q('granted_until')} > %s) "
-        f"AND (g.{q('account_id')} IS NULL OR g.{q('account_id')} = {i}.{q('account_id')}))"
+        f"AND (g.{q('account_id')} IS NULL OR g.{q('account_id')} = {i}.{q('account_id')})"
     )
-    return default, period, granted
+    granted = (f"(SELECT MAX(g.{q('granted_limit')}) {covering} "
+               f"AND (g.{q('granted_until')} IS NULL OR g.{q('granted_until')} > %s))")
+    first_end = f"(SELECT MIN(g.{q('granted_until')}) {covering} AND g.{q('granted_until')} > %s)"
+    return default, period, granted, first_end
 
 
 def limit_of(default: int | None, period: int | None, granted: int | None) -> tuple[int, int]:

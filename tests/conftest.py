@@ -32,10 +32,14 @@ def _eager_celery(settings):
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    """allauth's rate limits live in the cache (Redis); each test starts with fresh counters."""
+    """allauth's rate limits live in the cache (Redis); each test starts with fresh counters and no token copies."""
     from django.core.cache import cache
 
+    from integrations import token_cache
+
     cache.clear()
+    # The gateway's copies of token lookups belong to the process, not the database each test rolls back.
+    token_cache.clear()
     yield
 
 

@@ -162,7 +162,9 @@ def test_each_scripted_client_gets_exactly_the_findings_it_earned(client, live_s
         installation = Installation.objects.get(app=app, account=account)
 
         def expire(installation=installation):
-            AccessToken.objects.filter(installation=installation).update(expires=timezone.now() - timedelta(seconds=1))
+            for access in AccessToken.objects.filter(installation=installation):  # saved: the gateway hears of it
+                access.expires = timezone.now() - timedelta(seconds=1)
+                access.save(update_fields=["expires"])
 
         def turn_off(installation=installation):
             installations.installation_turn_off(installation=installation, actor=owner)
