@@ -19,10 +19,10 @@ The check: two counters in Redis, the *stamp* of a copy.
 
 A copy is used only while the script finds both counters as they were *before* the copy was read from the
 database (:func:`read_stamp` runs first); otherwise the script decides nothing, and the gateway reads the
-database and asks again. The counters are increased when the change is written and, inside a transaction, again
-after it commits (``transaction.on_commit``), by signal receivers on those models (:func:`connect`) and by the
-writes that bypass model signals (``oauth_exchange``'s token rotation). A change is therefore seen by every
-process at its next call.
+database and asks again. The counters are increased once the change is committed (``transaction.on_commit``),
+by signal receivers on those models (:func:`connect`) and by the writes that bypass model signals
+(``oauth_exchange``'s token rotation); the process that makes the change stops using its own copies at once. A
+change is therefore seen by every process at its next call.
 
 What this does not see: rows changed by raw SQL outside the portal, or a bump lost because Redis was unreachable
 at that moment. For those, a copy lives at most ``PORTAL["TOKEN_CACHE_SECONDS"]`` (60 by default; 0 turns the
@@ -35,6 +35,7 @@ installation the token belongs to (that never changes); the second reads the sta
 keeps the copy once the script has confirmed the stamp; later calls use the copy.
 """
 
+import itertools
 import logging
 import threading
 import time
@@ -97,14 +98,22 @@ class Copy:
     row: tuple
     stamp: Stamp
     until: float
+    kept: int  # when it was kept, in this process's order of events (see _Store)
 
 
 class _Store:
-    """Bounded dicts of one process (oldest out first). Plain dict operations: safe under threads."""
+    """Bounded dicts of one process (oldest out first). Plain dict operations: safe under threads.
+
+    A change made by this process takes effect here at once, before its transaction commits and before Redis
+    hears of it: ``changed`` holds, per installation, the place of its latest change in the process's order of
+    events (``changed_all`` for a change of everything), and a copy kept before that is not used."""
 
     def __init__(self):
         self.copies: dict[str, Copy] = {}
         self.installations: dict[str, int] = {}
+        self.changed: dict[int, int] = {}
+        self.changed_all = 0
+        self.events = itertools.count(1)
 
     @staticmethod
     def _put(mapping: dict, key, value) -> None:
@@ -116,8 +125,17 @@ class _Store:
         mapping[key] = value
 
     def clear(self) -> None:
+        self.changed_all = next(self.events)
         self.copies.clear()
         self.installations.clear()
+        self.changed.clear()
+
+    def mark_changed(self, installation_ids) -> None:
+        if len(self.changed) >= MAX_ENTRIES:
+            self.clear()
+        at = next(self.events)
+        for pk in installation_ids:
+            self.changed[pk] = at
 
 
 _store = _Store()
@@ -133,7 +151,8 @@ def cached(checksum: str) -> Copy | None:
     copy = _store.copies.get(checksum)
     if copy is None:
         return None
-    if copy.until <= time.time():
+    if (copy.until <= time.time() or copy.kept < _store.changed_all
+            or copy.kept < _store.changed.get(copy.stamp.installation_id, 0)):
         _store.copies.pop(checksum, None)
         return None
     return copy
@@ -157,7 +176,7 @@ def keep(checksum: str, row: tuple, stamp: Stamp, *, ends_at: float | None) -> N
     until = time.time() + seconds
     if ends_at is not None:
         until = min(until, ends_at)
-    _Store._put(_store.copies, checksum, Copy(row, stamp, until))
+    _Store._put(_store.copies, checksum, Copy(row, stamp, until, next(_store.events)))
 
 
 def drop(checksum: str) -> None:
@@ -204,14 +223,18 @@ def forget_everything() -> None:
 
 
 def _announce(*, installations=(), everything: bool = False) -> None:
-    """Move the stamps now, so that a copy read from here on is checked against the new ones; and, inside a
-    transaction, once more when it commits: a process may have read the rows as they were before the commit
-    under the stamps moved now."""
+    """This process stops using the copies concerned at once; Redis hears of the change (and so every other
+    process) when it is committed: now outside a transaction, else when the transaction commits. (A copy read
+    by another process between the two has its stamp moved under it and is read again.)"""
     if not copy_seconds():
         return
     installations = {pk for pk in installations if pk is not None}
-    _send(installations, everything)
+    if everything:
+        _store.clear()
+    else:
+        _store.mark_changed(installations)
     if not transaction.get_connection().in_atomic_block:
+        _send(installations, everything)
         return
     state = _pending.__dict__
     state.setdefault("installations", set()).update(installations)
@@ -223,9 +246,7 @@ def _announce(*, installations=(), everything: bool = False) -> None:
 
 def _send_pending() -> None:
     state = _pending.__dict__
-    installations, everything = state.pop("installations", set()), state.pop("everything", False)
-    if installations or everything:
-        _send(installations, everything)
+    _send(state.pop("installations", set()), state.pop("everything", False))
 
 
 def _send(installations: set, everything: bool) -> None:
@@ -242,17 +263,6 @@ def _send(installations: set, everything: bool) -> None:
     except (redis.RedisError, OSError) as error:
         logger.error("Token cache: a change could not be announced in Redis (%s: %s); other processes may use "
                      "their copies for up to %s s", type(error).__name__, error, copy_seconds())
-    finally:
-        if everything:
-            clear()
-        else:
-            _drop_installations(installations)
-
-
-def _drop_installations(installations: set) -> None:
-    for checksum, copy in list(_store.copies.items()):
-        if copy.stamp.installation_id in installations:
-            _store.copies.pop(checksum, None)
 
 
 def _installation_changed(sender, instance, created=False, **kwargs) -> None:

@@ -2,8 +2,12 @@
 
 The same resource call (20 products) is timed four ways per round, interleaved, on fresh requests:
 
-- ``ours``: through :func:`gateway.api_endpoint` (token lookup with the installation's limit, one Redis
-  script for the limiter decision and the usage counters with their details, headers);
+- ``ours``: through :func:`gateway.api_endpoint` (the token resolved from the process's copy of its lookup, one
+  Redis script for the copy's stamp check, the limiter decision and the usage counters with their details,
+  headers): a client calling again with its token, as clients do;
+- ``nocopy``: the same with the copies off (``PORTAL["TOKEN_CACHE_SECONDS"] = 0``): the token lookup read from
+  the database on every call, as for the first call of a token in a process
+  (``gateway_overhead_without_token_copy_ms``);
 - ``basic``: the same, with the usage details turned off (``gateway._usage_detail``): calls and throttled
   counted only, as before the endpoint, outcome, Retry-After, expired-token and alert figures existed;
 - ``peer``: through a DRF view with django-oauth-toolkit's ``OAuth2Authentication``, ``IsAuthenticated``
@@ -32,7 +36,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.test import RequestFactory
 from django.test.client import FakePayload
 
-from integrations import api_views, gateway, usage
+from integrations import api_views, gateway, token_cache, usage
 from integrations.gateway import Caller
 from integrations.management.commands.seed_api_data import seed_account
 from integrations.ratelimit import SlidingLogLimiter
@@ -65,6 +69,18 @@ def _without_usage_detail(call):
             return call(request)
         finally:
             gateway._usage_detail = True
+    return run
+
+
+def _without_token_copy(call):
+    """``call`` with the gateway's copies of token lookups off (the database read on every call)."""
+    def run(request):
+        saved = token_cache.copy_seconds
+        token_cache.copy_seconds = lambda: 0
+        try:
+            return call(request)
+        finally:
+            token_cache.copy_seconds = saved
     return run
 
 
@@ -134,6 +150,7 @@ def measure(world: dict, *, calls: int = 400) -> dict:
         return {
             "ours": ours,
             "basic": _without_usage_detail(ours),
+            "nocopy": _without_token_copy(ours),
             "peer": lambda r: peer_view(r, account_code=account.code, rest=REST),
             "bare": lambda r: bench_peers.handler(r, caller, rest=REST),
         }
@@ -184,6 +201,8 @@ def measure(world: dict, *, calls: int = 400) -> dict:
             medians, ours, peer = _median_overheads(samples)
             figures[f"gateway_{label}overhead_ms"] = ours
             figures[f"gateway_{label}overhead_without_usage_detail_ms"] = medians["basic"] - medians["bare"]
+            if "nocopy" in medians:
+                figures["gateway_overhead_without_token_copy_ms"] = medians["nocopy"] - medians["bare"]
             figures[f"gateway_peer_{label}overhead_ms"] = peer
             figures[f"api_call_{label}ours_ms"] = medians["ours"]
             figures[f"api_call_{label}peer_ms"] = medians["peer"]

@@ -13,8 +13,8 @@ from integrations.models import AccessToken
 from integrations.redis_client import api_redis
 from portal import installations
 from portal.models import Installation, RateLimitIncreaseRequest
-from tests.factories import MembershipFactory, make_reviewer
-from tests.integrations.api_support import api_url, seed_rows, set_default_limit, world  # noqa: F401
+from tests.factories import AppFactory, MembershipFactory, make_reviewer
+from tests.integrations.api_support import api_url, issue_token, seed_rows, set_default_limit, world  # noqa: F401
 from tests.integrations.test_gateway import _closed_port, refusal_of
 
 SEARCH = "product-service/product-search"
@@ -183,13 +183,36 @@ def test_when_redis_fails_a_copy_is_not_trusted(client, world, settings):
     assert token_cache._store.copies == {}
 
 
-def test_an_announcement_inside_a_transaction_is_sent_again_after_commit(world, django_capture_on_commit_callbacks):
+def test_a_change_inside_a_transaction_reaches_redis_when_it_commits(client, world, django_capture_on_commit_callbacks):
+    # given a copy
+    warm(client, world.issued)
+    checksum = gateway._checksum(world.issued.token)
     generation = token_cache.generation_key(world.issued.installation.pk)
     api_redis().delete(generation)
 
     with django_capture_on_commit_callbacks(execute=True):
         installation = Installation.objects.get(pk=world.issued.installation.pk)
         installation.save()
-        assert api_redis().get(generation) == b"1"  # moved when written
+        # this process stops using its copy at once; the others hear of the change once it is committed
+        assert token_cache.cached(checksum) is None
+        assert api_redis().get(generation) is None
 
-    assert api_redis().get(generation) == b"2"  # and again once committed
+    assert api_redis().get(generation) == b"1"
+
+
+def test_many_changes_in_one_transaction_are_sent_in_one_round_trip(world, django_capture_on_commit_callbacks):
+    for _ in range(3):
+        issue_token(AppFactory(), world.account)
+    installation_ids = list(Installation.objects.values_list("pk", flat=True))
+    assert len(installation_ids) == 4
+    for pk in installation_ids:
+        api_redis().delete(token_cache.generation_key(pk))
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        for installation in Installation.objects.all():
+            installation.save()
+            installation.save()
+
+    assert len(callbacks) == 2 * len(installation_ids)  # each sends what is pending: the first, all of it
+    generations = [api_redis().get(token_cache.generation_key(pk)) for pk in installation_ids]
+    assert generations == [b"1"] * len(installation_ids)
