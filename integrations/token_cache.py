@@ -179,10 +179,6 @@ def keep(checksum: str, row: tuple, stamp: Stamp, *, ends_at: float | None) -> N
     _Store._put(_store.copies, checksum, Copy(row, stamp, until, next(_store.events)))
 
 
-def drop(checksum: str) -> None:
-    _store.copies.pop(checksum, None)
-
-
 def clear() -> None:
     """Drop every copy of this process (Redis failed: a change may have gone unannounced)."""
     _store.clear()
