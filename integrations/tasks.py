@@ -56,10 +56,11 @@ def rollup_usage_once(client: redis.Redis | None = None) -> dict:
     last_calls = {int(pk): int(at) for pk, at in client.hgetall(usage.LAST_CALL_KEY).items()}
     last_failed = {int(pk): int(at) for pk, at in client.hgetall(usage.LAST_FAILED_KEY).items()}
     active = sorted({pk for pk, at in (*last_calls.items(), *last_failed.items()) if at // 60 >= since - 1})
-    rows = 0
+    rows = read = 0
     for start in range(0, len(active), BATCH):
         ids = active[start:start + BATCH]
         counts = usage.read_minutes(ids, since, now_minute + 1, client=client)
+        read += len(counts)
         rows += usage_minutes_record(
             counts={(c.installation_id, c.minute_start): c.figures() for c in counts},
             last_calls={pk: datetime.fromtimestamp(last_calls[pk], tz=dt_timezone.utc)
@@ -73,7 +74,7 @@ def rollup_usage_once(client: redis.Redis | None = None) -> dict:
         staff_rows += staff_usage_minutes_record(counts={(c.installation_id, c.minute_start): c.figures()
                                                          for c in counts})
     client.set(ROLLED_THROUGH_KEY, now_minute - 1, ex=MAX_LOOKBACK_MINUTES * 60)
-    return {"installations": len(active), "minutes": [since, now_minute], "rows": rows,
+    return {"installations": len(active), "minutes": [since, now_minute], "read": read, "rows": rows,
             "staff_accounts": len(staff), "staff_rows": staff_rows}
 
 
