@@ -6,10 +6,11 @@ owners (installations, accounts) that no longer exist, and return how many rows 
 
 - PostgreSQL: one ``INSERT ... SELECT FROM json_to_recordset(<the rows as one JSON parameter>) ... ON CONFLICT
   DO UPDATE ... WHERE <the stored figures differ>`` per batch (an unchanged row is neither rewritten nor
-  counted); the owners are checked in the same statement. One JSON parameter costs far less to send than the
-  ORM's (or one array per column, quoted value by value). ``Installation.last_call_at`` moves forward with one
-  ``UPDATE ... FROM json_to_recordset(...)`` after locking the rows that move in id order, so passes running
-  side by side never deadlock.
+  counted); the owners are checked in the same statement, and so are the stored rows, so that an unchanged
+  row does not even reach ``ON CONFLICT`` (which would lock it: a write of its own). One JSON parameter costs
+  far less to send than the ORM's parameters (or one array per column, quoted value by value).
+  ``Installation.last_call_at`` moves forward with one ``UPDATE ... FROM json_to_recordset(...)`` after
+  locking the rows that move in id order, so passes running side by side never deadlock.
 - Other databases (SQLite in development and tests): the stored rows of the batch are read and compared in
   Python, and only the differing ones go through ``bulk_create(update_conflicts=True)``.
 
@@ -77,6 +78,9 @@ def _upsert_recordset(model: type[Model], owner: str, batch: list) -> int:
         f"SELECT {', '.join(f't.{qn(name)}' for name in names)} "
         f"FROM json_to_recordset(%s::json) AS t({', '.join(f'{qn(n)} {k}' for n, k in zip(names, kinds))}) "
         f"WHERE EXISTS (SELECT 1 FROM {owner_table} o WHERE o.{owner_pk} = t.{qn(owner_column)}) "
+        f"AND NOT EXISTS (SELECT 1 FROM {table} s WHERE s.{qn(owner_column)} = t.{qn(owner_column)} "
+        f"AND s.{qn(minute_column)} = t.{qn(minute_column)} "
+        f"AND ({', '.join(f's.{name}' for name in figures)}) = ({', '.join(f't.{name}' for name in figures)})) "
         f"ORDER BY 1, 2 "
         f"ON CONFLICT ({qn(owner_column)}, {qn(minute_column)}) DO UPDATE SET "
         f"{', '.join(f'{name} = EXCLUDED.{name}' for name in figures)} "
