@@ -28,7 +28,8 @@ logger = logging.getLogger(__name__)
 # latest admitted call); the same per account's staff-token pool (usage:{staff:<account id>}:<minute>,
 # usage:last_staff_call). Every minute the rollup copies the minutes since its last run (less a grace
 # period, for calls counted late, and including the minute still being counted) into UsageMinute and
-# StaffUsageMinute as absolute figures, so re-reading a minute never double counts. Only pools that called
+# StaffUsageMinute as absolute figures, so re-reading a minute never double counts (and a minute re-read
+# unchanged is not written again: portal/usage_upsert.py). Only pools that called
 # in the window are read: a throttled call implies an admitted one less than a window earlier (failed calls
 # have their own latest-time hash, usage:last_failed).
 
@@ -83,8 +84,8 @@ def rollup_usage() -> dict:
     """Beat, every minute (CELERY_BEAT_SCHEDULE["rollup-usage"])."""
     result = rollup_usage_once()
     if result["rows"] or result["staff_rows"]:
-        logger.info("usage rollup: %(rows)s minutes of %(installations)s installations, %(staff_rows)s minutes "
-                    "of %(staff_accounts)s staff pools", result)
+        logger.info("usage rollup: %(rows)s minutes written (of %(read)s read) of %(installations)s installations, "
+                    "%(staff_rows)s minutes of %(staff_accounts)s staff pools", result)
     return result
 
 
