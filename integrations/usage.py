@@ -432,7 +432,7 @@ end
 if #found == 0 then return '[]' end
 return cjson.encode(found)
 """
-READ_KEYS_PER_CALL = 4000  # keys per script call: each call keeps Redis to itself for a few milliseconds
+READ_KEYS_PER_CALL = 1000  # keys per script call: each call keeps Redis to itself for about a millisecond
 
 
 def _read(key_of, ids, since_minute, until_minute, client) -> list[UsageCount]:
