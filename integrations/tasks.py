@@ -28,7 +28,8 @@ logger = logging.getLogger(__name__)
 # latest admitted call); the same per account's staff-token pool (usage:{staff:<account id>}:<minute>,
 # usage:last_staff_call). Every minute the rollup copies the minutes since its last run (less a grace
 # period, for calls counted late, and including the minute still being counted) into UsageMinute and
-# StaffUsageMinute as absolute figures, so re-reading a minute never double counts. Only pools that called
+# StaffUsageMinute as absolute figures, so re-reading a minute never double counts (and a minute re-read
+# unchanged is not written again: portal/usage_upsert.py). Only pools that called
 # in the window are read: a throttled call implies an admitted one less than a window earlier (failed calls
 # have their own latest-time hash, usage:last_failed).
 
@@ -56,10 +57,11 @@ def rollup_usage_once(client: redis.Redis | None = None) -> dict:
     last_calls = {int(pk): int(at) for pk, at in client.hgetall(usage.LAST_CALL_KEY).items()}
     last_failed = {int(pk): int(at) for pk, at in client.hgetall(usage.LAST_FAILED_KEY).items()}
     active = sorted({pk for pk, at in (*last_calls.items(), *last_failed.items()) if at // 60 >= since - 1})
-    rows = 0
+    rows = read = 0
     for start in range(0, len(active), BATCH):
         ids = active[start:start + BATCH]
         counts = usage.read_minutes(ids, since, now_minute + 1, client=client)
+        read += len(counts)
         rows += usage_minutes_record(
             counts={(c.installation_id, c.minute_start): c.figures() for c in counts},
             last_calls={pk: datetime.fromtimestamp(last_calls[pk], tz=dt_timezone.utc)
@@ -73,7 +75,7 @@ def rollup_usage_once(client: redis.Redis | None = None) -> dict:
         staff_rows += staff_usage_minutes_record(counts={(c.installation_id, c.minute_start): c.figures()
                                                          for c in counts})
     client.set(ROLLED_THROUGH_KEY, now_minute - 1, ex=MAX_LOOKBACK_MINUTES * 60)
-    return {"installations": len(active), "minutes": [since, now_minute], "rows": rows,
+    return {"installations": len(active), "minutes": [since, now_minute], "read": read, "rows": rows,
             "staff_accounts": len(staff), "staff_rows": staff_rows}
 
 
@@ -82,8 +84,8 @@ def rollup_usage() -> dict:
     """Beat, every minute (CELERY_BEAT_SCHEDULE["rollup-usage"])."""
     result = rollup_usage_once()
     if result["rows"] or result["staff_rows"]:
-        logger.info("usage rollup: %(rows)s minutes of %(installations)s installations, %(staff_rows)s minutes "
-                    "of %(staff_accounts)s staff pools", result)
+        logger.info("usage rollup: %(rows)s minutes written (of %(read)s read) of %(installations)s installations, "
+                    "%(staff_rows)s minutes of %(staff_accounts)s staff pools", result)
     return result
 
 

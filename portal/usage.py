@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Case, DateTimeField, Q, Value, When
 from django.utils import timezone
 
-from accounts.models import Account
 from portal.charts import Chart, usage_chart
 from portal.limits import EffectiveLimit, installation_limits, limit_steps
 from portal.minutes import EPOCH, minute_of, minute_start
-from portal.models import Installation, StaffUsageMinute, UsageFigures, UsageMinute
+from portal.models import Installation, StaffUsageMinute, UsageMinute
+from portal.usage_upsert import figures_of, last_calls_move_forward, minutes_upsert
 
 WINDOW_HOURS = 24
 BUCKET_MINUTES = 15
@@ -99,78 +98,36 @@ def usage_series_of(*, installations, now: datetime | None = None, hours: int = 
     return series
 
 
-# The figures of portal.models.UsageFigures, in the order a tuple of figures gives them.
-FIGURE_FIELDS = (*UsageFigures.COUNTERS, *UsageFigures.BY_ENDPOINT)
-DICT_FIGURES = UsageFigures.BY_ENDPOINT
-
-
-def _figures_of(figures) -> dict:
-    """Figures given as a mapping by field name, or as a tuple in FIGURE_FIELDS order (``(calls, throttled[,
-    failed])`` as the first callers wrote them); missing ones are zero (or empty)."""
-    if not isinstance(figures, dict):
-        figures = dict(zip(FIGURE_FIELDS, figures))
-    unknown = set(figures) - set(FIGURE_FIELDS)
-    if unknown:
-        raise ValueError(f"unknown usage figures: {sorted(unknown)}")
-    return {name: dict(figures.get(name) or {}) if name in DICT_FIGURES else int(figures.get(name) or 0)
-            for name in FIGURE_FIELDS}
-
-
 def usage_minutes_record(*, counts: dict[tuple[int, datetime], tuple[int, ...] | dict],
                          last_calls: dict[int, datetime] | None = None) -> int:
     """Store absolute per-minute figures, ``{(installation_id, minute start): figures}``, figures being a
     dict by ``UsageFigures`` field name (``{"calls": 3, "endpoints": {...}, ...}``) or a tuple ``(calls,
-    throttled[, failed, ...])`` in :data:`FIGURE_FIELDS` order, and move ``Installation.last_call_at`` forward to
-    ``last_calls[installation_id]`` (by default: the start of the installation's latest minute with calls here).
+    throttled[, failed, ...])`` in ``portal.usage_upsert.FIGURE_FIELDS`` order, and move
+    ``Installation.last_call_at`` forward to ``last_calls[installation_id]`` (by default: the start of the
+    installation's latest minute with calls here).
 
-    Rows are upserted, never added to, so writing the same figures again changes nothing; figures of
-    installations that no longer exist are skipped. Returns the number of rows written."""
-    ids = {pk for pk, _ in counts} | set(last_calls or {})
-    if not ids:
-        return 0
-    known = dict(Installation.objects.filter(pk__in=ids).values_list("pk", "last_call_at"))
-    rows = [UsageMinute(installation_id=pk, minute=minute, **_figures_of(figures))
-            for (pk, minute), figures in counts.items() if pk in known]
+    Rows are upserted, never added to, so writing the same figures again changes nothing (and writes nothing:
+    a stored row with the same figures is left alone); figures of installations that no longer exist are
+    skipped. One transaction. Returns the number of rows written (inserted, or changed)."""
+    rows = {(pk, minute): figures_of(figures) for (pk, minute), figures in counts.items()}
     if last_calls is None:
         last_calls = {}
-        for row in rows:
-            if row.calls and row.minute > last_calls.get(row.installation_id, EPOCH):
-                last_calls[row.installation_id] = row.minute
+        for (pk, minute), figures in rows.items():
+            if figures["calls"] and minute > last_calls.get(pk, EPOCH):
+                last_calls[pk] = minute
     with transaction.atomic():
-        UsageMinute.objects.bulk_create(rows, batch_size=500, update_conflicts=True,
-                                        unique_fields=["installation", "minute"], update_fields=FIGURE_FIELDS)
-        _move_last_calls_forward({pk: moment for pk, moment in last_calls.items()
-                                  if pk in known and (known[pk] is None or known[pk] < moment)})
-    return len(rows)
-
-
-def _move_last_calls_forward(moments: dict[int, datetime], *, batch_size: int = 500) -> None:
-    """``Installation.last_call_at = moments[pk]`` where that is later than the stored time: one UPDATE per
-    batch (a CASE on the id), never one per installation, and never moving a time back (another rollup may
-    have written a later one meanwhile)."""
-    items = sorted(moments.items())
-    for start in range(0, len(items), batch_size):
-        batch = items[start:start + batch_size]
-        moment = Case(*(When(pk=pk, then=Value(at)) for pk, at in batch), output_field=DateTimeField())
-        (Installation.objects.filter(pk__in=[pk for pk, _ in batch])
-         .filter(Q(last_call_at__isnull=True) | Q(last_call_at__lt=moment))
-         .update(last_call_at=moment))
+        written = minutes_upsert(model=UsageMinute, owner="installation", rows=rows)
+        last_calls_move_forward(last_calls)
+    return written
 
 
 def staff_usage_minutes_record(*, counts: dict[tuple[int, datetime], dict | tuple[int, ...]]) -> int:
     """Store absolute per-minute figures of accounts' staff-token pools, ``{(account_id, minute start):
-    figures}`` (as :func:`usage_minutes_record` takes them), as ``StaffUsageMinute`` upserts. Accounts that no
-    longer exist are skipped. Returns the number of rows written."""
-    ids = {pk for pk, _ in counts}
-    if not ids:
-        return 0
-    known = set(Account.objects.filter(pk__in=ids).values_list("pk", flat=True))
-    rows = [StaffUsageMinute(account_id=pk, minute=minute, **_figures_of(figures))
-            for (pk, minute), figures in counts.items() if pk in known]
-    with transaction.atomic():
-        StaffUsageMinute.objects.bulk_create(rows, batch_size=500, update_conflicts=True,
-                                             unique_fields=["account", "minute"], update_fields=FIGURE_FIELDS)
-    return len(rows)
+    figures}`` (as :func:`usage_minutes_record` takes them), as ``StaffUsageMinute`` upserts, leaving stored
+    rows with the same figures alone. Accounts that no longer exist are skipped. Returns the number of rows
+    written (inserted, or changed)."""
+    rows = {(pk, minute): figures_of(figures) for (pk, minute), figures in counts.items()}
+    return minutes_upsert(model=StaffUsageMinute, owner="account", rows=rows)
 
 
 @dataclass

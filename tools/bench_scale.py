@@ -20,8 +20,8 @@ Prints a table, then one JSON line. Four measurements, each on the real code pat
 - Usage rollup: every installation calls in each of the 7 minutes a steady beat pass reads; the counters
   are written through ``integrations.usage.record_call`` (its keys, its fields), pipelined. Then
   ``integrations.tasks.rollup_usage_once`` as the beat runs it a minute after the previous pass: once when
-  the minutes are new (inserts) and once more over the same minutes (updates, as each minute is re-read
-  during the grace period).
+  the minutes are new (inserts) and once more over the same minutes (as each minute is re-read during the
+  grace period: unchanged, so nothing is written).
 - Sync records: ``--records`` mirrored products (1,000,000), 1,000 per connection, written page by page (200)
   by ``sync.engine.upsert_records`` in one transaction per page, with change events (apps with a webhook):
   rows per second for new records, for changed ones and for unchanged ones (read, hashed, skipped), and the
@@ -59,7 +59,7 @@ SECRET_KEY = "bench-scale-only-secret-key-not-for-production-use-000000000"
 TARGETS = {"dispatcher_pass_ms": 50.0}
 SIZES = {
     "full": {"connections": 100_000, "pools": 100_000, "records": 1_000_000, "engine_records": 20_000,
-             "probe": 5_000, "decisions": 20_000, "passes": 20, "rollup_minutes_with_calls": 2, "rollup_passes": 1},
+             "probe": 5_000, "decisions": 20_000, "passes": 20, "rollup_minutes_with_calls": 2, "rollup_passes": 2},
     "quick": {"connections": 10_000, "pools": 10_000, "records": 100_000, "engine_records": 10_000, "probe": 2_000,
               "decisions": 5_000, "passes": 20, "rollup_minutes_with_calls": 7, "rollup_passes": 2},
     "smallest": {"connections": 300, "pools": 300, "records": 4_000, "engine_records": 2_000, "probe": 1_000,
@@ -530,7 +530,9 @@ def phase_rollup(size: dict, world: dict, client, results: dict, rows: list) -> 
         spent_db = sum(db_part.spent.get("usage_minutes_record", [])) / 1000
         spent_redis = sum(redis_part.spent.get("read_minutes", [])) / 1000
         results[f"rollup_{label}_redis_s"], results[f"rollup_{label}_db_s"] = round(spent_redis, 2), round(spent_db, 2)
-        log(f"rollup pass ({label}s): {outcome['installations']:,} installations, {outcome['rows']:,} minute rows "
+        results[f"rollup_{label}_rows_written"] = outcome["rows"]
+        log(f"rollup pass ({label}s): {outcome['installations']:,} installations, {outcome['read']:,} minutes with "
+            f"counts read, {outcome['rows']:,} minute rows written "
             f"in {timings[label]:.1f} s (reading Redis {spent_redis:.1f} s, writing the database {spent_db:.1f} s)")
     stored = UsageMinute.objects.count()
     expected = len(ids) * len(minutes)

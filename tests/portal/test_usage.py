@@ -84,6 +84,25 @@ def test_rollup_picks_up_calls_counted_after_it_ran(redis_client, installation):
     assert rows(installation) == {(counters.minute_start(now), 7, 1)}
 
 
+def test_a_pass_rereads_its_grace_minutes_but_writes_only_what_changed(redis_client, installation):
+    # given a pass that stored three minutes
+    now = redis_minute(redis_client)
+    count(redis_client, installation.pk, now - 2, calls=3)
+    count(redis_client, installation.pk, now - 1, calls=4)
+    count(redis_client, installation.pk, now, calls=1)
+    first = tasks.rollup_usage_once(redis_client)
+
+    # when the next pass reads them again, after one more call in the current minute
+    count(redis_client, installation.pk, now, calls=1)
+    second = tasks.rollup_usage_once(redis_client)
+
+    # then it read the three minutes and wrote only the one that changed
+    assert (first["read"], first["rows"]) == (3, 3)
+    assert (second["read"], second["rows"]) == (3, 1)
+    assert rows(installation) == {(counters.minute_start(now - 2), 3, 0), (counters.minute_start(now - 1), 4, 0),
+                                  (counters.minute_start(now), 2, 0)}
+
+
 def test_the_beat_task_runs_the_rollup(redis_client, installation, settings):
     # the schedule names it, and it runs as a task
     assert settings.CELERY_BEAT_SCHEDULE["rollup-usage"]["task"] == "integrations.tasks.rollup_usage"
