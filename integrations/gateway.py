@@ -38,29 +38,24 @@ A new API view::
 Code that is not a view can use :func:`handle` with a callable instead.
 """
 
-import contextlib
 import functools
 import hashlib
 import logging
 import threading
 import time
 import uuid
-import weakref
 from dataclasses import dataclass
-from datetime import datetime, timezone as dt_timezone
 
 import redis
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, connection
-from django.db.models.base import ModelState
-from django.db.models.signals import post_init, pre_init
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.client_ip import client_ip
 from accounts.models import Account, DeveloperProfile, StaffToken
+from accounts.prepared import aware_datetime, fetch_one, partial_instance
 from accounts.tokens import staff_token_lookup
 from integrations import forwarding, metrics, token_cache, usage
 from integrations.conf import integrations_settings
@@ -68,7 +63,7 @@ from integrations.models import AccessToken
 from integrations.ratelimit import Decision, SlidingLogLimiter, installation_pool_name
 from integrations.redis_client import api_redis
 from portal.limits import installation_limit, installation_limit_sql, limit_of
-from portal.models import App, Installation
+from portal.models import App, Installation, PlatformSettings
 from portal.selectors import platform_settings
 
 logger = logging.getLogger(__name__)
@@ -313,12 +308,10 @@ def _checksum(raw: str) -> str:
 def _token_row(checksum: str) -> tuple | None:
     """The token lookup's row. This is the hottest query of the API, so it is one hand-written join, the
     installation's limit included (the platform settings row and the best grant as subqueries): the ORM spends
-    about a millisecond compiling the equivalent queries. On PostgreSQL it is a prepared statement (see
-    :func:`_execute_token_query`)."""
+    about a millisecond compiling the equivalent queries. On PostgreSQL it is a prepared statement
+    (``accounts.prepared``)."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    with connection.cursor() as cursor:
-        _execute_token_query(cursor, [now, now, checksum])
-        return cursor.fetchone()
+    return fetch_one(TOKEN_STATEMENT, _token_sql(connection.vendor), [now, now, checksum])
 
 
 def _token_from_row(row: tuple) -> AccessToken:
@@ -326,10 +319,10 @@ def _token_from_row(row: tuple) -> AccessToken:
     (token_pk, expires, installation_pk, is_enabled, app_pk, account_pk, app_ref, suspended_at, developer_pk,
      account_code, account_status, dev_ref, limit_default, limit_period, limit_granted, _grant_ends) = row
     db = connection.alias
-    token = _partial(AccessToken, db, id=token_pk, expires=_aware(expires))
-    account = _partial(Account, db, id=account_pk, code=account_code, status=account_status)
-    app = _partial(App, db, id=app_pk, client_id=app_ref, user_id=developer_pk)
-    installation = _partial(Installation, db, id=installation_pk, app_id=app_pk, account_id=account_pk,
+    token = partial_instance(AccessToken, db, id=token_pk, expires=aware_datetime(expires))
+    account = partial_instance(Account, db, id=account_pk, code=account_code, status=account_status)
+    app = partial_instance(App, db, id=app_pk, client_id=app_ref, user_id=developer_pk)
+    installation = partial_instance(Installation, db, id=installation_pk, app_id=app_pk, account_id=account_pk,
                             is_enabled=bool(is_enabled))
     installation.app, installation.account = app, account
     token.installation = installation
@@ -372,68 +365,11 @@ def _resolve_bearer(raw: str, *, fresh: bool) -> tuple[AccessToken | None, token
 
 
 def _keep(held: Held) -> None:
-    ends = _aware(held.row[-1])
+    ends = aware_datetime(held.row[-1])
     token_cache.keep(held.checksum, held.row, held.stamp, ends_at=ends.timestamp() if ends is not None else None)
 
 
 TOKEN_STATEMENT = "portal_gateway_token"
-_prepared_on: "weakref.WeakSet" = weakref.WeakSet()  # the database sessions that hold TOKEN_STATEMENT
-
-
-def _execute_token_query(cursor, params: list) -> None:
-    """Run the token query. PostgreSQL plans each statement Django sends (parameters are bound on the
-    client), and planning this join costs about five times its execution (0.5 ms against 0.1 ms here);
-    so each database session prepares it once (PREPARE, a session-level plan) and then only EXECUTEs it.
-    Outside a transaction block only: a failure there must not abort the caller's transaction."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        cursor.execute(_token_sql(connection.vendor), params)
-        return
-    session = connection.connection
-    try:
-        if session not in _prepared_on:
-            parts = _token_sql(connection.vendor).split("%s")
-            numbered = parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
-            types = ", ".join(["timestamptz"] * (len(parts) - 2) + ["text"])
-            cursor.execute(f"PREPARE {TOKEN_STATEMENT} ({types}) AS {numbered}")
-            _prepared_on.add(session)
-        cursor.execute(f"EXECUTE {TOKEN_STATEMENT} ({', '.join(['%s'] * len(params))})", params)
-    except DatabaseError:
-        # The session lost the statement (DISCARD ALL by a pooler), or it no longer fits the tables (a
-        # migration): drop it, answer the ordinary way, and prepare it again on the next call.
-        _prepared_on.discard(session)
-        with contextlib.suppress(DatabaseError):
-            cursor.execute(f"DEALLOCATE {TOKEN_STATEMENT}")
-        cursor.execute(_token_sql(connection.vendor), params)
-
-
-def _aware(value) -> datetime:
-    """A datetime column read with a plain cursor as Django's model fields would give it (SQLite answers
-    text or naive UTC values)."""
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    if value is not None and timezone.is_naive(value):
-        value = value.replace(tzinfo=dt_timezone.utc)
-    return value
-
-
-@functools.cache
-def _field_names(model) -> tuple[str, ...]:
-    return tuple(field.attname for field in model._meta.concrete_fields)
-
-
-def _partial(model, db: str, **values):
-    """A model instance loaded with only these fields (the others load from the database on access,
-    as with ``QuerySet.only()``). Built as ``Model.from_db`` leaves it (a field missing from the instance's
-    ``__dict__`` is deferred) but without ``Model.__init__`` going over every field, a quarter of the
-    gateway's own Python time on a known token, unless something listens to the model's init signals."""
-    if pre_init.has_listeners(model) or post_init.has_listeners(model):
-        names = [name for name in _field_names(model) if name in values]
-        return model.from_db(db, names, [values[name] for name in names])
-    instance = model.__new__(model)
-    instance._state = ModelState()
-    instance._state.adding, instance._state.db = False, db
-    instance.__dict__.update(values)
-    return instance
 
 
 def _identify_bearer(request, account_code: str, app_ref: str, bearer: str, *, fresh: bool = False) -> Identity:
@@ -492,10 +428,21 @@ def installation_pool(installation: Installation, *, limit: tuple[int, int] | No
     return Pool(installation_pool_name(installation.pk), limit, window_s, installation_id=installation.pk)
 
 
+@functools.cache
+def _staff_limit_sql(vendor: str) -> str:
+    q = connection.ops.quote_name
+    return (f"SELECT {q('staff_token_limit')}, {q('limit_period_seconds')} "
+            f"FROM {q(PlatformSettings._meta.db_table)} WHERE {q('id')} = 1")
+
+
 def staff_pool(account_id: int) -> Pool:
-    """The one fixed pool shared by all staff tokens of an account."""
-    row = platform_settings()
-    return Pool(f"staff:{account_id}", row.staff_token_limit, row.limit_period_seconds, staff_account_id=account_id)
+    """The one fixed pool shared by all staff tokens of an account (the limit read with one prepared query)."""
+    row = fetch_one("portal_staff_limit", _staff_limit_sql(connection.vendor), [])
+    if row is None:  # the settings row has not been created yet
+        settings_row = platform_settings()
+        row = (settings_row.staff_token_limit, settings_row.limit_period_seconds)
+    limit, window_s = row
+    return Pool(f"staff:{account_id}", limit, window_s, staff_account_id=account_id)
 
 
 def unauthenticated_pool(request: HttpRequest, account_code: str, app_ref: str) -> Pool:

@@ -30,17 +30,14 @@ query strings, CORS requests, custom token generators or server options. Refusal
 cost before; the common cases are fast. Nothing is written before every check has passed.
 """
 
-import contextlib
 import functools
 import json
 import uuid
-import weakref
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import timedelta
 
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.http import HttpResponse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from oauth2_provider.models import refresh_token_expire_timedelta
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.signals import app_authorized
@@ -48,6 +45,7 @@ from oauthlib.common import generate_token
 from oauthlib.oauth2 import Server
 
 from accounts.models import Account
+from accounts.prepared import aware_datetime, fetch_one
 from integrations import token_cache
 from integrations.conf import integrations_settings
 from integrations.models import AccessToken, Grant, RefreshToken
@@ -66,7 +64,6 @@ CODE_GRANT_TYPES = frozenset({App.GRANT_AUTHORIZATION_CODE, App.GRANT_OPENID_HYB
 CODE_FIELDS = frozenset({"grant_type", "code", "redirect_uri", "client_id", "client_secret", "account_code"})
 
 _validator = PortalOAuth2Validator()  # for _check_secret: the same secret check as the toolkit's path
-_prepared_on: dict[str, "weakref.WeakSet"] = {}  # per statement, the database sessions that prepared it
 
 
 def _quoted(model, *fields: str) -> tuple[str, ...]:
@@ -157,14 +154,6 @@ def _prepped(model, names: tuple[str, ...], values: tuple) -> list:
     return [get_field(name).get_db_prep_save(value, connection) for name, value in zip(names, values, strict=True)]
 
 
-def _aware(value) -> datetime | None:
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    if value is not None and timezone.is_naive(value):
-        value = value.replace(tzinfo=dt_timezone.utc)
-    return value
-
-
 def _json_list(value) -> list | None:
     if isinstance(value, str):
         try:
@@ -175,28 +164,9 @@ def _json_list(value) -> list | None:
 
 
 def _lookup(checksum: str, *, statement: str = "lookup"):
-    """The token (or code) row with what the checks need. On PostgreSQL a prepared statement per database
-    session (planning these joins costs more than running them); outside any transaction block only, so that
-    a lost statement (a pooler's DISCARD ALL, a migration) can be answered the ordinary way."""
-    sql = _statements(connection.vendor)[statement]
-    name = f"portal_oauth_{statement}"
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql" or connection.in_atomic_block:
-            cursor.execute(sql, [checksum])
-            return cursor.fetchone()
-        session = connection.connection
-        prepared = _prepared_on.setdefault(statement, weakref.WeakSet())
-        try:
-            if session not in prepared:
-                cursor.execute(f"PREPARE {name} (text) AS {sql.replace('%s', '$1')}")
-                prepared.add(session)
-            cursor.execute(f"EXECUTE {name} (%s)", [checksum])
-        except DatabaseError:
-            prepared.discard(session)
-            with contextlib.suppress(DatabaseError):
-                cursor.execute(f"DEALLOCATE {name}")
-            cursor.execute(sql, [checksum])
-        return cursor.fetchone()
+    """The token (or code) row with what the checks need (a prepared statement on PostgreSQL: planning these
+    joins costs more than running them)."""
+    return fetch_one(f"portal_oauth_{statement}", _statements(connection.vendor)[statement], [checksum])
 
 
 def _presented_client(request) -> tuple[str, str | None] | None:
@@ -275,7 +245,7 @@ def refresh_exchange(request, account_code: str, *, sender=None) -> HttpResponse
      source) = row
     now = timezone.now()
     expire_delta = refresh_token_expire_timedelta()
-    access_expires = _aware(access_expires)
+    access_expires = aware_datetime(access_expires)
     if (app_client_id != client_id or grant_type not in REFRESH_GRANT_TYPES
             or source == App.RegistrationSource.CIMD or access_pk is None or access_expires is None
             or (expire_delta and access_expires + expire_delta <= now)
@@ -358,7 +328,7 @@ def code_exchange(request, account_code: str, *, sender=None) -> HttpResponse | 
      is_enabled, installation_app_pk, code, app_pk, app_client_id, stored_secret, client_type, grant_type,
      suspended_at, source) = row
     now = timezone.now()
-    expires = _aware(expires)
+    expires = aware_datetime(expires)
     if (app_client_id != client_id or grant_type not in CODE_GRANT_TYPES or source == App.RegistrationSource.CIMD
             or redeemed_at is not None or expires is None or now >= expires or redirect_uri != grant_redirect_uri
             or code_challenge or _pkce_required(client_id, client_type) or _json_list(resource) != []
