@@ -44,6 +44,7 @@ PAIRS = [
     ("token_code_exchanges_per_s", "token_peer_code_exchanges_per_s", "higher"),
     ("gateway_overhead_ms", "gateway_peer_overhead_ms", "lower"),
     ("gateway_overhead_without_token_copy_ms", "gateway_peer_overhead_ms", "lower"),
+    ("gateway_staff_overhead_ms", "gateway_peer_overhead_ms", "lower"),
     ("gateway_stack_overhead_ms", "gateway_peer_stack_overhead_ms", "lower"),
 ]
 PEER_NAMES = {

@@ -5,6 +5,8 @@ The same resource call (20 products) is timed four ways per round, interleaved, 
 - ``ours``: through :func:`gateway.api_endpoint` (the token resolved from the process's copy of its lookup, one
   Redis script for the copy's stamp check, the limiter decision and the usage counters with their details,
   headers): a client calling again with its token, as clients do;
+- ``staff``: the same call with a staff token (a script's credentials: the token and the staff pool's limit
+  read with two prepared queries, no copies) (``gateway_staff_overhead_ms``);
 - ``nocopy``: the same with the copies off (``PORTAL["TOKEN_CACHE_SECONDS"] = 0``): the token lookup read from
   the database on every call, as for the first call of a token in a process
   (``gateway_overhead_without_token_copy_ms``);
@@ -129,17 +131,33 @@ def script_cost(installation_id: int, *, calls: int = 3000) -> dict:
             "usage_script_without_detail_us": statistics.median(samples["basic"])}
 
 
+def _staff_token_headers(account, member_id: int, *, limit: int) -> dict:
+    """A staff token of ``account`` (a script's credentials) and its headers; the staff pool at ``limit``."""
+    from accounts.models import PrivateApp, StaffToken
+    from accounts.tokens import hash_secret, new_secret
+
+    private_app = PrivateApp.objects.create(account=account, identifier=f"{account.code}_bench", name="Bench")
+    secret = new_secret("pst")
+    StaffToken.objects.create(private_app=private_app, member_id=member_id, name="bench",
+                              token_hash=hash_secret(secret), prefix=secret[:8])
+    row = platform_settings()
+    row.staff_token_limit = limit
+    row.save(update_fields=["staff_token_limit"])
+    return {"brightpearl-app-ref": private_app.identifier, "brightpearl-staff-token": secret}
+
+
 def measure(world: dict, *, calls: int = 400) -> dict:
     """``world`` holds ``account``, ``installation`` and ``access`` (a live access token of it)."""
     account, installation = world["account"], world["installation"]
     seed_account(account, products=50, contacts=0, orders=0)
     row = platform_settings()
-    saved_limit = row.default_instance_limit
+    saved_limit, saved_staff_limit = row.default_instance_limit, row.staff_token_limit
     limit = 10 * calls + 100  # measure admitted calls, not refusals: the same limit for both
     row.default_instance_limit = limit
     row.save(update_fields=["default_instance_limit"])
     bench_peers.PeerThrottle.rate = f"{limit}/{row.limit_period_seconds}"
     headers = {"Authorization": f"Bearer {world['access']}", "brightpearl-app-ref": installation.app.client_id}
+    staff_headers = _staff_token_headers(account, world["owner_id"], limit=limit)
     factory = RequestFactory()
     ours_path, peer_path = f"/public-api/{account.code}/{REST}", f"/peer-api/{account.code}/{REST}"
     caller = Caller(account=account, app_ref=installation.app.client_id, installation=installation)
@@ -151,6 +169,7 @@ def measure(world: dict, *, calls: int = 400) -> dict:
             "ours": ours,
             "basic": _without_usage_detail(ours),
             "nocopy": _without_token_copy(ours),
+            "staff": ours,  # with a staff token's headers (below)
             "peer": lambda r: peer_view(r, account_code=account.code, rest=REST),
             "bare": lambda r: bench_peers.handler(r, caller, rest=REST),
         }
@@ -184,7 +203,8 @@ def measure(world: dict, *, calls: int = 400) -> dict:
                 # interleaved: ours, basic, peer, bare, ..., and the other way round every other round, so
                 # that no way always follows the same one
                 for name, way in (reversed(ways.items()) if n % 2 else ways.items()):
-                    request = factory.get(paths.get(name, ours_path), headers=headers)
+                    request = factory.get(paths.get(name, ours_path),
+                                          headers=staff_headers if name == "staff" else headers)
                     started = time.perf_counter_ns()
                     response = way(request)
                     elapsed = (time.perf_counter_ns() - started) / 1e6
@@ -203,6 +223,7 @@ def measure(world: dict, *, calls: int = 400) -> dict:
             figures[f"gateway_{label}overhead_without_usage_detail_ms"] = medians["basic"] - medians["bare"]
             if "nocopy" in medians:
                 figures["gateway_overhead_without_token_copy_ms"] = medians["nocopy"] - medians["bare"]
+                figures["gateway_staff_overhead_ms"] = medians["staff"] - medians["bare"]
             figures[f"gateway_peer_{label}overhead_ms"] = peer
             figures[f"api_call_{label}ours_ms"] = medians["ours"]
             figures[f"api_call_{label}peer_ms"] = medians["peer"]
@@ -212,6 +233,6 @@ def measure(world: dict, *, calls: int = 400) -> dict:
         figures["usage_detail_parts_ms"] = (figures["usage_detail_python_us"] + figures["usage_detail_script_us"]) / 1e3
     finally:
         settings.ROOT_URLCONF = saved_urlconf
-        row.default_instance_limit = saved_limit
-        row.save(update_fields=["default_instance_limit"])
+        row.default_instance_limit, row.staff_token_limit = saved_limit, saved_staff_limit
+        row.save(update_fields=["default_instance_limit", "staff_token_limit"])
     return figures
