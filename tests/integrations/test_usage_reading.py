@@ -1,19 +1,8 @@
 """Reading the gateway's per-minute counters back (integrations.usage.read_minutes / read_staff_minutes): the
 rollup's one script call per batch must give what HGETALL gives, for every minute with counts and no other."""
 
-import pytest
-
-from integrations import tasks, usage
-
-
-@pytest.fixture
-def redis_client():
-    client = tasks.usage_redis()
-    for key in client.scan_iter(match="usage:*", count=1000):
-        client.delete(key)
-    yield client
-    for key in client.scan_iter(match="usage:*", count=1000):
-        client.delete(key)
+from integrations import usage
+from tests.portal.test_usage import redis_client  # noqa: F401  (the rollup's Redis without usage counters)
 
 
 def test_read_minutes_gives_every_minute_with_counts_across_script_calls(redis_client, monkeypatch):
