@@ -62,7 +62,7 @@ from integrations.conf import integrations_settings
 from integrations.models import AccessToken
 from integrations.ratelimit import Decision, SlidingLogLimiter, installation_pool_name
 from integrations.redis_client import api_redis
-from portal.limits import installation_limit, installation_limit_sql, limit_of
+from portal.limits import installation_limit_sql, limit_of
 from portal.models import App, Installation, PlatformSettings
 from portal.selectors import platform_settings
 
@@ -270,6 +270,9 @@ def staff_token_secret(request: HttpRequest) -> str:
             or request.headers.get(ACCOUNT_TOKEN_HEADER, "").strip())
 
 
+TOKEN_STATEMENT = "portal_gateway_token"  # the token lookup's name as a prepared statement
+
+
 @functools.cache
 def _token_sql(vendor: str) -> str:
     q = connection.ops.quote_name
@@ -323,7 +326,7 @@ def _token_from_row(row: tuple) -> AccessToken:
     account = partial_instance(Account, db, id=account_pk, code=account_code, status=account_status)
     app = partial_instance(App, db, id=app_pk, client_id=app_ref, user_id=developer_pk)
     installation = partial_instance(Installation, db, id=installation_pk, app_id=app_pk, account_id=account_pk,
-                            is_enabled=bool(is_enabled))
+                                    is_enabled=bool(is_enabled))
     installation.app, installation.account = app, account
     token.installation = installation
     token.dev_ref = dev_ref or ""
@@ -367,9 +370,6 @@ def _resolve_bearer(raw: str, *, fresh: bool) -> tuple[AccessToken | None, token
 def _keep(held: Held) -> None:
     ends = aware_datetime(held.row[-1])
     token_cache.keep(held.checksum, held.row, held.stamp, ends_at=ends.timestamp() if ends is not None else None)
-
-
-TOKEN_STATEMENT = "portal_gateway_token"
 
 
 def _identify_bearer(request, account_code: str, app_ref: str, bearer: str, *, fresh: bool = False) -> Identity:
@@ -419,13 +419,6 @@ def _identify_staff(request, account_code: str, app_ref: str, secret: str) -> Id
     if account.status != Account.Status.ACTIVE:
         return Identity(pool=pool, refusal=error_response(403, "ACCOUNT_SUSPENDED", "This account is suspended."))
     return Identity(pool=pool, caller=Caller(account=account, app_ref=app_ref, staff_token=token))
-
-
-def installation_pool(installation: Installation, *, limit: tuple[int, int] | None = None) -> Pool:
-    """An installation's pool, at its current limit (default or approved increase): ``limit`` when the
-    caller already read it (calls, window seconds), else read now."""
-    limit, window_s = limit or installation_limit(installation=installation)
-    return Pool(installation_pool_name(installation.pk), limit, window_s, installation_id=installation.pk)
 
 
 @functools.cache
