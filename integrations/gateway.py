@@ -188,6 +188,7 @@ def handle(request: HttpRequest, *, account_code: str, run) -> HttpResponse:
     pool = _with_usage_detail(identity, request)
     decision = _admit(pool)
     if decision is STALE:  # the token lookup changed since it was read, or Redis failed while using a copy
+        metrics.token_lookup("stale")
         identity = identify(request, account_code=account_code, fresh=True)
         pool = _with_usage_detail(identity, request)
         decision = _admit(pool)
@@ -345,11 +346,14 @@ def _resolve_bearer(raw: str, *, fresh: bool) -> tuple[AccessToken | None, token
     never seen is read from the database only, and its installation noted (``integrations.token_cache``)."""
     checksum = _checksum(raw)
     if fresh or not token_cache.copy_seconds():
+        metrics.token_lookup("database")
         row = _token_row(checksum)
         return (None if row is None else _token_from_row(row)), None, None
     copy = token_cache.cached(checksum)
     if copy is not None:
+        metrics.token_lookup("copy")
         return _token_from_row(copy.row), copy.stamp, None
+    metrics.token_lookup("database")
     stamp = None
     installation_id = token_cache.installation_of(checksum)
     if installation_id is not None:

@@ -16,6 +16,19 @@ LIMITER_ERRORS = Counter(
     ["decision"],
 )
 
+TOKEN_LOOKUPS = Counter(
+    "portal_api_token_lookups",
+    "Access-token lookups of API calls by where the answer came from: copy (the process's copy of the lookup, no "
+    "database query), database, or stale (a copy whose stamp had moved: read again from the database).",
+    ["source"],
+)
+_TOKEN_SOURCES = {source: TOKEN_LOOKUPS.labels(source=source) for source in ("copy", "database", "stale")}
+
+
+def token_lookup(source: str) -> None:
+    """Count one access-token lookup of an API call by its source: ``copy``, ``database`` or ``stale``."""
+    _TOKEN_SOURCES[source].inc()
+
 
 def limiter_error(*, fail_open: bool) -> None:
     """Count one API request that met a limiter error."""

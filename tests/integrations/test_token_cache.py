@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from prometheus_client import REGISTRY
 
 from integrations import gateway, token_cache
 from integrations.models import AccessToken
@@ -46,6 +47,23 @@ def test_a_known_token_is_not_read_from_the_database(client, world):
     calls = [token_queries(client, world.issued) for _ in range(4)]
 
     assert calls == [(200, 1), (200, 1), (200, 0), (200, 0)]
+
+
+def test_lookups_are_counted_by_source_in_the_metrics(client, world):
+    sources = ("copy", "database", "stale")
+    def counts():
+        return {source: REGISTRY.get_sample_value("portal_api_token_lookups_total", {"source": source}) or 0
+                for source in sources}
+
+    before = counts()
+
+    for _ in range(4):
+        search(client, world.issued)
+    api_redis().incr(token_cache.EPOCH_KEY)  # a change: the next call finds its copy stale
+    search(client, world.issued)
+
+    after = counts()
+    assert {source: after[source] - before[source] for source in sources} == {"copy": 3, "database": 3, "stale": 1}
 
 
 def test_copies_can_be_turned_off(client, world, settings):
