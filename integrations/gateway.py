@@ -251,6 +251,11 @@ def identify(request: HttpRequest, *, account_code: str, fresh: bool = False) ->
     app_ref = request.headers.get(APP_REF_HEADER, "").strip()
     authorization = request.headers.get("Authorization", "")
     staff_secret = staff_token_secret(request)
+    if "\x00" in app_ref or "\x00" in account_code:
+        # No app reference or account code holds one, and PostgreSQL refuses NUL in text parameters.
+        return Identity(pool=unauthenticated_pool(request, account_code.replace("\x00", ""), ""),
+                        refusal=error_response(401, "UNAUTHORIZED", "No app reference or account code holds a "
+                                               "NUL character."))
     if authorization:
         scheme, _, bearer = authorization.partition(" ")
         if scheme.lower() == "bearer" and bearer.strip():

@@ -1,5 +1,6 @@
 """The authorization server's endpoints: authorize (per account), token, revoke, introspect, metadata."""
 
+import functools
 import json
 from urllib.parse import urlencode
 
@@ -27,6 +28,7 @@ from integrations.oauth import (
     ACCOUNT_HEADER,
     CONTROL_CHARACTERS,
     authenticated_client,
+    decode_basic,
     presented_client_id,
     token_introspection,
     token_request_retry_after,
@@ -97,6 +99,28 @@ def authorize(request, account_code: str):
     })
 
 
+def _has_nul(request) -> bool:
+    """Whether any parameter of a token, revocation or introspection request (query, form body, HTTP Basic
+    credentials) holds a NUL character: no client id, code or token does, and PostgreSQL refuses it in a query."""
+    if any("\x00" in value for params in (request.GET, request.POST) for _, values in params.lists()
+           for value in values):
+        return True
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    basic = decode_basic(header[6:]) if header.startswith("Basic ") else None
+    return basic is not None and any("\x00" in part for part in basic)
+
+
+def _refuse_nul(view):
+    """Answer ``invalid_request`` (400) to a request with a NUL character in its parameters, before ``view``."""
+    @functools.wraps(view)
+    def checked(request, *args, **kwargs):
+        if _has_nul(request):
+            return _no_store(JsonResponse({"error": "invalid_request",
+                                           "error_description": "A parameter holds a NUL character."}, status=400))
+        return view(request, *args, **kwargs)
+    return checked
+
+
 def _no_store(response):
     """Token responses and the consent page must never be cached (RFC 6749 §5.1)."""
     response["Cache-Control"] = "no-store"
@@ -162,12 +186,13 @@ def _client_error_status(request, response):
     return response
 
 
-revoke = csrf_exempt(RevokeTokenView.as_view())
-token = AccountTokenView.as_view()
+revoke = csrf_exempt(_refuse_nul(RevokeTokenView.as_view()))
+token = _refuse_nul(AccountTokenView.as_view())
 
 
 @csrf_exempt
 @require_POST
+@_refuse_nul
 def introspect(request):
     """RFC 7662 introspection for confidential clients: a client learns about its own tokens; any
     other token is {"active": false} unless the caller is a configured resource server."""

@@ -108,3 +108,34 @@ def test_the_edges_of_the_calendar_still_work_in_utc(client, world):
     # then
     assert response.status_code == 200
     assert response.json()["response"]["metaData"]["resultsReturned"] == 2
+
+
+@pytest.mark.parametrize("code, headers", [
+    ("acme", {"brightpearl-app-ref": "acme_scr\x00ipts", "brightpearl-staff-token": "pst_xy"}),
+    ("acme", {"brightpearl-app-ref": "acme_scripts", "brightpearl-staff-token": "pst_x\x00y"}),
+    ("acme", {"Authorization": "Bearer abc\x00def", "brightpearl-app-ref": "acme-sync"}),
+    ("acme", {"Authorization": "Bearer abcdef", "brightpearl-app-ref": "acme\x00sync"}),
+    ("acme", {"brightpearl-app-ref": "acme\x00sync"}),
+    ("ac\x00me", {"brightpearl-app-ref": "acme-sync"}),
+])
+def test_nul_characters_in_credentials_or_the_account_code_are_refused_not_a_500(client, world, code, headers):
+    # (PostgreSQL refuses NUL in text parameters: no query may be sent with one)
+    response = client.get(api_url(code, "product-service/product-search"), headers=headers)
+
+    assert response.status_code in (401, 404), response.content[:200]
+
+
+@pytest.mark.parametrize("url, data, headers", [
+    ("/oauth/token/acme", {"grant_type": "refresh_token", "refresh_token": "a\x00b", "client_id": "acme-sync"}, {}),
+    ("/oauth/token/acme", {"grant_type": "refresh_token", "refresh_token": "ab", "client_id": "acme\x00sync"}, {}),
+    ("/oauth/token/acme", {"grant_type": "client_credentials", "client_id": "acme\x00sync", "client_secret": "x"}, {}),
+    # HTTP Basic credentials "acme\x00sync:x"
+    ("/oauth/token/acme", {"grant_type": "client_credentials"}, {"Authorization": "Basic YWNtZQBzeW5jOng="}),
+    ("/oauth/revoke", {"token": "ab", "client_id": "acme\x00sync"}, {}),
+    ("/oauth/introspect", {"token": "a\x00b"}, {}),
+])
+def test_nul_characters_in_oauth_parameters_are_invalid_requests_not_a_500(client, world, url, data, headers):
+    response = client.post(url, data, headers=headers)
+
+    assert response.status_code == 400, response.content[:200]
+    assert response.json()["error"] == "invalid_request" and response["Cache-Control"] == "no-store"
