@@ -60,6 +60,7 @@ from accounts.tokens import staff_token_lookup
 from integrations import forwarding, metrics, token_cache, usage
 from integrations.conf import integrations_settings
 from integrations.models import AccessToken
+from integrations.oauth import token_checksum
 from integrations.ratelimit import Decision, SlidingLogLimiter, installation_pool_name
 from integrations.redis_client import api_redis
 from portal.limits import installation_limit_sql, limit_of
@@ -306,12 +307,8 @@ def bearer_token(raw: str) -> AccessToken | None:
     ``dev_ref``, the reference of the app's developer, ``app_is_suspended``, and ``limit``: the
     installation's (calls, window seconds) now, as ``portal.limits.installation_limit`` gives it.
     Always from the database (the gateway itself may use its copy: :func:`_resolve_bearer`)."""
-    row = _token_row(_checksum(raw))
+    row = _token_row(token_checksum(raw))
     return None if row is None else _token_from_row(row)
-
-
-def _checksum(raw: str) -> str:
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
 def _token_row(checksum: str) -> tuple | None:
@@ -349,7 +346,7 @@ def _resolve_bearer(raw: str, *, fresh: bool) -> tuple[AccessToken | None, token
     A copy that is still within its lifetime is used as it is (the limiter's script checks its stamp). Else,
     for a token whose installation this process has seen, the stamp is read first, then the database; a token
     never seen is read from the database only, and its installation noted (``integrations.token_cache``)."""
-    checksum = _checksum(raw)
+    checksum = token_checksum(raw)
     if fresh or not token_cache.copy_seconds():
         metrics.token_lookup("database")
         row = _token_row(checksum)

@@ -115,15 +115,6 @@ class _Store:
         self.changed_all = 0
         self.events = itertools.count(1)
 
-    @staticmethod
-    def _put(mapping: dict, key, value) -> None:
-        if key not in mapping and len(mapping) >= MAX_ENTRIES:
-            try:
-                del mapping[next(iter(mapping))]
-            except (StopIteration, KeyError, RuntimeError):
-                pass  # another thread made room first
-        mapping[key] = value
-
     def clear(self) -> None:
         self.changed_all = next(self.events)
         self.copies.clear()
@@ -139,6 +130,16 @@ class _Store:
 
 
 _store = _Store()
+
+
+def _put(mapping: dict, key, value) -> None:
+    """``mapping[key] = value``, the oldest entry out first when the mapping is full."""
+    if key not in mapping and len(mapping) >= MAX_ENTRIES:
+        try:
+            del mapping[next(iter(mapping))]
+        except (StopIteration, KeyError, RuntimeError):
+            pass  # another thread made room first
+    mapping[key] = value
 
 
 def copy_seconds() -> int:
@@ -164,7 +165,7 @@ def installation_of(checksum: str) -> int | None:
 
 
 def note_installation(checksum: str, installation_id: int) -> None:
-    _Store._put(_store.installations, checksum, installation_id)
+    _put(_store.installations, checksum, installation_id)
 
 
 def keep(checksum: str, row: tuple, stamp: Stamp, *, ends_at: float | None) -> None:
@@ -176,7 +177,7 @@ def keep(checksum: str, row: tuple, stamp: Stamp, *, ends_at: float | None) -> N
     until = time.time() + seconds
     if ends_at is not None:
         until = min(until, ends_at)
-    _Store._put(_store.copies, checksum, Copy(row, stamp, until, next(_store.events)))
+    _put(_store.copies, checksum, Copy(row, stamp, until, next(_store.events)))
 
 
 def clear() -> None:

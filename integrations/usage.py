@@ -128,16 +128,6 @@ class UsageCount:
                 **{name: dict(getattr(self, name)) for name in UsageFigures.BY_ENDPOINT}}
 
 
-def minute_key(installation_id: int, minute: int) -> str:
-    """Redis key of one installation's counters for one epoch minute ({hash tag} per installation)."""
-    return f"usage:{{{installation_id}}}:{minute}"
-
-
-def staff_minute_key(account_id: int, minute: int) -> str:
-    """Redis key of one account's staff-token pool counters for one epoch minute."""
-    return f"usage:{{staff:{account_id}}}:{minute}"
-
-
 def installation_prefix(installation_id: int) -> str:
     """What the keys of an installation's usage start with: ``usage:{<id>}:`` (then the minute, ``wait`` or
     ``alert:<level>:<day>``)."""
@@ -146,6 +136,16 @@ def installation_prefix(installation_id: int) -> str:
 
 def staff_prefix(account_id: int) -> str:
     return f"usage:{{staff:{account_id}}}:"
+
+
+def minute_key(installation_id: int, minute: int) -> str:
+    """Redis key of one installation's counters for one epoch minute ({hash tag} per installation)."""
+    return f"{installation_prefix(installation_id)}{minute}"
+
+
+def staff_minute_key(account_id: int, minute: int) -> str:
+    """Redis key of one account's staff-token pool counters for one epoch minute."""
+    return f"{staff_prefix(account_id)}{minute}"
 
 
 # --- Endpoint classes ----------------------------------------------------------------------------------
@@ -305,7 +305,7 @@ else
     if allowed == 0 or len >= limit then level = 100 elseif len >= math.ceil(4 * limit / 5) then level = 80 end
     if level > 0 then
       local day = string.format('%d', math.floor(now / 86400000000))
-      if redis.call('SET', prefix .. 'alert:' .. level .. ':' .. day, 1, 'NX', 'EX', 90000) then
+      if redis.call('SET', prefix .. 'alert:' .. level .. ':' .. day, 1, 'NX', 'EX', ALERT_KEY_TTL) then
         local seen = len
         if allowed == 0 then seen = len + 1 end
         redis.call('RPUSH', KEYS[4], ARGV[5] .. ':' .. level .. ':' .. at_s .. ':' .. seen .. ':' .. limit)
@@ -313,7 +313,7 @@ else
     end
   end
 end
-"""
+""".replace("ALERT_KEY_TTL", str(ALERT_KEY_TTL_SECONDS))
 
 _NO_DETAIL = ("0", "0", "0", "", "", "")
 

@@ -2,7 +2,6 @@
 writes, with the same stored result as the toolkit's path; every other case answered by the toolkit as before,
 without the fast path consuming anything on the way."""
 
-import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -12,6 +11,7 @@ from django.utils import timezone
 
 from integrations.gateway import bearer_token
 from integrations.models import AccessToken, Grant, RefreshToken
+from integrations.oauth import token_checksum
 from portal import services
 from portal.models import App
 from tests.factories import AccountFactory, MembershipFactory
@@ -28,15 +28,11 @@ from tests.integrations.oauth_support import (  # noqa: F401 (fixtures)
 )
 
 
-def _sha(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
 def test_a_refresh_rotates_the_pair_in_a_few_statements(client, world, django_assert_max_num_queries, settings):
     # given a connected app
     first = connected(client, world)
-    old_refresh = RefreshToken.objects.get(token_checksum=_sha(first["refresh_token"]))
-    old_access = AccessToken.objects.get(token_checksum=_sha(first["access_token"]))
+    old_refresh = RefreshToken.objects.get(token_checksum=token_checksum(first["refresh_token"]))
+    old_access = AccessToken.objects.get(token_checksum=token_checksum(first["access_token"]))
     # when it refreshes: a lookup and the writes (SQLite: BEGIN, claim, delete, two inserts, COMMIT)
     with django_assert_max_num_queries(7):
         response = refresh(client, world, first["refresh_token"])
@@ -53,8 +49,8 @@ def test_a_refresh_rotates_the_pair_in_a_few_statements(client, world, django_as
     assert old_refresh.revoked is not None and old_refresh.access_token_id is None
     assert not AccessToken.objects.filter(pk=old_access.pk).exists()
     # and the new pair is stored as checksums only, in the same family and installation, from the old token
-    access = AccessToken.objects.get(token_checksum=_sha(body["access_token"]))
-    new_refresh = RefreshToken.objects.get(token_checksum=_sha(body["refresh_token"]))
+    access = AccessToken.objects.get(token_checksum=token_checksum(body["access_token"]))
+    new_refresh = RefreshToken.objects.get(token_checksum=token_checksum(body["refresh_token"]))
     assert (access.token, new_refresh.token) == ("", "")
     assert access.source_refresh_token_id == old_refresh.pk and new_refresh.access_token_id == access.pk
     assert new_refresh.token_family == old_refresh.token_family is not None
@@ -73,7 +69,7 @@ def test_a_code_exchange_issues_the_pair_in_a_few_statements(client, world, djan
     # given an approved installation
     client.force_login(world["owner"])
     code = code_from(approve(client))
-    grant = Grant.objects.get(code=_sha(code))
+    grant = Grant.objects.get(code=token_checksum(code))
     # when the app exchanges the code: a lookup and the writes (SQLite: BEGIN, claim, two inserts, COMMIT)
     with django_assert_max_num_queries(6):
         response = exchange(client, world, code)
@@ -86,8 +82,8 @@ def test_a_code_exchange_issues_the_pair_in_a_few_statements(client, world, djan
     assert response["Cache-Control"] == "no-store"
     # and the code is kept redeemed with the family it started, the pair stored as checksums of that family
     grant.refresh_from_db()
-    access = AccessToken.objects.get(token_checksum=_sha(body["access_token"]))
-    new_refresh = RefreshToken.objects.get(token_checksum=_sha(body["refresh_token"]))
+    access = AccessToken.objects.get(token_checksum=token_checksum(body["access_token"]))
+    new_refresh = RefreshToken.objects.get(token_checksum=token_checksum(body["refresh_token"]))
     assert grant.redeemed_at is not None and grant.token_family == new_refresh.token_family is not None
     assert (access.token, new_refresh.token, access.source_refresh_token_id) == ("", "", None)
     assert new_refresh.access_token_id == access.pk
@@ -194,7 +190,7 @@ def test_requests_the_fast_path_leaves_alone_are_answered_as_before(client, worl
     # then the toolkit answers as it did: a scope within the original is accepted; a resource indicator
     # (RFC 8707) is bound to the new access token
     assert response.status_code == 200, response.content
-    access = AccessToken.objects.get(token_checksum=_sha(response.json()["access_token"]))
+    access = AccessToken.objects.get(token_checksum=token_checksum(response.json()["access_token"]))
     assert access.resource == ([extra["resource"]] if "resource" in extra else [])
 
 

@@ -1,7 +1,6 @@
 """The OAuth server's security rules: checksum storage, reuse detection, introspection scope, PKCE and
 redirect URI input rules, one-transaction consent, concurrent redemption, rate limits, secret overlap."""
 
-import hashlib
 import importlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -18,7 +17,7 @@ from oauthlib.oauth2.rfc6749 import errors
 from accounts.models import AuditEvent
 from integrations.gateway import bearer_token
 from integrations.models import AccessToken, Grant, RefreshToken
-from integrations.oauth import PortalOAuth2Validator
+from integrations.oauth import PortalOAuth2Validator, token_checksum
 from portal import services
 from portal.models import App, Installation
 from portal.validation import parse_redirect_uris
@@ -37,10 +36,6 @@ from tests.integrations.oauth_support import (  # noqa: F401 (fixtures)
 )
 
 
-def _sha(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
 def _no_grace(settings):
     settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0}
 
@@ -53,14 +48,14 @@ def test_tokens_and_codes_are_stored_only_as_checksums(client, world):
     code = code_from(approve(client))
     # then the grant holds the code's checksum only
     assert not Grant.objects.filter(code=code).exists()
-    assert Grant.objects.filter(code=_sha(code)).exists()
+    assert Grant.objects.filter(code=token_checksum(code)).exists()
     # when the code is exchanged
     body = exchange(client, world, code).json()
     # then the tokens are stored as checksums, the plaintext nowhere, and the gateway still finds them
     access = AccessToken.objects.get()
     refresh_row = RefreshToken.objects.get()
-    assert (access.token, access.token_checksum) == ("", _sha(body["access_token"]))
-    assert (refresh_row.token, refresh_row.token_checksum) == ("", _sha(body["refresh_token"]))
+    assert (access.token, access.token_checksum) == ("", token_checksum(body["access_token"]))
+    assert (refresh_row.token, refresh_row.token_checksum) == ("", token_checksum(body["refresh_token"]))
     assert bearer_token(body["access_token"]).pk == access.pk
 
 
@@ -77,9 +72,9 @@ def test_the_migration_converts_existing_rows(world):
     migration = importlib.import_module("integrations.migrations.0006_token_checksums")
     migration.store_checksums_only(django_apps, None)
     # then only checksums remain, and the old access token still authenticates at the gateway
-    assert list(AccessToken.objects.values_list("token", "token_checksum")) == [("", _sha("old-access"))]
-    assert list(RefreshToken.objects.values_list("token", "token_checksum")) == [("", _sha("old-refresh"))]
-    assert list(Grant.objects.values_list("code", flat=True)) == [_sha("old-code")]
+    assert list(AccessToken.objects.values_list("token", "token_checksum")) == [("", token_checksum("old-access"))]
+    assert list(RefreshToken.objects.values_list("token", "token_checksum")) == [("", token_checksum("old-refresh"))]
+    assert list(Grant.objects.values_list("code", flat=True)) == [token_checksum("old-code")]
     assert bearer_token("old-access").pk == access.pk
 
 

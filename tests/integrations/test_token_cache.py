@@ -11,6 +11,7 @@ from prometheus_client import REGISTRY
 
 from integrations import gateway, token_cache
 from integrations.models import AccessToken
+from integrations.oauth import token_checksum
 from integrations.redis_client import api_redis
 from portal import installations
 from portal.models import Installation, RateLimitIncreaseRequest
@@ -38,7 +39,7 @@ def warm(client, issued) -> None:
     """Two calls: the first notes the token's installation, the second keeps the copy."""
     assert search(client, issued).status_code == 200
     assert search(client, issued).status_code == 200
-    assert token_cache.cached(gateway._checksum(issued.token)) is not None
+    assert token_cache.cached(token_checksum(issued.token)) is not None
 
 
 def test_a_known_token_is_not_read_from_the_database(client, world):
@@ -72,7 +73,7 @@ def test_copies_can_be_turned_off(client, world, settings):
     calls = [token_queries(client, world.issued) for _ in range(3)]
 
     assert calls == [(200, 1)] * 3
-    assert token_cache.cached(gateway._checksum(world.issued.token)) is None
+    assert token_cache.cached(token_checksum(world.issued.token)) is None
 
 
 def test_the_copy_is_keyed_by_the_tokens_checksum_never_the_token(client, world):
@@ -151,7 +152,7 @@ def test_a_copy_never_outlives_the_grant_it_read(client, world):
 
     warm(client, world.issued)
 
-    copy = token_cache.cached(gateway._checksum(world.issued.token))
+    copy = token_cache.cached(token_checksum(world.issued.token))
     assert copy.until == pytest.approx(ends.timestamp(), abs=0.01)
 
 
@@ -204,7 +205,7 @@ def test_when_redis_fails_a_copy_is_not_trusted(client, world, settings):
 def test_a_change_inside_a_transaction_reaches_redis_when_it_commits(client, world, django_capture_on_commit_callbacks):
     # given a copy
     warm(client, world.issued)
-    checksum = gateway._checksum(world.issued.token)
+    checksum = token_checksum(world.issued.token)
     generation = token_cache.generation_key(world.issued.installation.pk)
     api_redis().delete(generation)
 
