@@ -85,13 +85,13 @@ def _hours_of(rows: Iterable[tuple]) -> dict[tuple[int, datetime], dict]:
         if one is None:
             one = hours[(installation_id, hour)] = {name: 0 for name in SCALARS}
             one.update({name: {} for name in DICTS}, peak_calls=0, peak_throttled=0)
-        scalars, dicts = figures[:len(SCALARS)], figures[len(SCALARS):]
-        for name, value in zip(SCALARS, scalars):
+        scalars, dicts = dict(zip(SCALARS, figures)), figures[len(SCALARS):]
+        for name, value in scalars.items():
             one[name] += value
         for name, value in zip(DICTS, dicts):
             _add_counts(one[name], value or {})
-        one["peak_calls"] = max(one["peak_calls"], scalars[0])
-        one["peak_throttled"] = max(one["peak_throttled"], scalars[1])
+        one["peak_calls"] = max(one["peak_calls"], scalars["calls"])
+        one["peak_throttled"] = max(one["peak_throttled"], scalars["throttled"])
     return hours
 
 
