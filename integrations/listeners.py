@@ -11,6 +11,7 @@ from django.utils import timezone
 from integrations import callbacks, egress
 from integrations.models import AccessToken, CallbackAttempt, CallbackDelivery, Grant, RefreshToken
 from portal import hooks
+from portal.conformance import counted
 from portal.models import App, Installation
 
 
@@ -44,10 +45,6 @@ def url_refusal(*, url: str, purpose: str) -> str | None:
     return egress.url_refusal(url, purpose=purpose) or None
 
 
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
-
-
 def oauth_exchange_evidence(*, installations, since, now) -> dict:
     """Code exchanges completed in [since, now): each starts a refresh-token family (refresh tokens are kept,
     revoked, when an app is turned off; codes are deleted then), so a family whose first token falls in the
@@ -65,12 +62,12 @@ def oauth_exchange_evidence(*, installations, since, now) -> dict:
     figures = {"exchanges": exchanges, "refreshes": refreshes}
     if exchanges:
         return {"passed": True, "figures": figures,
-                "summary": f"{_plural(exchanges, 'code exchange')} completed, "
-                           f"{_plural(refreshes, 'refresh', 'refreshes')} since."}
+                "summary": f"{counted(exchanges, 'code exchange')} completed, "
+                           f"{counted(refreshes, 'refresh', 'refreshes')} since."}
     if refreshes:
         return {"passed": True, "figures": figures,
                 "summary": f"No new code exchange, but tokens from an earlier exchange were refreshed "
-                           f"{_plural(refreshes, 'time')}."}
+                           f"{counted(refreshes, 'time')}."}
     return {"passed": False, "figures": figures,
             "summary": "The app was turned on, but never exchanged an authorization code for tokens."}
 
@@ -89,17 +86,17 @@ def callbacks_evidence(*, app: App, installations, since, now) -> dict:
     figures = {**counts, "attempts_not_2xx": unanswered}
     if counts["failed"]:
         return {"passed": False, "figures": figures,
-                "summary": f"{_plural(counts['failed'], 'callback')} of {counts['owed']:,} never got a 2xx answer "
-                           f"({_plural(unanswered, 'attempt')} failed in all)."}
+                "summary": f"{counted(counts['failed'], 'callback')} of {counts['owed']:,} never got a 2xx answer "
+                           f"({counted(unanswered, 'attempt')} failed in all)."}
     if counts["delivered"]:
-        retried = f"; {_plural(unanswered, 'attempt')} had to be retried" if unanswered else ""
+        retried = f"; {counted(unanswered, 'attempt')} had to be retried" if unanswered else ""
         return {"passed": True, "figures": figures,
-                "summary": f"{_plural(counts['delivered'], 'callback')} answered 2xx{retried}."}
+                "summary": f"{counted(counts['delivered'], 'callback')} answered 2xx{retried}."}
     if not (app.install_callback_url or app.uninstall_callback_url) and not counts["owed"]:
         summary = "The app has no install or uninstall callback URL, so there was nothing to answer."
     elif counts["pending"]:
-        failing = f" ({_plural(unanswered, 'attempt')} failed so far)" if unanswered else ""
-        summary = f"{_plural(counts['pending'], 'callback is', 'callbacks are')} still being tried{failing}."
+        failing = f" ({counted(unanswered, 'attempt')} failed so far)" if unanswered else ""
+        summary = f"{counted(counts['pending'], 'callback is', 'callbacks are')} still being tried{failing}."
     else:
         summary = "No account turned the app on or off in this period."
     return {"passed": None, "figures": figures, "summary": summary}

@@ -110,7 +110,8 @@ class ConformanceReport:
                 "counts": self.counts, "checks": [check.as_dict() for check in self.checks]}
 
 
-def _plural(n: int, word: str, plural: str | None = None) -> str:
+def counted(n: int, word: str, plural: str | None = None) -> str:
+    """"1 request", "3 requests", "0 requests" in the evidence's sentences (here and in the layers' listeners)."""
     return f"{n:,} {word if n == 1 else (plural or word + 's')}"
 
 
@@ -213,10 +214,10 @@ def _refresh_check(total: dict, requests: int) -> dict:
         return {"passed": None, "summary": "No API requests in this period.", "figures": figures}
     if expired:
         return {"passed": False, "figures": figures,
-                "summary": f"{_plural(expired, 'request')} of {requests:,} carried an access token that had "
+                "summary": f"{counted(expired, 'request')} of {requests:,} carried an access token that had "
                            "already expired."}
     return {"passed": True, "figures": figures,
-            "summary": f"None of {_plural(requests, 'request')} carried an expired access token."}
+            "summary": f"None of {counted(requests, 'request')} carried an expired access token."}
 
 
 def _retry_after_check(total: dict) -> dict:
@@ -224,13 +225,13 @@ def _retry_after_check(total: dict) -> dict:
     figures = {"throttled": throttled, "requests_in_retry_wait": inside}
     if inside:
         return {"passed": False, "figures": figures,
-                "summary": f"{_plural(inside, 'request was', 'requests were')} sent before a Retry-After wait "
+                "summary": f"{counted(inside, 'request was', 'requests were')} sent before a Retry-After wait "
                            "had run out."}
     if not throttled:
         return {"passed": None, "figures": figures,
                 "summary": "The app was never throttled, so it was never asked to wait."}
     return {"passed": True, "figures": figures,
-            "summary": f"Throttled {_plural(throttled, 'time')}; no request was sent before its Retry-After "
+            "summary": f"Throttled {counted(throttled, 'time')}; no request was sent before its Retry-After "
                        "had run out."}
 
 
@@ -242,7 +243,7 @@ def _success_check(total: dict) -> dict:
                "status_5xx": total["status_5xx"], "success_rate": rate}
     if not calls:
         return {"passed": None, "figures": figures, "summary": "No admitted API calls in this period."}
-    sentence = (f"{rate:.1%} of {_plural(calls, 'admitted call')} were answered 2xx "
+    sentence = (f"{rate:.1%} of {counted(calls, 'admitted call')} were answered 2xx "
                 f"({total['status_4xx']:,} 4xx, {total['status_5xx']:,} 5xx).")
     return {"passed": rate >= SUCCESS_RATE_MIN, "figures": figures, "summary": sentence}
 
@@ -255,9 +256,9 @@ def _turn_off_check(total: dict, periods: list) -> dict:
                 "summary": "No early-access account turned the app off in this period."}
     if after:
         return {"passed": False, "figures": figures,
-                "summary": f"{_plural(after, 'request')} named an installation while it was turned off."}
+                "summary": f"{counted(after, 'request')} named an installation while it was turned off."}
     return {"passed": True, "figures": figures,
-            "summary": f"No request named an installation while it was off ({_plural(len(periods), 'stretch')} "
+            "summary": f"No request named an installation while it was off ({counted(len(periods), 'stretch')} "
                        "turned off)."}
 
 
@@ -272,7 +273,7 @@ def _limit_check(total: dict, rows: list[dict], installations: list[Installation
         return {"passed": None, "figures": figures, "summary": "No API calls in this period."}
     if not total["throttled"]:
         return {"passed": True, "figures": figures,
-                "summary": f"Never throttled; the busiest minute had {_plural(peak, 'call')} "
+                "summary": f"Never throttled; the busiest minute had {counted(peak, 'call')} "
                            f"(limit {limit.per_minute:,} a minute)."}
     # Throttled: still within bounds if, in every installation that was, the busiest throttled minute fits a
     # grant approved since (the app asked for more and got it).
@@ -285,13 +286,13 @@ def _limit_check(total: dict, rows: list[dict], installations: list[Installation
         figures["granted_per_minute"] = min(current[row["installation_id"]].per_minute for row in rows
                                             if row["throttled"])
         return {"passed": True, "figures": figures,
-                "summary": f"Throttled {_plural(total['throttled'], 'time')}, but the busiest minute's demand "
+                "summary": f"Throttled {counted(total['throttled'], 'time')}, but the busiest minute's demand "
                            f"fits the raised limit of {figures['granted_per_minute']:,} a minute approved for it."}
     worst = max(over, key=lambda row: row["throttled_peak"] or 0)
     figures["peak_per_minute"] = worst["throttled_peak"]
     figures["limit_per_minute"] = current[worst["installation_id"]].per_minute
     return {"passed": False, "figures": figures,
-            "summary": f"{_plural(total['throttled'], 'call was', 'calls were')} throttled; the busiest minute "
+            "summary": f"{counted(total['throttled'], 'call was', 'calls were')} throttled; the busiest minute "
                        f"asked for {worst['throttled_peak']:,} calls against a limit of "
                        f"{figures['limit_per_minute']:,}."}
 

@@ -6,6 +6,7 @@ portal's change commits (the client re-reads the status before every call)."""
 from django.db.models import Count, Q
 
 from portal import hooks
+from portal.conformance import counted
 from portal.models import App, Installation
 from sync import services
 from sync.models import Connection, SyncSpec, WebhookAttempt, WebhookDelivery
@@ -19,10 +20,6 @@ def installation_turned_off(*, installation: Installation, reason: str) -> dict:
 def app_suspended(*, app: App, reason: str) -> dict:
     connections = Connection.objects.filter(app=app)
     return {"sync_connections_disabled": services.connections_disable(connections=connections, reason=reason)}
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word if n == 1 else word + 's'}"
 
 
 def _batches(n: int) -> str:
@@ -49,9 +46,9 @@ def conformance_evidence(*, app: App, installations, since, now) -> dict:
         return {"webhooks_answered": {
             "passed": False, "figures": figures,
             "summary": f"{_batches(counts['failed'])} of {counts['batches']:,} never got a 2xx "
-                       f"answer ({_plural(unanswered, 'attempt')} failed).{paused}"}}
+                       f"answer ({counted(unanswered, 'attempt')} failed).{paused}"}}
     if counts["delivered"]:
-        retried = f"; {_plural(unanswered, 'attempt')} had to be retried" if unanswered else ""
+        retried = f"; {counted(unanswered, 'attempt')} had to be retried" if unanswered else ""
         return {"webhooks_answered": {
             "passed": True, "figures": figures,
             "summary": f"{_batches(counts['delivered'])} answered 2xx{retried}."}}
